@@ -1,0 +1,316 @@
+"""The public transformations: grad, jacfwd, jacrev, hessian, jvp, vjp, hvp, source.
+
+Every transformation returns a ``Transformed``: a callable that, per argument signature
+(ranks and dtypes), builds the derivative IR (pipeline.py), emits its source and compiles
+it. A ``Transformed`` is itself accepted by every transformation, because its IR is
+ordinary IR: ``hessian(f)`` is ``jacfwd(jacrev(f))``.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import threading
+
+import numpy as np
+
+from . import pipeline
+from .errors import S2SADError, UsageError
+from .trace import dummy_like
+
+
+def _check_argnums(argnums, nargs, name):
+    nums = argnums if isinstance(argnums, tuple) else (argnums,)
+    for k in nums:
+        if not isinstance(k, numbers.Integral):
+            raise UsageError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+        if not -nargs <= k < nargs:
+            raise UsageError(
+                f"{name}: argnums={argnums!r} is out of range for a function of {nargs} "
+                f"positional argument{'s' if nargs != 1 else ''}"
+            )
+    return tuple(k % nargs for k in nums)
+
+
+def _check_float(value, k, fname):
+    dtype = np.asarray(value).dtype
+    if dtype.kind != "f":
+        raise UsageError(
+            f"{fname}: argument {k} is differentiated but has dtype {dtype}; pass a float array "
+            "(e.g. x.astype(np.float64)) or leave it out of argnums"
+        )
+
+
+def _float_dtype(args, nums):
+    dtypes = [np.asarray(args[k]).dtype for k in nums]
+    return np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
+
+
+def _finish(value, dtype):
+    """Results as the API promises: arrays of the inputs' float dtype, Python floats for scalars."""
+    if isinstance(value, tuple):
+        return tuple(_finish(v, dtype) for v in value)
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return float(value)
+        if value.dtype.kind == "f" and value.dtype != dtype:
+            return value.astype(dtype)
+        if not value.flags.writeable:
+            return value.copy()
+        return value
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    return value
+
+
+class Transformed:
+    """A function transformed by s2sad: call it, read its ``source``, transform it again."""
+
+    def __init__(self, fn, kind, argnums=0, backend="numba", **options):
+        self.fn = fn
+        self.kind = kind
+        self.argnums = argnums
+        self.backend = backend
+        self.options = options
+        self._compiled = {}
+        self._irs = {}
+        self._last_key = None
+        self._lock = threading.RLock()
+        functools.update_wrapper(self, fn, updated=())
+        self.__name__ = f"{getattr(fn, '__name__', 'f')}_{kind}"
+
+    def __repr__(self):
+        return f"<s2sad.{self.kind} of {getattr(self.fn, '__name__', self.fn)!r}>"
+
+    @property
+    def nargs(self):
+        return base_function(self).__code__.co_argcount
+
+    # --- IR per signature --------------------------------------------------------------------
+
+    def ir_for(self, dummies: tuple):
+        """The typed IR of this transformation for arguments with these dummies."""
+        key = _key(dummies)
+        with self._lock:
+            ir = self._irs.get(key)
+            if ir is None:
+                ir = pipeline.build(self, dummies)
+                self._irs[key] = ir
+        return ir
+
+    def check_args(self, args):
+        nargs = self.nargs
+        if len(args) != nargs:
+            raise TypeError(
+                f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} "
+                f"but {len(args)} were given"
+            )
+        nums = _check_argnums(self.argnums, nargs, self.kind) if self.argnums is not None else ()
+        for k in nums:
+            _check_float(args[k], k, self.kind)
+        return nums
+
+    def _compiled_for(self, args):
+        dummies = tuple(dummy_like(np.asarray(a) if isinstance(a, list) else a) for a in args)
+        key = _key(dummies)
+        with self._lock:
+            entry = self._compiled.get(key)
+            if entry is None:
+                ir = self.ir_for(dummies)
+                source = pipeline.emit(ir)
+                compiled = pipeline.compile(source, ir.name, self.backend)
+                entry = (ir, source, compiled)
+                self._compiled[key] = entry
+            self._last_key = key
+        return entry
+
+    def __call__(self, *args):
+        nums = self.check_args(args)
+        args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+        ir, _, compiled = self._compiled_for(args)
+        extra = pipeline.free_values(self)
+        out = compiled(*args, *extra)
+        return _finish(out, _float_dtype(args, nums or range(len(args))))
+
+    @property
+    def source(self) -> str:
+        return source(self)
+
+
+def _key(dummies):
+    def one(d):
+        if isinstance(d, tuple):
+            return ("tuple", tuple(one(x) for x in d))
+        if isinstance(d, np.ndarray):
+            return ("array", d.ndim, d.dtype.str)
+        return (type(d).__name__,)
+
+    return tuple(one(d) for d in dummies)
+
+
+def base_function(g):
+    while isinstance(g, Transformed):
+        g = g.fn
+    return g
+
+
+def _transformation(kind):
+    def transform(fn=None, argnums=0, *, backend="numba"):
+        if fn is None or isinstance(fn, int) or isinstance(fn, tuple):
+            if fn is not None:  # @jacrev(2): argnums given positionally
+                argnums = fn
+            return lambda f: Transformed(f, kind, argnums, backend)
+        return Transformed(fn, kind, argnums, backend)
+
+    return transform
+
+
+grad = _transformation("grad")
+jacfwd = _transformation("jacfwd")
+jacrev = _transformation("jacrev")
+
+grad.__doc__ = """Gradient of a scalar-valued function.
+
+Args:
+    fn: a Python function (its source must be readable) or another transformation.
+    argnums: which positional argument(s) to differentiate (int or tuple of ints).
+    backend: "numba" (default: the derivative is compiled with numba.njit) or "python".
+
+Returns:
+    A function returning the gradient, shaped like the argument (a tuple for a tuple of
+    argnums).
+
+Example:
+    >>> import numpy as np, s2sad
+    >>> def f(x1, x2):
+    ...     return np.log(x1) + x1 * x2 - np.sin(x2)
+    >>> s2sad.grad(f, argnums=(0, 1), backend="python")(2.0, 5.0)  # doctest: +SKIP
+    (5.5, 1.7163378145367738)
+"""
+jacfwd.__doc__ = """Jacobian by forward mode: one sweep over a batch of unit-vector tangents.
+
+Returns a function whose result has shape ``out.shape + in.shape`` (tuples for tuple
+argnums / tuple outputs, ``J[i][j]`` = output i w.r.t. argument j).
+"""
+jacrev.__doc__ = """Jacobian by reverse mode: one sweep over a batch of unit-vector cotangents.
+
+Returns a function whose result has shape ``out.shape + in.shape`` (tuples for tuple
+argnums / tuple outputs, ``J[i][j]`` = output i w.r.t. argument j).
+"""
+
+
+def hessian(fn=None, argnums=0, *, backend="numba"):
+    """``jacfwd(jacrev(fn, argnums), argnums)``: shape ``out.shape + in.shape + in.shape``."""
+    if fn is None or isinstance(fn, (int, tuple)):
+        if fn is not None:
+            argnums = fn
+        return lambda f: hessian(f, argnums, backend=backend)
+    return jacfwd(jacrev(fn, argnums, backend=backend), argnums, backend=backend)
+
+
+def _as_tuple(value, what):
+    if not isinstance(value, (tuple, list)):
+        raise UsageError(f"{what} must be a tuple with one entry per argument of the function")
+    return tuple(value)
+
+
+def jvp(fn, primals, tangents, *, backend="numba"):
+    """Forward-mode product: ``(fn(*primals), J @ tangents)``.
+
+    Args:
+        fn: the function (or transformation) to differentiate.
+        primals, tangents: tuples, one entry per positional argument of ``fn``; tangents
+            must match the primals' shapes (for non-float primals they are ignored).
+    """
+    primals = _as_tuple(primals, "jvp: primals")
+    tangents = _as_tuple(tangents, "jvp: tangents")
+    if len(primals) != len(tangents):
+        raise UsageError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        if np.shape(p) != np.shape(t):
+            raise UsageError(
+                f"jvp: tangent {k} has shape {np.shape(t)} but its primal has shape {np.shape(p)}; "
+                "they must match"
+            )
+    active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
+    g = Transformed(fn, "jvp", active, backend)
+    tangents = tuple(
+        np.asarray(t, dtype=np.asarray(p).dtype) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents))
+    )
+    args = primals + tuple(t for t in tangents if t is not None)
+    out, tangent_out = g.call_extended(primals, args)
+    return out, tangent_out
+
+
+def vjp(fn, *primals, backend="numba"):
+    """Reverse-mode product: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple
+    with one cotangent per primal (zeros for the ones that are not float)."""
+    active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
+    value = Transformed(fn, "primal", None, backend).call_extended(primals, primals)
+    g = Transformed(fn, "vjp", active, backend)
+
+    def vjp_fn(cotangent):
+        out_ct = cotangent if isinstance(cotangent, tuple) else (cotangent,)
+        outs = value if isinstance(value, tuple) else (value,)
+        for k, (o, c) in enumerate(zip(outs, out_ct)):
+            if np.shape(o) != np.shape(c):
+                raise UsageError(f"vjp: cotangent {k} has shape {np.shape(c)} but the output has shape {np.shape(o)}")
+        cts = tuple(np.asarray(c, dtype=np.result_type(np.asarray(o).dtype, np.float32)) for o, c in zip(outs, out_ct))
+        bars = g.call_extended(primals, primals + cts)
+        result = []
+        it = iter(bars if isinstance(bars, tuple) else (bars,))
+        for k, p in enumerate(primals):
+            result.append(next(it) if k in active else np.zeros_like(np.asarray(p), dtype=np.float64))
+        return tuple(result)
+
+    return value, vjp_fn
+
+
+def hvp(fn, primals, tangents, *, backend="numba"):
+    """Hessian-vector product by forward-over-reverse: ``jvp(grad(fn, all), ...)`` — one sweep,
+    the Hessian is never formed. Returns a tuple with one entry per primal."""
+    primals = _as_tuple(primals, "hvp: primals")
+    active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
+    g = grad(fn, argnums=active, backend=backend)
+    _, out = jvp(g, primals, tangents, backend=backend)
+    return out
+
+
+def source(g, *example_args) -> str:
+    """The generated Python source of a transformed function.
+
+    With ``example_args`` it is specialized for them; otherwise for the last call of ``g``
+    (call it once first).
+    """
+    if not isinstance(g, Transformed):
+        raise UsageError("source() takes a function returned by an s2sad transformation")
+    if example_args:
+        g.check_args(example_args)
+        _, text, _ = g._compiled_for(example_args) if g.backend != "numba" else (None, pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args))), None)
+        return text
+    if g._last_key is None:
+        raise UsageError(
+            f"source({g.__name__}): it has not been called yet, so its argument types are unknown; "
+            "call it once or pass example arguments: s2sad.source(g, x)"
+        )
+    return g._compiled[g._last_key][1]
+
+
+def _call_extended(self, primals, args):
+    """Call with extra (tangent/cotangent) arguments after the primals."""
+    if len(primals) != self.nargs:
+        raise TypeError(
+            f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
+            f"arguments but {len(primals)} were given"
+        )
+    _, _, compiled = self._compiled_for(args)
+    extra = pipeline.free_values(self)
+    out = compiled(*args, *extra)
+    nums = self.argnums if isinstance(self.argnums, tuple) else ()
+    return _finish(out, _float_dtype(primals, nums or range(len(primals))))
+
+
+Transformed.call_extended = _call_extended
+Transformed.nargs = property(lambda self: base_function(self).__code__.co_argcount)
+
+__all__ = ["grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "source", "Transformed", "S2SADError"]

@@ -1,0 +1,179 @@
+"""Pass 8: IR -> readable Python source.
+
+Operators come back as operators (``numpy.add`` prints ``a + b``), NumPy functions as
+``np.name``, runtime helpers as ``rt.name``; each block of statements derived from one line
+of the user's code is preceded by a comment quoting that line. The text is checked by
+parsing it with the standard library's ``ast`` (``ast.unparse`` is what the README
+recommends over the unmaintained astunparse for turning trees into text).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import operator
+
+import numpy as np
+
+from . import runtime
+from .errors import S2SADError
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+
+HEADER = "import math\nimport numpy as np\nfrom s2sad import runtime as rt\n"
+
+INFIX = {
+    operator.add: "+",
+    np.add: "+",
+    np.subtract: "-",
+    np.multiply: "*",
+    np.true_divide: "/",
+    np.power: "**",
+    np.matmul: "@",
+    np.floor_divide: "//",
+    np.remainder: "%",
+    np.less: "<",
+    np.less_equal: "<=",
+    np.greater: ">",
+    np.greater_equal: ">=",
+    np.equal: "==",
+    np.not_equal: "!=",
+}
+ATTRIBUTE_FORM = {np.shape: "shape", np.ndim: "ndim", np.size: "size"}
+
+_NAMES = None
+
+
+def _callable_names():
+    names = {}
+    for modname, module in (("np.linalg", np.linalg), ("np", np), ("math", math)):
+        for attr in dir(module):
+            if attr.startswith("_"):
+                continue
+            obj = getattr(module, attr)
+            if callable(obj):
+                names.setdefault(id(obj), f"{modname}.{attr}")
+    for attr in ("abs", "len", "range", "float", "int", "min", "max", "bool", "enumerate", "zip"):
+        names[id(getattr(builtins, attr))] = attr
+    for prim in runtime.RUNTIME_PRIMITIVES:
+        names[id(prim)] = f"rt.{prim.__name__}"
+    # the classic spellings for NumPy 2's aliases (np.permute_dims, np.atan, np.concat ...)
+    for attr in ("abs", "divide", "max", "min", "round", "power", "transpose", "concatenate",
+                 "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh", "arctanh"):
+        names[id(getattr(np, attr))] = f"np.{attr}"
+    names[id(np.true_divide)] = "np.divide"
+    return names
+
+
+def callable_name(op) -> str:
+    global _NAMES
+    if _NAMES is None:
+        _NAMES = _callable_names()
+    name = _NAMES.get(id(op))
+    if name is None:
+        raise S2SADError(f"generated code cannot name {op!r}")
+    return name
+
+
+def atom(a) -> str:
+    if isinstance(a, Var):
+        return a.name
+    if isinstance(a, SliceAtom):
+        parts = ["" if p is None else atom(p) for p in (a.lower, a.upper, a.step)]
+        text = f"{parts[0]}:{parts[1]}"
+        return text + (f":{parts[2]}" if parts[2] else "")
+    if isinstance(a, Const):
+        return const(a.value)
+    raise S2SADError(f"internal: not an atom: {a!r}")
+
+
+def const(v) -> str:
+    if v is Ellipsis:
+        return "..."
+    if isinstance(v, np.dtype):
+        return f"np.{v.name}"
+    if isinstance(v, type) and issubclass(v, np.generic):
+        return f"np.{np.dtype(v).name}"
+    if v is float:
+        return "np.float64"
+    if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
+        return {math.inf: "np.inf", -math.inf: "-np.inf"}.get(v, "np.nan")
+    if isinstance(v, tuple):
+        inner = ", ".join(const(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    return repr(v)
+
+
+def expression(stmt: Assign) -> str:
+    op, args = stmt.op, stmt.args
+    if op is COPY:
+        return atom(args[0])
+    if op is GETITEM:
+        index = ", ".join(atom(i) for i in args[1:])
+        return f"{atom(args[0])}[{index}]"
+    if op is TUPLE:
+        items = ", ".join(atom(a) for a in args)
+        return f"({items},)" if len(args) == 1 else f"({items})"
+    if op in INFIX and len(args) == 2 and not stmt.kwargs:
+        return f"{_operand(args[0])} {INFIX[op]} {_operand(args[1])}"
+    if op is np.negative and not stmt.kwargs:
+        return f"-{_operand(args[0])}"
+    if op in ATTRIBUTE_FORM and len(args) == 1:
+        return f"{atom(args[0])}.{ATTRIBUTE_FORM[op]}"
+    parts = [atom(a) for a in args] + [f"{k}={atom(v)}" for k, v in stmt.kwargs.items()]
+    return f"{callable_name(op)}({', '.join(parts)})"
+
+
+def _operand(a):
+    text = atom(a)
+    return f"({text})" if isinstance(a, Const) and text.startswith("-") else text
+
+
+def block(stmts, indent, out, fn, last_line):
+    pad = "    " * indent
+    for stmt in stmts:
+        line = getattr(stmt, "line", None)
+        if line is not None and line != last_line[0] and fn.source_lines.get(line):
+            out.append(f"{pad}# line {line}: {fn.source_lines[line]}")
+            last_line[0] = line
+        if isinstance(stmt, Assign):
+            out.append(f"{pad}{stmt.target} = {expression(stmt)}")
+        elif isinstance(stmt, SetItem):
+            index = ", ".join(atom(i) for i in stmt.index)
+            out.append(f"{pad}{stmt.array}[{index}] = {atom(stmt.value)}")
+        elif isinstance(stmt, Return):
+            values = ", ".join(atom(v) for v in stmt.values)
+            if stmt.is_tuple and len(stmt.values) == 1:
+                values += ","
+            out.append(f"{pad}return {values}")
+        elif isinstance(stmt, If):
+            out.append(f"{pad}if {atom(stmt.test)}:")
+            block(stmt.body or [], indent + 1, out, fn, last_line)
+            if not stmt.body:
+                out.append(f"{pad}    pass")
+            if stmt.orelse:
+                out.append(f"{pad}else:")
+                block(stmt.orelse, indent + 1, out, fn, last_line)
+        elif isinstance(stmt, For):
+            out.append(f"{pad}for {stmt.target} in {atom(stmt.iter)}:")
+            block(stmt.body, indent + 1, out, fn, last_line)
+            if not stmt.body:
+                out.append(f"{pad}    pass")
+        elif isinstance(stmt, While):
+            block(stmt.test_body, indent, out, fn, last_line)
+            out.append(f"{pad}while {atom(stmt.test)}:")
+            block(stmt.body, indent + 1, out, fn, last_line)
+            block(stmt.test_body, indent + 1, out, fn, last_line)
+        else:
+            raise S2SADError(f"internal: cannot print {type(stmt).__name__}")
+
+
+def emit_source(fn, doc: str | None = None) -> str:
+    """The source text of one generated function (without the module header)."""
+    out = [f"def {fn.name}({', '.join(fn.params)}):"]
+    if doc:
+        out.append(f'    """{doc}"""')
+    block(fn.body, 1, out, fn, [None])
+    text = "\n".join(out) + "\n"
+    ast.parse(text)  # the generated code is valid Python, or this is our bug
+    return text

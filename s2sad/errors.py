@@ -1,0 +1,36 @@
+"""The S2SADError family and the one place messages are formatted.
+
+A message names where (the user's ``file:line``), what (the construct) and what to do.
+"""
+
+
+class S2SADError(Exception):
+    """Base class of every error s2sad raises on purpose."""
+
+
+class UnsupportedError(S2SADError):
+    """A construct of the user's code that s2sad cannot differentiate (yet)."""
+
+
+class MissingRuleError(UnsupportedError):
+    """A function called by the user's code has no derivative rule."""
+
+
+class UsageError(S2SADError, ValueError):
+    """A bad call of the API: argnums out of range, grad of a non-scalar, bad tangents."""
+
+
+class SourceError(S2SADError):
+    """The function's source cannot be retrieved (REPL, builtins, C functions, lambdas)."""
+
+
+def where(filename: str | None, line: int | None) -> str:
+    """``file.py:14`` (or ``<unknown>``) for messages."""
+    if filename is None:
+        return "<unknown>"
+    return f"{filename}:{line}" if line else filename
+
+
+def unsupported(filename, line, construct: str, advice: str, cls=UnsupportedError):
+    """Build the error for an unsupported construct at ``filename:line``."""
+    return cls(f"{where(filename, line)}: {construct}: {advice}")

@@ -1,0 +1,316 @@
+"""Pass 5f: tangent (forward-mode) code, batched over seeds.
+
+Each statement of the primal is emitted unchanged and followed by its tangent statements,
+produced by the rule of its op (rules/); ``x_dot`` has shape ``(B,) + x.shape`` where B is
+the number of seeds. A value that does not depend on a differentiated input (``activity``)
+gets no tangent: zeros are symbolic and cost nothing. Control flow is kept as it is: the
+tangents ride along in the same branches and loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rules
+from .activity import varied_names
+from .errors import MissingRuleError, UnsupportedError, where
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+from .runtime import zeros_batch
+from .trace import Builder, Sym, building, copy_to, is_float
+
+# ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
+PACKED = {GETITEM: 1}
+
+
+class Derivative:
+    """State shared by the forward and reverse passes: builder, derivative names, operands."""
+
+    suffix = "_dot"
+
+    def __init__(self, fn, builder: Builder):
+        self.fn = fn
+        self.b = builder
+        self.tuples = {}  # name of a TUPLE-built value -> its element atoms
+        self.deriv_names = {}
+
+    def deriv_name(self, name):
+        if name not in self.deriv_names:
+            self.deriv_names[name] = self.b.names.fresh(name + self.suffix)
+        return self.deriv_names[name]
+
+    def value(self, atom):
+        """The Python value a rule receives for an atom: a Sym, a constant, a slice, a tuple."""
+        if isinstance(atom, Var):
+            if atom.name in self.tuples:
+                return tuple(self.value(a) for a in self.tuples[atom.name])
+            return self.b.sym(atom.name)
+        if isinstance(atom, SliceAtom):
+            return slice(*(None if a is None else self.value(a) for a in (atom.lower, atom.upper, atom.step)))
+        return atom.value
+
+    def where(self, stmt):
+        return where(self.fn.filename, getattr(stmt, "line", None))
+
+    def op_name(self, op):
+        from .codegen import callable_name
+
+        try:
+            return callable_name(op)
+        except Exception:  # noqa: BLE001
+            return getattr(op, "__name__", repr(op))
+
+    def missing(self, stmt, mode):
+        name = self.op_name(stmt.op)
+        decorator = "elementwise / tangent_rule" if mode == "tangent" else "elementwise / adjoint_rule"
+        return MissingRuleError(
+            f"{self.where(stmt)}: {name} has no {mode} rule: register one with "
+            f"@{decorator.split(' / ')[0]} or @{decorator.split(' / ')[1]} from s2sad.rules "
+            f"(see s2sad/rules/numpy_rules.py)"
+        )
+
+    def bind(self, rule, stmt, extra):
+        """Keyword arguments for ``rule`` from the statement's operands, plus ``extra``."""
+        params = rules.params_of(rule)
+        args = [self.value(a) for a in stmt.args]
+        if stmt.op in PACKED:
+            k = PACKED[stmt.op]
+            args = args[:k] + [tuple(args[k:])]
+        kwargs = {k: self.value(v) for k, v in stmt.kwargs.items()}
+        if len(args) > len(params.primals):
+            raise UnsupportedError(
+                f"{self.where(stmt)}: {self.op_name(stmt.op)} called with {len(args)} positional "
+                f"arguments; its rule takes {', '.join(params.primals)}"
+            )
+        bound = dict(zip(params.primals, args))
+        for k, v in kwargs.items():
+            if k not in params.primals:
+                raise UnsupportedError(
+                    f"{self.where(stmt)}: {self.op_name(stmt.op)}(..., {k}=...): the keyword {k!r} "
+                    "is not supported by its derivative rule"
+                )
+            bound[k] = v
+        for name in params.primals:
+            if name not in bound and name not in params.defaults:
+                raise UnsupportedError(f"{self.where(stmt)}: {self.op_name(stmt.op)}: missing argument {name!r}")
+        if params.wants_y:
+            bound["y"] = self.b.sym(stmt.target)
+        bound.update(extra(params))
+        return bound, params
+
+    def operand_names(self, stmt, params):
+        """rule parameter -> the Var atoms it covers (several for a packed tuple)."""
+        names = {}
+        args = list(stmt.args)
+        if stmt.op in PACKED:
+            k = PACKED[stmt.op]
+            args = args[:k] + [None]
+        for p, a in zip(params.primals, args):
+            names[p] = a
+        for k, a in stmt.kwargs.items():
+            names[k] = a
+        return names
+
+
+class Forward(Derivative):
+    def __init__(self, fn, builder, varied):
+        super().__init__(fn, builder)
+        self.varied = varied
+        self.dots = {}
+        self.batch_like = None  # a Sym with the seed axis, to size zero tangents
+
+    def dot(self, atom):
+        if isinstance(atom, Var):
+            if atom.name in self.tuples:
+                parts = tuple(self.dot(a) for a in self.tuples[atom.name])
+                return None if all(p is None for p in parts) else parts
+            return self.dots.get(atom.name)
+        if isinstance(atom, SliceAtom):
+            return None
+        return None
+
+    def set_dot(self, name, value):
+        sym = copy_to(self.deriv_name(name), value)
+        self.dots[name] = sym
+        if self.batch_like is None:
+            self.batch_like = sym
+        return sym
+
+    def zeros_for(self, name):
+        with building(self.b, self.deriv_name(name)):
+            self.b.mark = len(self.b.stmts)
+            z = zeros_batch(self.batch_like, self.b.sym(name))
+            return self.set_dot(name, z)
+
+    # --- statements -------------------------------------------------------------------------
+
+    def block(self, stmts):
+        for stmt in stmts:
+            result = self.stmt(stmt)
+            if result is not None:
+                return result
+        return None
+
+    def stmt(self, stmt):
+        self.b.line = stmt.line
+        if isinstance(stmt, Assign):
+            self.assign(stmt)
+        elif isinstance(stmt, SetItem):
+            self.setitem(stmt)
+        elif isinstance(stmt, Return):
+            return stmt
+        elif isinstance(stmt, If):
+            self.b.append(If(stmt.test, self.nested(stmt.body), self.nested(stmt.orelse), stmt.line))
+        elif isinstance(stmt, For):
+            self.b.types[stmt.target] = _iter_dummy(self.b, stmt.iter)
+            self.b.append(For(stmt.target, stmt.iter, self.nested(stmt.body), stmt.line))
+        elif isinstance(stmt, While):
+            test_body = self.nested(stmt.test_body)
+            self.b.append(While(test_body, stmt.test, self.nested(stmt.body), stmt.line))
+        else:
+            raise UnsupportedError(f"{self.where(stmt)}: {type(stmt).__name__} in forward mode")
+        return None
+
+    def nested(self, stmts):
+        outer = self.b.stmts
+        self.b.stmts = []
+        try:
+            if self.block(stmts) is not None:
+                raise UnsupportedError(f"{self.where(stmts[-1])}: return inside a branch or loop: not supported yet")
+            return self.b.stmts
+        finally:
+            self.b.stmts = outer
+
+    def assign(self, stmt):
+        # the primal statement, unchanged (its dummy computed on the way)
+        self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
+        if stmt.op is TUPLE:
+            self.tuples[stmt.target] = list(stmt.args)
+            return
+        if stmt.target not in self.varied:
+            self.dots.pop(stmt.target, None)
+            return
+        if stmt.op is GETITEM and isinstance(stmt.args[0], Var) and stmt.args[0].name in self.tuples:
+            k = stmt.args[1].value
+            part = self.tuples[stmt.args[0].name][k]
+            d = self.dot(part)
+            if d is None:
+                self.zeros_for(stmt.target)
+            else:
+                with building(self.b, self.deriv_name(stmt.target)):
+                    self.b.mark = len(self.b.stmts)
+                    self.set_dot(stmt.target, d)
+            return
+        dots = [self.dot(a) for a in stmt.args] + [self.dot(a) for a in stmt.kwargs.values()]
+        if all(d is None for d in dots) or stmt.op in rules.NONDIFFERENTIABLE:
+            self.zeros_for(stmt.target)
+            return
+        with building(self.b, self.deriv_name(stmt.target)):
+            self.b.mark = len(self.b.stmts)
+            if stmt.op in rules.ELEMENTWISE:
+                value = self.elementwise(stmt)
+            elif stmt.op in rules.TANGENT_RULES:
+                rule = rules.TANGENT_RULES[stmt.op]
+                kwargs, params = self.bind(rule, stmt, lambda params: {})
+                operands = self.operand_names(stmt, params)
+                for p in params.dots:
+                    atom = operands.get(p)
+                    if atom is None and stmt.op in PACKED:  # the packed index: never differentiated
+                        kwargs[p + "_dot"] = None
+                    else:
+                        kwargs[p + "_dot"] = self.dot(atom) if atom is not None else None
+                value = rule(**kwargs)
+            else:
+                raise self.missing(stmt, "tangent")
+            self.set_dot(stmt.target, value)
+
+    def elementwise(self, stmt):
+        partials_fn = rules.ELEMENTWISE[stmt.op]
+        kwargs, params = self.bind(partials_fn, stmt, lambda params: {})
+        partials = partials_fn(**kwargs)
+        if not isinstance(partials, tuple):
+            partials = (partials,)
+        operands = self.operand_names(stmt, params)
+        y = self.b.sym(stmt.target)
+        terms = []
+        all_arrays_active = True
+        for p, partial in zip(params.primals, partials):
+            atom = operands.get(p)
+            d = self.dot(atom) if atom is not None else None
+            operand = self.value(atom) if atom is not None else None
+            if d is None:
+                if isinstance(operand, Sym) and operand.ndim:
+                    all_arrays_active = False
+                continue
+            if partial is None:
+                raise UnsupportedError(
+                    f"{self.where(stmt)}: the derivative of {self.op_name(stmt.op)} with respect to "
+                    f"its argument {p!r} is not defined; make that argument a constant"
+                )
+            if callable(partial):
+                partial = partial()
+            d = _lead_expand(d, y.ndim - (operand.ndim or 0))
+            terms.append(_scale(partial, d))
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        if y.ndim and not all_arrays_active:
+            from .runtime import broadcast_like
+
+            total = broadcast_like(total, y)
+        elif y.ndim and total.ndim != y.ndim + 1:
+            from .runtime import broadcast_like
+
+            total = broadcast_like(total, y)
+        return total
+
+    def setitem(self, stmt):
+        self.b.append(SetItem(stmt.array, stmt.index, stmt.value, stmt.line))
+        if stmt.array not in self.varied:
+            return
+        if stmt.array not in self.dots:
+            self.zeros_for(stmt.array)
+        v_dot = self.dot(stmt.value)
+        target = self.dots[stmt.array]
+        index = [SliceAtom(None, None, None), *stmt.index]
+        if v_dot is None:
+            self.b.append(SetItem(target.name, index, Const(0.0), stmt.line))
+        else:
+            self.b.append(SetItem(target.name, index, Var(v_dot.name), stmt.line))
+
+
+def _iter_dummy(b, atom):
+    it = b.dummy_of(atom)
+    if isinstance(it, range):
+        return 1
+    return it[0]
+
+
+def _lead_expand(d, count):
+    if count <= 0:
+        return d
+    return d[(slice(None),) + (None,) * count]
+
+
+def _scale(partial, d):
+    if isinstance(partial, (int, float)):
+        if partial == 1.0:
+            return d
+        if partial == -1.0:
+            return -d
+    return partial * d
+
+
+def differentiate_forward(fn, builder: Builder, seeds: dict):
+    """Emit ``fn``'s body with tangents into ``builder``; ``seeds`` maps parameter names to
+    their tangent Syms. Returns the Forward state and the final Return statement."""
+    varied = varied_names(fn, set(seeds))
+    fwd = Forward(fn, builder, varied)
+    for name, sym in seeds.items():
+        fwd.dots[name] = sym
+        if fwd.batch_like is None:
+            fwd.batch_like = sym
+    ret = fwd.block(fn.body)
+    return fwd, ret
+
+
+__all__ = ["differentiate_forward", "Forward", "Derivative", "is_float", "np"]

@@ -1,0 +1,201 @@
+"""The intermediate representation every pass reads and writes: A-normal form.
+
+Invariant (after ``normalize``): a function body is a list of statements of these kinds
+
+* ``Assign(target, op, args, kwargs)``: ``target = op(atom, ..., key=atom)``: one primitive
+  operation on atoms; ``op`` is a real callable (``numpy.sin``, ``numpy.add`` for ``+``) or
+  one of the pseudo-ops ``COPY`` (``target = atom``), ``GETITEM`` (``target = x[index...]``)
+  and ``TUPLE`` (``target = (atom, ...)``);
+* ``SetItem(array, index, value)``: ``array[index...] = value`` (an in-place write);
+* ``If(test, body, orelse)``, ``For(target, iter, body)``, ``While(test_body, test, body)``;
+* ``Return(values)``: the last statement, once.
+
+An atom is a ``Var`` (a name), a ``Const`` (a Python literal: number, bool, None, str,
+Ellipsis or a tuple of those) or a ``SliceAtom`` (``lo:hi:step`` with atoms or None).
+
+The same IR is what the derivative passes produce, so a derivative can be differentiated
+again (``jacfwd(jacrev(f))``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# --- atoms -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Const:
+    value: object
+
+
+@dataclass(frozen=True)
+class SliceAtom:
+    lower: object = None
+    upper: object = None
+    step: object = None
+
+
+# --- pseudo-ops --------------------------------------------------------------------------
+
+
+class PseudoOp:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+COPY = PseudoOp("COPY")
+GETITEM = PseudoOp("GETITEM")
+TUPLE = PseudoOp("TUPLE")
+
+# --- statements --------------------------------------------------------------------------
+
+
+@dataclass
+class Assign:
+    target: str
+    op: object
+    args: list
+    kwargs: dict = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass
+class SetItem:
+    array: str
+    index: list
+    value: object
+    line: int | None = None
+
+
+@dataclass
+class If:
+    test: object
+    body: list
+    orelse: list
+    line: int | None = None
+
+
+@dataclass
+class For:
+    target: str
+    iter: object  # an atom: range(...) is lowered to a Var bound by an Assign of `range`
+    body: list
+    line: int | None = None
+
+
+@dataclass
+class While:
+    test_body: list  # statements that recompute `test` before each trip
+    test: object
+    body: list
+    line: int | None = None
+
+
+@dataclass
+class Return:
+    values: list
+    is_tuple: bool = False
+    line: int | None = None
+
+
+@dataclass
+class Function:
+    """A function in IR, with what codegen and the passes need to know about it."""
+
+    name: str
+    params: list
+    body: list
+    filename: str | None = None
+    source_lines: dict = field(default_factory=dict)  # user line number -> text
+    types: dict = field(default_factory=dict)  # variable -> dummy value (see trace.py)
+
+    def replace(self, **changes) -> Function:
+        return dataclasses.replace(self, **changes)
+
+
+def walk(stmts):
+    """Every statement, nested ones included, in order."""
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, If):
+            yield from walk(stmt.body)
+            yield from walk(stmt.orelse)
+        elif isinstance(stmt, For):
+            yield from walk(stmt.body)
+        elif isinstance(stmt, While):
+            yield from walk(stmt.test_body)
+            yield from walk(stmt.body)
+
+
+def atom_vars(atom):
+    """Names read by an atom."""
+    if isinstance(atom, Var):
+        return [atom.name]
+    if isinstance(atom, SliceAtom):
+        return [a.name for a in (atom.lower, atom.upper, atom.step) if isinstance(a, Var)]
+    return []
+
+
+def reads(stmt) -> list:
+    """Names a (non-compound) statement reads."""
+    if isinstance(stmt, Assign):
+        atoms = list(stmt.args) + list(stmt.kwargs.values())
+    elif isinstance(stmt, SetItem):
+        atoms = [Var(stmt.array), *stmt.index, stmt.value]
+    elif isinstance(stmt, Return):
+        atoms = list(stmt.values)
+    elif isinstance(stmt, If):
+        atoms = [stmt.test]
+    elif isinstance(stmt, For):
+        atoms = [stmt.iter]
+    elif isinstance(stmt, While):
+        atoms = [stmt.test]
+    else:
+        atoms = []
+    return [n for a in atoms for n in atom_vars(a)]
+
+
+def assigned_names(stmts) -> set:
+    names = set()
+    for stmt in walk(stmts):
+        if isinstance(stmt, Assign):
+            names.add(stmt.target)
+        elif isinstance(stmt, For):
+            names.add(stmt.target)
+    return names
+
+
+def all_names(fn: Function) -> set:
+    names = set(fn.params) | assigned_names(fn.body)
+    for stmt in walk(fn.body):
+        names.update(reads(stmt))
+    return names
+
+
+class NameGen:
+    """Fresh, clash-free names derived from a base name."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+
+    def fresh(self, base: str) -> str:
+        base = base or "t"
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        k = 1
+        while f"{base}_{k}" in self.taken:
+            k += 1
+        name = f"{base}_{k}"
+        self.taken.add(name)
+        return name

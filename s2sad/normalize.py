@@ -1,0 +1,414 @@
+"""Pass 3: a checked syntax tree -> IR in A-normal form (see ir.py for the statement forms).
+
+Nested expressions become one statement each, temporaries named after the target they
+feed (``y = np.tanh(W @ x + b)`` -> ``y_1 = W @ x; y_2 = y_1 + b; y = np.tanh(y_2)``);
+``x += v`` becomes ``x = x + v``; tuple unpacking becomes indexing; operators carry their
+NumPy ufunc (``+`` is ``numpy.add``), methods and attributes their NumPy function
+(``x.sum(axis=0)`` is ``numpy.sum(x, axis=0)``), so the rule tables have one key space.
+In straight-line code a name assigned twice is renamed (``x``, ``x_v2``), so every value the
+reverse sweep reads is still there.
+
+Free names that are not callables (global arrays, closure constants) become extra
+parameters of the generated function, read at each call as Python would read them.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import types
+
+import numpy as np
+
+from . import runtime
+from .errors import MissingRuleError, UnsupportedError
+from .ir import (
+    COPY,
+    GETITEM,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    Function,
+    If,
+    NameGen,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+)
+from .parse import Parsed, is_missing
+
+BINARY_OPS = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.true_divide,
+    ast.Pow: np.power,
+    ast.MatMult: np.matmul,
+    ast.FloorDiv: np.floor_divide,
+    ast.Mod: np.remainder,
+}
+COMPARE_OPS = {
+    ast.Lt: np.less,
+    ast.LtE: np.less_equal,
+    ast.Gt: np.greater,
+    ast.GtE: np.greater_equal,
+    ast.Eq: np.equal,
+    ast.NotEq: np.not_equal,
+}
+UNARY_OPS = {ast.USub: np.negative, ast.Not: np.logical_not}
+BOOL_OPS = {ast.And: np.logical_and, ast.Or: np.logical_or}
+
+# x.method(...) -> numpy function(x, ...)
+METHODS = {
+    "sum": np.sum,
+    "mean": np.mean,
+    "prod": np.prod,
+    "max": np.max,
+    "min": np.min,
+    "dot": np.dot,
+    "transpose": np.transpose,
+    "ravel": np.ravel,
+    "flatten": np.ravel,
+    "copy": np.copy,
+    "squeeze": np.squeeze,
+    "cumsum": np.cumsum,
+    "clip": np.clip,
+    "argmax": np.argmax,
+    "argmin": np.argmin,
+    "astype": runtime.astype,
+    "reshape": np.reshape,
+}
+# x.attribute -> numpy function(x)
+ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+
+
+class Normalizer:
+    def __init__(self, parsed: Parsed):
+        self.parsed = parsed
+        tree = parsed.tree
+        self.params = [a.arg for a in tree.args.args]
+        if tree.args.defaults:
+            raise parsed.error(tree, "default parameter values", "pass every argument explicitly")
+        self.locals = set(self.params) | _assigned(tree)
+        self.free_values = []  # names of free non-callable values, passed as extra parameters
+        self.names = NameGen(self.locals | _all_names(tree))
+        self.versions = {}  # straight-line SSA: user name -> current version name
+        self.loop_depth = 0
+        self.line = None
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def error(self, node, construct, advice, cls=UnsupportedError):
+        return self.parsed.error(node, construct, advice, cls)
+
+    def emit(self, out, op, args, kwargs=None, hint="t"):
+        target = self.names.fresh(hint)
+        out.append(Assign(target, op, list(args), dict(kwargs or {}), line=self.line))
+        return Var(target)
+
+    def read(self, name):
+        return Var(self.versions.get(name, name))
+
+    def write(self, name):
+        """The name an assignment to ``name`` binds (renamed if already bound, outside loops)."""
+        if self.loop_depth == 0 and (name in self.versions or name in self.params):
+            new = self.names.fresh(f"{name}_v2" if name not in self.versions else f"{name}_v")
+            self.versions[name] = new
+            return new
+        self.versions.setdefault(name, name)
+        return self.versions[name]
+
+    # --- statements -------------------------------------------------------------------------
+
+    def function(self) -> Function:
+        body = self.block(self.parsed.tree.body)
+        if not body or not isinstance(body[-1], Return):
+            raise self.error(self.parsed.tree, "function without a final return", "return the value to differentiate")
+        fn = Function(
+            name=self.parsed.tree.name,
+            params=self.params + self.free_values,
+            body=body,
+            filename=self.parsed.filename,
+            source_lines=self.parsed.source_lines,
+        )
+        fn.free_values = list(self.free_values)
+        return fn
+
+    def block(self, stmts):
+        out = []
+        for i, stmt in enumerate(stmts):
+            if isinstance(stmt, ast.Return) and i != len(stmts) - 1:
+                raise self.error(stmts[i + 1], "code after return", "remove the unreachable code")
+            self.statement(stmt, out)
+        return out
+
+    def statement(self, node, out):
+        self.line = self.parsed.line(node)
+        if isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Constant):  # docstring
+                return
+            raise self.error(node, "expression statement", "assign its result, or remove it (side effects are not differentiated)")
+        if isinstance(node, ast.Pass):
+            return
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if node.value is None:
+                return
+            if len(targets) != 1:
+                raise self.error(node, "chained assignment a = b = ...", "assign one name per statement")
+            self.assign(targets[0], node.value, out, node)
+        elif isinstance(node, ast.AugAssign):
+            op = BINARY_OPS.get(type(node.op))
+            if op is None:
+                raise self.error(node, f"augmented operator {type(node.op).__name__}", "write it out")
+            target = node.target
+            if isinstance(target, ast.Name):
+                value = ast.BinOp(ast.Name(target.id, ast.Load()), node.op, node.value)
+                self.assign(target, value, out, node)
+            elif isinstance(target, ast.Subscript):
+                load = ast.Subscript(target.value, target.slice, ast.Load())
+                self.assign(target, ast.BinOp(load, node.op, node.value), out, node)
+            else:
+                raise self.error(node, "augmented assignment to this target", "assign to a name or an array element")
+        elif isinstance(node, ast.Return):
+            if node.value is None:
+                raise self.error(node, "return without a value", "return the value to differentiate")
+            if isinstance(node.value, ast.Tuple):
+                out.append(Return([self.expr(e, out, "out") for e in node.value.elts], True, self.line))
+            else:
+                out.append(Return([self.expr(node.value, out, "out")], False, self.line))
+        elif isinstance(node, ast.If):
+            test = self.expr(node.test, out, "cond")
+            self.loop_depth += 1  # names bound in branches keep their names
+            body, orelse = self.block(node.body), self.block(node.orelse)
+            self.loop_depth -= 1
+            out.append(If(test, body, orelse, self.parsed.line(node)))
+        elif isinstance(node, ast.For):
+            if node.orelse:
+                raise self.error(node, "for ... else", "move the else block after the loop")
+            if not isinstance(node.target, ast.Name):
+                raise self.error(node, "for loop over several names", "loop over range(...) and index")
+            iterable = self.expr(node.iter, out, "iter")
+            self.loop_depth += 1
+            body = self.block(node.body)
+            self.loop_depth -= 1
+            out.append(For(node.target.id, iterable, body, self.parsed.line(node)))
+        elif isinstance(node, ast.While):
+            if node.orelse:
+                raise self.error(node, "while ... else", "move the else block after the loop")
+            self.loop_depth += 1
+            test_body = []
+            test = self.expr(node.test, test_body, "cond")
+            body = self.block(node.body)
+            self.loop_depth -= 1
+            out.append(While(test_body, test, body, self.parsed.line(node)))
+        elif isinstance(node, (ast.Break, ast.Continue)):
+            raise self.error(node, type(node).__name__.lower(), "not supported yet: restructure the loop with a flag")
+        else:
+            raise self.error(node, type(node).__name__, "not supported in differentiated code")
+
+    def assign(self, target, value, out, node):
+        if isinstance(target, ast.Name):
+            atom = self.expr(value, out, target.id)
+            name = self.write(target.id)
+            last = out[-1] if out else None
+            if isinstance(atom, Var) and isinstance(last, Assign) and last.target == atom.name and atom.name not in self.locals:
+                # rename the temporary that computed the value rather than copying it
+                self.names.taken.discard(last.target)
+                last.target = name
+            else:
+                out.append(Assign(name, COPY, [atom], line=self.line))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            atom = self.expr(value, out, "tup")
+            for k, elt in enumerate(target.elts):
+                if not isinstance(elt, ast.Name):
+                    raise self.error(node, "nested unpacking target", "unpack into plain names")
+                out.append(Assign(self.write(elt.id), GETITEM, [atom, Const(k)], line=self.line))
+        elif isinstance(target, ast.Subscript):
+            if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
+                raise self.error(node, "assignment into this subscript", "write into a local array")
+            index = self.index(target.slice, out)
+            val = self.expr(value, out, target.value.id)
+            out.append(SetItem(self.read(target.value.id).name, index, val, self.line))
+        else:
+            raise self.error(node, f"assignment to {type(target).__name__}", "assign to a name")
+
+    # --- expressions ---------------------------------------------------------------------------
+
+    def expr(self, node, out, hint):
+        """An atom holding the value of ``node``; statements computing it go to ``out``."""
+        if isinstance(node, ast.Constant):
+            return Const(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in self.locals:
+                return self.read(node.id)
+            return self.free_value(node, node.id)
+        if isinstance(node, ast.BinOp):
+            op = BINARY_OPS.get(type(node.op))
+            if op is None:
+                raise self.error(node, f"operator {type(node.op).__name__}", "use a NumPy function")
+            a = self.expr(node.left, out, hint)
+            b = self.expr(node.right, out, hint)
+            return self.emit(out, op, [a, b], hint=hint)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.expr(node.operand, out, hint)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            op = UNARY_OPS.get(type(node.op))
+            if op is None:
+                raise self.error(node, f"operator {type(node.op).__name__}", "use a NumPy function")
+            if isinstance(operand, Const) and op is np.negative:
+                return Const(-operand.value)
+            return self.emit(out, op, [operand], hint=hint)
+        if isinstance(node, ast.Compare):
+            left = self.expr(node.left, out, hint)
+            result = None
+            for cmp, right_node in zip(node.ops, node.comparators):
+                op = COMPARE_OPS.get(type(cmp))
+                if op is None:
+                    raise self.error(node, f"comparison {type(cmp).__name__}", "use < <= > >= == !=")
+                right = self.expr(right_node, out, hint)
+                value = self.emit(out, op, [left, right], hint=hint)
+                result = value if result is None else self.emit(out, np.logical_and, [result, value], hint=hint)
+                left = right
+            return result
+        if isinstance(node, ast.BoolOp):
+            op = BOOL_OPS[type(node.op)]
+            values = [self.expr(v, out, hint) for v in node.values]
+            result = values[0]
+            for v in values[1:]:
+                result = self.emit(out, op, [result, v], hint=hint)
+            return result
+        if isinstance(node, ast.Call):
+            return self.call(node, out, hint)
+        if isinstance(node, ast.Attribute):
+            base = node.value
+            if self._is_local_chain(base):
+                obj = self.expr(base, out, hint)
+                op = ATTRIBUTES.get(node.attr)
+                if op is None:
+                    raise self.error(node, f"attribute .{node.attr}", f"use one of {', '.join('.' + a for a in ATTRIBUTES)}")
+                return self.emit(out, op, [obj], hint=hint)
+            value = self.free_object(node)
+            return self.constant_or_param(node, value, ast.unparse(node))
+        if isinstance(node, ast.Subscript):
+            x = self.expr(node.value, out, hint)
+            index = self.index(node.slice, out)
+            return self.emit(out, GETITEM, [x, *index], hint=hint)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            elts = [self.expr(e, out, hint) for e in node.elts]
+            if all(isinstance(e, Const) for e in elts):
+                return Const(tuple(e.value for e in elts))
+            return self.emit(out, TUPLE, elts, hint=hint)
+        if isinstance(node, ast.IfExp):
+            raise self.error(node, "conditional expression (a if c else b)", "use np.where(c, a, b) or an if statement")
+        raise self.error(node, type(node).__name__, "not supported in differentiated code")
+
+    def index(self, node, out):
+        elts = node.elts if isinstance(node, ast.Tuple) else [node]
+        atoms = []
+        for e in elts:
+            if isinstance(e, ast.Slice):
+                parts = [None if p is None else self.expr(p, out, "i") for p in (e.lower, e.upper, e.step)]
+                atoms.append(SliceAtom(*parts))
+            else:
+                atoms.append(self.expr(e, out, "i"))
+        return atoms
+
+    def call(self, node, out, hint):
+        func = node.func
+        kwargs = {}
+        if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
+            op = METHODS.get(func.attr)
+            if op is None:
+                raise self.error(node, f"method .{func.attr}()", f"use the NumPy function, or one of the methods {', '.join(sorted(METHODS))}")
+            obj = self.expr(func.value, out, hint)
+            args = [self.expr(a, out, hint) for a in node.args]
+            if op is np.reshape and len(args) != 1:
+                args = [self._tuple(args, out, hint)]
+            if op is np.transpose and len(args) > 1:
+                args = [self._tuple(args, out, hint)]
+            args = [obj, *args]
+        else:
+            op = self.free_object(func)
+            if not callable(op):
+                raise self.error(node, f"call of {ast.unparse(func)}", "call a function")
+            args = [self.expr(a, out, hint) for a in node.args]
+        for kw in node.keywords:
+            kwargs[kw.arg] = self.expr(kw.value, out, hint)
+        if isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op):
+            raise self.error(
+                node,
+                f"call of the Python function {op.__name__}",
+                "calls to your own functions are not supported yet; inline the helper",
+                MissingRuleError,
+            )
+        return self.emit(out, op, args, kwargs, hint=hint)
+
+    def _tuple(self, atoms, out, hint):
+        if all(isinstance(a, Const) for a in atoms):
+            return Const(tuple(a.value for a in atoms))
+        return self.emit(out, TUPLE, atoms, hint=hint)
+
+    def _is_local_chain(self, node):
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        if isinstance(node, ast.Name):
+            return node.id in self.locals
+        return True  # a call, subscript, ... : a computed value
+
+    def free_object(self, node):
+        """Resolve ``np.linalg.norm``-style chains of free names to the object."""
+        if isinstance(node, ast.Name):
+            value = self.parsed.resolve(node.id)
+            if is_missing(value):
+                raise self.error(node, f"name {node.id!r}", "it is not defined when the function is transformed")
+            return value
+        if isinstance(node, ast.Attribute):
+            base = self.free_object(node.value)
+            try:
+                return getattr(base, node.attr)
+            except AttributeError:
+                raise self.error(node, ast.unparse(node), "no such attribute") from None
+        raise self.error(node, f"call of {ast.unparse(node)}", "call a named function")
+
+    def free_value(self, node, name):
+        value = self.free_object(node)
+        return self.constant_or_param(node, value, name)
+
+    def constant_or_param(self, node, value, spelled):
+        if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc, type)):
+            raise self.error(node, f"{spelled} used as a value", "call it, or pass values as arguments")
+        if isinstance(value, float) and spelled.count(".") == 1 and spelled.split(".")[0] in ("np", "math", "numpy"):
+            return Const(value)  # np.pi, math.e: module constants
+        if "." in spelled:
+            if isinstance(value, (int, float)):
+                return Const(value)
+            raise self.error(node, spelled, "bind it to a module-level name first")
+        if spelled not in self.free_values:
+            self.free_values.append(spelled)
+        return Var(spelled)
+
+
+def _is_numpy(op):
+    return getattr(op, "__module__", "") and op.__module__.split(".")[0] == "numpy"
+
+
+def _assigned(tree):
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _all_names(tree):
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | set(dir(builtins))
+
+
+def normalize(parsed: Parsed) -> Function:
+    """Lower a parsed function to A-normal form IR."""
+    return Normalizer(parsed).function()

@@ -1,0 +1,304 @@
+"""The passes, in order, for each transformation.
+
+    parse            source -> checked tree, names resolved          (parse.py)
+    normalize        tree -> A-normal form IR                        (normalize.py)
+    infer_types      dummies for the call's ranks and dtypes         (activity.py)
+    differentiate    forward (jacfwd, jvp) or reverse (jacrev, grad, vjp), batched over seeds
+    emit_source      IR -> readable Python                          (codegen.py)
+    compile          python | numba                                  (backends.py)
+
+``S2SAD_DUMP_AFTER=normalize,differentiate`` prints the source after those passes.
+A transformation of a transformation starts from the inner one's typed IR, so the
+derivative code is differentiated like user code (``hessian = jacfwd(jacrev(f))``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import numpy as np
+
+from . import backends, codegen, runtime as rt
+from .activity import infer_types
+from .errors import UsageError
+from .forward import differentiate_forward
+from .ir import Function, NameGen, Return, Var, all_names
+from .normalize import normalize
+from .parse import parse, resolve_free_name
+from .reverse import differentiate_reverse
+from .trace import Builder, building, call, dummy_like, is_float
+
+_USER_IR = {}
+_LOCK = threading.RLock()
+
+
+def _dump(stage, fn):
+    wanted = os.environ.get("S2SAD_DUMP_AFTER", "")
+    if stage in wanted.split(","):
+        print(f"# --- after {stage} ---\n{codegen.emit_source(fn)}", file=sys.stderr)
+
+
+def user_ir(fn) -> Function:
+    """parse + normalize a user function (cached per function object)."""
+    with _LOCK:
+        ir = _USER_IR.get(fn)
+        if ir is None:
+            ir = normalize(parse(fn))
+            _dump("normalize", ir)
+            _USER_IR[fn] = ir
+    return ir
+
+
+def base_function(g):
+    from .api import Transformed
+
+    while isinstance(g, Transformed):
+        g = g.fn
+    return g
+
+
+def free_values(g):
+    """Values of the user function's free (global/closure) names, read now, as Python would."""
+    fn = base_function(g)
+    return tuple(resolve_free_name(fn, name) for name in user_ir(fn).free_values)
+
+
+def typed_input(g, dummies) -> Function:
+    """The typed IR that a transformation ``g`` differentiates."""
+    from .api import Transformed
+
+    inner = g.fn
+    if isinstance(inner, Transformed):
+        return inner.ir_for(dummies)
+    ir = user_ir(inner)
+    free = tuple(dummy_like(v) for v in free_values(g))
+    typed = infer_types(ir, dict(zip(ir.params, tuple(dummies) + free)))
+    typed.free_values = ir.free_values
+    return typed
+
+
+def build(g, dummies) -> Function:
+    """Run the passes of transformation ``g`` for arguments with these dummies."""
+    fn = typed_input(g, dummies)
+    nargs = len(fn.params) - len(fn.free_values)
+    user_params = fn.params[:nargs]
+    builder = Builder({p: fn.types[p] for p in fn.params}, NameGen(all_names(fn)))
+    name = builder.names.fresh(f"{fn.name}_{g.kind}")
+    kind = g.kind
+    if kind == "primal":
+        return fn.replace(name=name)
+    nums = g.argnums if isinstance(g.argnums, tuple) else (g.argnums,)
+    nums = tuple(k % nargs for k in nums) if g.argnums is not None else ()
+    wrt = [user_params[k] for k in nums]
+    for p in wrt:
+        if not is_float(fn.types[p]):
+            raise UsageError(f"{g.kind}: argument {p!r} is differentiated but is not a float")
+    extra_params = []
+    if kind in ("jacfwd", "jvp"):
+        seeds = {}
+        with building(builder, "seed"):
+            if kind == "jacfwd":
+                sizes = [_size(builder, p) for p in wrt]
+                total = _sum(sizes)
+                offset = 0
+                for p, size in zip(wrt, sizes):
+                    with building(builder, p + "_dot"):
+                        seeds[p] = _bind(builder, p + "_dot", rt.seed(builder.sym(p), offset, total))
+                    offset = size if isinstance(offset, int) and offset == 0 else offset + size
+            else:
+                for p in wrt:
+                    t = builder.names.fresh(p + "_tangent")
+                    builder.types[t] = fn.types[p]
+                    extra_params.append(t)
+                    seeds[p] = _bind(builder, p + "_dot", rt.add_batch_axis(builder.sym(t)))
+        fwd, ret = differentiate_forward(fn, builder, seeds)
+        outs = ret.values
+        with building(builder, "jac"):
+            if kind == "jvp":
+                dots = [_first(builder, fwd.dot(o), o) for o in outs]
+                values = list(outs) + dots
+            else:
+                values = []
+                for o in outs:
+                    row = []
+                    offset = 0
+                    for p, size in zip(wrt, sizes):
+                        d = fwd.dot(o)
+                        row.append(_jac_forward(builder, d, o, p, offset, size, len(wrt) > 1))
+                        offset = size if isinstance(offset, int) and offset == 0 else offset + size
+                    values.append(_group(builder, row, isinstance(g.argnums, tuple)))
+                values = [_group(builder, values, ret.is_tuple)]
+    else:  # reverse: jacrev, grad, vjp
+        probe = _probe_outputs(fn)
+        if kind == "grad":
+            if probe.is_tuple or len(probe.values) != 1 or not _is_scalar(fn, probe.values[0]):
+                what = describe_output(fn, probe)
+                raise UsageError(
+                    f"grad requires a function returning a scalar, but {fn.name} returns {what}; "
+                    "use jacrev for the Jacobian of a non-scalar output"
+                )
+        ct_params = []
+        if kind == "vjp":
+            for k, o in enumerate(probe.values):
+                t = builder.names.fresh(f"out{k}_cotangent")
+                builder.types[t] = _dummy_of(fn, o)
+                ct_params.append(t)
+            extra_params = ct_params
+        values_per_output = []
+        n_sweeps = 1 if kind == "vjp" else len(probe.values)
+        for i in range(n_sweeps):
+            def seed_for(ret, k, i=i):
+                if kind == "vjp":
+                    return rt.add_batch_axis(builder.sym(ct_params[k]))
+                if k != i:
+                    return None
+                return rt.basis(_sym(builder, ret.values[k]))
+
+            rev, ret = differentiate_reverse(fn, builder, wrt, seed_for)
+            row = []
+            with building(builder, "grad" if kind == "grad" else "jac"):
+                for p in wrt:
+                    bar = rev.bars.get(p)
+                    if kind == "jacrev":
+                        row.append(_jac_reverse(builder, bar, ret.values[i], p))
+                    else:
+                        row.append(_first(builder, bar, Var(p)))
+            values_per_output.append(row)
+        if kind == "vjp":
+            values = values_per_output[0]
+        elif kind == "grad":
+            values = [_group(builder, values_per_output[0], isinstance(g.argnums, tuple))]
+        else:
+            rows = [_group(builder, row, isinstance(g.argnums, tuple)) for row in values_per_output]
+            values = [_group(builder, rows, probe.is_tuple)]
+    builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp")))
+    params = user_params + extra_params + list(fn.free_values)
+    out = Function(name, params, builder.stmts, fn.filename, fn.source_lines, builder.types)
+    out.free_values = fn.free_values
+    _dump("differentiate", out)
+    return out
+
+
+def emit(ir: Function) -> str:
+    return codegen.emit_source(ir)
+
+
+def compile(source: str, name: str, backend: str):
+    return backends.compile_source(source, name, backend)
+
+
+def describe_output(fn, ret):
+    parts = [codegen_describe(_dummy_of(fn, v)) for v in ret.values]
+    return f"a tuple ({', '.join(parts)})" if ret.is_tuple else parts[0]
+
+
+def codegen_describe(d):
+    if isinstance(d, np.ndarray):
+        return f"an array of {d.ndim} dimension{'s' if d.ndim != 1 else ''}"
+    return type(d).__name__
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _probe_outputs(fn) -> Return:
+    ret = fn.body[-1]
+    if not isinstance(ret, Return):
+        raise UsageError(f"{fn.name}: the function must end with a return")
+    return ret
+
+
+def _dummy_of(fn, atom):
+    return fn.types[atom.name] if isinstance(atom, Var) else atom.value
+
+
+def _is_scalar(fn, atom):
+    d = _dummy_of(fn, atom)
+    return is_float(d) and np.ndim(d) == 0
+
+
+def _sym(builder, atom):
+    if isinstance(atom, Var):
+        return builder.sym(atom.name)
+    return atom.value
+
+
+def _atom(v):
+    from .trace import Sym
+
+    if isinstance(v, Sym):
+        return Var(v.name)
+    return builder_const(v)
+
+
+def builder_const(v):
+    from .ir import Const
+
+    return Const(v)
+
+
+def _bind(builder, name, value):
+    from .trace import copy_to
+
+    builder.mark = len(builder.stmts) - 1
+    return copy_to(builder.names.fresh(name), value)
+
+
+def _size(builder, p):
+    d = builder.types[p]
+    return builder.sym(p).size_static if False else (int(1) if np.ndim(d) == 0 else np.size(builder.sym(p)))
+
+
+def _sum(sizes):
+    total = sizes[0]
+    for s in sizes[1:]:
+        total = total + s
+    return total
+
+
+def _first(builder, d, atom):
+    """Seed 0 of a batched derivative (the single direction of jvp/vjp/grad); zeros if none."""
+    primal = _sym(builder, atom)
+    if d is None:
+        return call(np.zeros_like, primal) if np.ndim(getattr(primal, "dummy", primal)) else 0.0
+    return d[0]
+
+
+def _group(builder, items, as_tuple):
+    if as_tuple:
+        from .ir import TUPLE
+
+        return builder.emit(TUPLE, list(items))
+    return items[0]
+
+
+def _jac_forward(builder, d, out_atom, p, offset, size, several):
+    """Forward-mode tangent rows -> the Jacobian block ``out.shape + p.shape``."""
+    y = _sym(builder, out_atom)
+    x = builder.sym(p)
+    y_ndim = np.ndim(getattr(y, "dummy", y))
+    if d is None:
+        shape = (np.shape(y) if y_ndim else ()) + (x.shape if x.ndim else ())
+        return call(np.zeros, shape) if shape != () else 0.0
+    if several:
+        d = d[offset:offset + size]
+    if y_ndim:
+        d = np.transpose(d, tuple(range(1, y_ndim + 1)) + (0,))
+    if x.ndim == 0:
+        return d[..., 0] if y_ndim else d[0]
+    return np.reshape(call(np.ascontiguousarray, d), (y.shape + x.shape) if y_ndim else x.shape)
+
+
+def _jac_reverse(builder, bar, out_atom, p):
+    """Reverse-mode adjoint rows -> the Jacobian block ``out.shape + p.shape``."""
+    y = _sym(builder, out_atom)
+    x = builder.sym(p)
+    y_ndim = np.ndim(getattr(y, "dummy", y))
+    if bar is None:
+        shape = (y.shape if y_ndim else ()) + (x.shape if x.ndim else ())
+        return call(np.zeros, shape) if y_ndim or x.ndim else 0.0
+    if y_ndim == 0:
+        return bar[0]
+    return np.reshape(call(np.ascontiguousarray, bar), y.shape + x.shape) if x.ndim else np.reshape(call(np.ascontiguousarray, bar), y.shape)

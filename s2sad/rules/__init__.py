@@ -1,0 +1,98 @@
+"""The derivative rule tables and the decorators that fill them.
+
+One table per mode, keyed by the real callable (``numpy.sin``, ``math.exp``, a runtime
+helper); the passes look ops up here and never name a NumPy function themselves.
+
+Convention: rules are ordinary Python functions called with symbolic operands
+(``trace.Sym``; constants arrive as plain Python values). Parameters are bound to the op's
+operands by position, then keywords, in order. Tangents and cotangents carry ONE leading
+seed-batch axis: ``x_dot.shape == (B,) + x.shape``, ``y_bar.shape == (B,) + y.shape``.
+A zero tangent is passed as ``None``.
+
+* ``@elementwise(op)``: ``partials(*operands, y) -> ∂y/∂operand`` (a value, or a tuple with
+  one entry per operand; an entry may be a zero-argument callable, evaluated only for
+  operands that carry a derivative, or None for a non-differentiable operand). Both modes
+  are derived from it; broadcasting and accumulation are the pass's business.
+* ``@tangent_rule(op)``: ``f(*operands, *operand_dots, y) -> y_dot``; the parameters named
+  ``<p>_dot`` receive the tangents of operand ``p``.
+* ``@adjoint_rule(op, "p")``: ``f(y_bar, *operands, y) -> contribution to p_bar`` with shape
+  ``(B,) + p.shape``.
+* ``NONDIFFERENTIABLE``: ops whose result carries no derivative (shapes, argmax, comparisons).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+TANGENT_RULES: dict = {}
+ADJOINT_RULES: dict = {}  # op -> {param name: rule}
+ELEMENTWISE: dict = {}  # op -> partials function
+NONDIFFERENTIABLE: set = set()
+LINEAR: set = set()  # ops linear in their differentiable operands (documentation, tests)
+
+
+@dataclass
+class Params:
+    """The parameter names of a rule, split by role."""
+
+    primals: list
+    dots: list
+    wants_y: bool
+    defaults: dict
+
+
+def params_of(rule) -> Params:
+    sig = inspect.signature(rule)
+    primals, dots, defaults = [], [], {}
+    wants_y = False
+    for name, p in sig.parameters.items():
+        if name == "y":
+            wants_y = True
+        elif name in ("y_bar",):
+            continue
+        elif name.endswith("_dot"):
+            dots.append(name[:-4])
+        else:
+            primals.append(name)
+            if p.default is not inspect.Parameter.empty:
+                defaults[name] = p.default
+    return Params(primals, dots, wants_y, defaults)
+
+
+def elementwise(*ops):
+    def register(partials):
+        for op in ops:
+            ELEMENTWISE[op] = partials
+        return partials
+
+    return register
+
+
+def tangent_rule(*ops):
+    def register(rule):
+        for op in ops:
+            TANGENT_RULES[op] = rule
+        return rule
+
+    return register
+
+
+def adjoint_rule(op, *names):
+    def register(rule):
+        for operand in names:
+            ADJOINT_RULES.setdefault(op, {})[operand] = rule
+        return rule
+
+    return register
+
+
+def nondifferentiable(*ops):
+    NONDIFFERENTIABLE.update(ops)
+
+
+def differentiable_ops() -> set:
+    return set(ELEMENTWISE) | set(TANGENT_RULES) | set(ADJOINT_RULES)
+
+
+from . import numpy_rules  # noqa: E402,F401  (fills the tables)

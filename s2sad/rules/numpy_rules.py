@@ -1,0 +1,674 @@
+"""Derivative rules for NumPy, ``math`` and builtins, and for s2sad's runtime helpers.
+
+Read rules/__init__.py for the conventions (one leading seed axis on every tangent and
+cotangent; ``None`` is a zero tangent). Rule bodies use only ops that have rules themselves,
+so derivative code can be differentiated again.
+"""
+
+import builtins
+import math
+import operator
+
+import numpy as np
+
+from .. import runtime as rt
+from ..errors import UnsupportedError
+from ..ir import COPY, GETITEM
+from ..trace import _getitem, call
+from . import adjoint_rule, elementwise, nondifferentiable, tangent_rule, LINEAR
+
+
+def contiguous(x):
+    return call(np.ascontiguousarray, x)
+
+
+def lead_axes(t, count):
+    """``t`` with ``count`` new axes right after its leading seed axis."""
+    return t[(slice(None),) + (None,) * count] if count else t
+
+
+def batched_axis(axis, ndim):
+    """The axis of a batched tangent that is ``axis`` of a rank-``ndim`` primal."""
+    return (axis % ndim) + 1
+
+
+def axes_of(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, tuple):
+        return tuple(sorted(a % ndim for a in axis))
+    return (axis % ndim,)
+
+
+def sum_batched(t, axes):
+    """Sum a batched tangent over primal ``axes`` (highest first so indices stay valid)."""
+    for a in sorted(axes, reverse=True):
+        t = np.sum(t, axis=a + 1)
+    return t
+
+
+def unreduce(y_bar, x, axes):
+    """Spread a batched cotangent of a reduction over ``axes`` back to x's shape."""
+    index = [slice(None)]
+    for a in range(x.ndim):
+        index.append(None if a in axes else slice(None))
+    return rt.broadcast_like(y_bar[tuple(index)] if axes else y_bar, x)
+
+
+# --- elementwise unary ---------------------------------------------------------------------
+
+
+@elementwise(np.sin, math.sin)
+def sin_partials(x):
+    return np.cos(x)
+
+
+@elementwise(np.cos, math.cos)
+def cos_partials(x):
+    return -np.sin(x)
+
+
+@elementwise(np.tan, math.tan)
+def tan_partials(x, y):
+    return 1.0 + y * y
+
+
+@elementwise(np.exp, math.exp)
+def exp_partials(x, y):
+    return y
+
+
+@elementwise(np.log, math.log)
+def log_partials(x):
+    return 1.0 / x
+
+
+@elementwise(np.log1p, math.log1p)
+def log1p_partials(x):
+    return 1.0 / (1.0 + x)
+
+
+@elementwise(np.expm1, math.expm1)
+def expm1_partials(x, y):
+    return y + 1.0
+
+
+@elementwise(np.sqrt, math.sqrt)
+def sqrt_partials(x, y):
+    return 0.5 / y
+
+
+@elementwise(np.tanh, math.tanh)
+def tanh_partials(x, y):
+    return 1.0 - y * y
+
+
+@elementwise(np.sinh, math.sinh)
+def sinh_partials(x):
+    return np.cosh(x)
+
+
+@elementwise(np.cosh, math.cosh)
+def cosh_partials(x):
+    return np.sinh(x)
+
+
+@elementwise(np.arctan, math.atan)
+def arctan_partials(x):
+    return 1.0 / (1.0 + x * x)
+
+
+@elementwise(np.arcsin, math.asin)
+def arcsin_partials(x):
+    return 1.0 / np.sqrt(1.0 - x * x)
+
+
+@elementwise(np.arccos, math.acos)
+def arccos_partials(x):
+    return -1.0 / np.sqrt(1.0 - x * x)
+
+
+@elementwise(np.abs, builtins.abs, math.fabs)
+def abs_partials(x):
+    return np.sign(x)
+
+
+@elementwise(np.negative)
+def negative_partials(x):
+    return -1.0
+
+
+@elementwise(np.square)
+def square_partials(x):
+    return 2.0 * x
+
+
+@elementwise(np.reciprocal)
+def reciprocal_partials(x, y):
+    return -(y * y)
+
+
+@elementwise(builtins.float, np.positive)
+def float_partials(x):
+    return 1.0
+
+
+# --- elementwise binary --------------------------------------------------------------------
+
+
+@elementwise(np.add)
+def add_partials(a, b):
+    return 1.0, 1.0
+
+
+@elementwise(np.subtract)
+def subtract_partials(a, b):
+    return 1.0, -1.0
+
+
+@elementwise(np.multiply)
+def multiply_partials(a, b):
+    return b, a
+
+
+@elementwise(np.true_divide)
+def divide_partials(a, b, y):
+    return (lambda: 1.0 / b), (lambda: -y / b)
+
+
+@elementwise(np.power, math.pow)
+def power_partials(a, b, y):
+    return (lambda: b * a ** (b - 1.0)), (lambda: y * np.log(a))
+
+
+@elementwise(np.maximum, builtins.max)
+def maximum_partials(a, b):
+    return (lambda: np.where(a >= b, 1.0, 0.0)), (lambda: np.where(a >= b, 0.0, 1.0))
+
+
+@elementwise(np.minimum, builtins.min)
+def minimum_partials(a, b):
+    return (lambda: np.where(a <= b, 1.0, 0.0)), (lambda: np.where(a <= b, 0.0, 1.0))
+
+
+@elementwise(np.arctan2, math.atan2)
+def arctan2_partials(a, b):
+    return (lambda: b / (a * a + b * b)), (lambda: -a / (a * a + b * b))
+
+
+@elementwise(np.where)
+def where_partials(condition, a, b):
+    return None, (lambda: np.where(condition, 1.0, 0.0)), (lambda: np.where(condition, 0.0, 1.0))
+
+
+@elementwise(np.clip)
+def clip_partials(x, lo, hi):
+    inside = lambda: np.where((x >= lo) & (x <= hi), 1.0, 0.0)  # noqa: E731
+    return inside, (lambda: np.where(x < lo, 1.0, 0.0)), (lambda: np.where(x > hi, 1.0, 0.0))
+
+
+# --- reductions ---------------------------------------------------------------------------
+
+
+@tangent_rule(np.sum)
+def sum_tangent(x, axis=None, x_dot=None):
+    return sum_batched(x_dot, axes_of(axis, x.ndim))
+
+
+@adjoint_rule(np.sum, "x")
+def sum_adjoint(y_bar, x, axis=None):
+    return unreduce(y_bar, x, axes_of(axis, x.ndim))
+
+
+def _count(x, axes):
+    n = 1
+    for a in axes:
+        n = n * x.shape[a]
+    return n
+
+
+@tangent_rule(np.mean)
+def mean_tangent(x, axis=None, x_dot=None):
+    axes = axes_of(axis, x.ndim)
+    return sum_batched(x_dot, axes) / _count(x, axes)
+
+
+@adjoint_rule(np.mean, "x")
+def mean_adjoint(y_bar, x, axis=None):
+    axes = axes_of(axis, x.ndim)
+    return unreduce(y_bar / _count(x, axes), x, axes)
+
+
+def _extreme_weights(x, y, axes):
+    """Where x attains its max/min along ``axes``, split evenly between ties."""
+    index = tuple(None if a in axes else slice(None) for a in range(x.ndim))
+    hit = np.where(x == (y[index] if axes else y), 1.0, 0.0)
+    count = hit
+    for a in sorted(axes, reverse=True):
+        count = np.sum(count, axis=a)
+    return hit / (count[index] if axes else count)
+
+
+@tangent_rule(np.max, np.min, np.amax, np.amin)
+def extreme_tangent(x, axis=None, y=None, x_dot=None):
+    axes = axes_of(axis, x.ndim)
+    return sum_batched(_extreme_weights(x, y, axes) * x_dot, axes)
+
+
+@adjoint_rule(np.max, "x")
+@adjoint_rule(np.min, "x")
+@adjoint_rule(np.amax, "x")
+@adjoint_rule(np.amin, "x")
+def extreme_adjoint(y_bar, x, axis=None, y=None):
+    axes = axes_of(axis, x.ndim)
+    return unreduce(y_bar, x, axes) * _extreme_weights(x, y, axes)
+
+
+@tangent_rule(np.prod)
+def prod_tangent(x, axis=None, x_dot=None):
+    if axis is not None and x.ndim > 1:
+        raise UnsupportedError("np.prod with an axis: not supported yet; use a loop or np.exp(np.sum(np.log(x), axis))")
+    return sum_batched(rt.prod_others(x) * x_dot, axes_of(None, x.ndim))
+
+
+@adjoint_rule(np.prod, "x")
+def prod_adjoint(y_bar, x, axis=None):
+    if axis is not None and x.ndim > 1:
+        raise UnsupportedError("np.prod with an axis: not supported yet; use a loop or np.exp(np.sum(np.log(x), axis))")
+    return unreduce(y_bar, x, axes_of(None, x.ndim)) * rt.prod_others(x)
+
+
+def _cumsum_check(x, axis):
+    if x.ndim > 1 and axis is not None:
+        raise UnsupportedError("np.cumsum along an axis of a multi-dimensional array: not supported yet")
+
+
+@tangent_rule(np.cumsum)
+def cumsum_tangent(x, axis=None, x_dot=None):
+    _cumsum_check(x, axis)
+    return rt.cumsum_rows(_reshape_batched(x_dot, (-1,)) if x.ndim != 1 else x_dot)
+
+
+@adjoint_rule(np.cumsum, "x")
+def cumsum_adjoint(y_bar, x, axis=None):
+    _cumsum_check(x, axis)
+    rev = rt.cumsum_rows(y_bar[:, ::-1])[:, ::-1]
+    return _reshape_batched(rev, x.shape) if x.ndim != 1 else rev
+
+
+# --- linear algebra ---------------------------------------------------------------------
+
+
+def _as_matrix_operands(a, b):
+    """Row/column vectors for 1-D matmul operands, so every case is a matrix product."""
+    return (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+
+
+@tangent_rule(np.matmul, np.dot)
+def matmul_tangent(a, b, a_dot, b_dot):
+    if a.ndim > 2 or b.ndim > 2:
+        raise UnsupportedError("@ / np.dot on arrays of more than 2 dimensions: not supported yet")
+    terms = []
+    if a_dot is not None:
+        # (B, m, n) @ (n,) or (n, k): one product of a tall matrix
+        a_flat = a_dot if a.ndim == 1 else np.reshape(contiguous(a_dot), (-1, a.shape[1]))
+        prod = a_flat @ b
+        terms.append(prod if a.ndim == 1 else np.reshape(prod, (a_dot.shape[0],) + a.shape[:1] + b.shape[1:]))
+    if b_dot is not None:
+        if b.ndim == 1:
+            terms.append(b_dot @ np.transpose(a) if a.ndim == 2 else b_dot @ a)
+        else:
+            terms.append(rt.bmatmul(a if a.ndim == 2 else a[None, :], b_dot) if a.ndim == 2 else rt.bmatmul(a[None, :], b_dot)[:, 0, :])
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+@adjoint_rule(np.matmul, "a")
+@adjoint_rule(np.dot, "a")
+def matmul_adjoint_a(y_bar, a, b):
+    # y = a @ b ; a_bar = y_bar @ b^T (per seed)
+    if b.ndim == 1:
+        return y_bar[:, None] * b if a.ndim == 1 else y_bar[:, :, None] * b
+    if a.ndim == 1:
+        return y_bar @ np.transpose(b)
+    flat = np.reshape(contiguous(y_bar), (-1, b.shape[1])) @ np.transpose(b)
+    return np.reshape(flat, (y_bar.shape[0],) + a.shape)
+
+
+@adjoint_rule(np.matmul, "b")
+@adjoint_rule(np.dot, "b")
+def matmul_adjoint_b(y_bar, a, b):
+    # b_bar = a^T @ y_bar (per seed)
+    if a.ndim == 1:
+        return y_bar[:, None] * a if b.ndim == 1 else y_bar[:, None, :] * a[:, None]
+    if b.ndim == 1:
+        return y_bar @ a
+    return rt.bmatmul(np.transpose(a), y_bar)
+
+
+@tangent_rule(np.outer)
+def outer_tangent(a, b, a_dot, b_dot):
+    terms = []
+    if a_dot is not None:
+        terms.append(a_dot[:, :, None] * np.ravel(b))
+    if b_dot is not None:
+        terms.append(np.ravel(a)[:, None] * b_dot[:, None, :])
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+@adjoint_rule(np.outer, "a")
+def outer_adjoint_a(y_bar, a, b):
+    return np.sum(y_bar * b, axis=2)
+
+
+@adjoint_rule(np.outer, "b")
+def outer_adjoint_b(y_bar, a, b):
+    return np.sum(y_bar * a[:, None], axis=1)
+
+
+@tangent_rule(np.inner)
+def inner_tangent(a, b, a_dot, b_dot):
+    if a.ndim != 1 or b.ndim != 1:
+        raise UnsupportedError("np.inner of arrays that are not vectors: not supported yet; use @")
+    return matmul_tangent(a, b, a_dot, b_dot)
+
+
+@adjoint_rule(np.inner, "a")
+def inner_adjoint_a(y_bar, a, b):
+    return matmul_adjoint_a(y_bar, a, b)
+
+
+@adjoint_rule(np.inner, "b")
+def inner_adjoint_b(y_bar, a, b):
+    return matmul_adjoint_b(y_bar, a, b)
+
+
+@tangent_rule(np.trace)
+def trace_tangent(x, x_dot):
+    if x.ndim != 2:
+        raise UnsupportedError("np.trace of an array that is not a matrix: not supported yet")
+    return sum_batched(x_dot * call(np.eye, x.shape[0], x.shape[1]), (0, 1))
+
+
+@adjoint_rule(np.trace, "x")
+def trace_adjoint(y_bar, x):
+    return y_bar[:, None, None] * call(np.eye, x.shape[0], x.shape[1])
+
+
+@tangent_rule(np.linalg.norm)
+def norm_tangent(x, ord=None, axis=None, y=None, x_dot=None):
+    if ord is not None or axis is not None:
+        raise UnsupportedError("np.linalg.norm with ord or axis: only the 2-norm of the whole array is supported")
+    return sum_batched(x / y * x_dot, axes_of(None, x.ndim))
+
+
+@adjoint_rule(np.linalg.norm, "x")
+def norm_adjoint(y_bar, x, ord=None, axis=None, y=None):
+    if ord is not None or axis is not None:
+        raise UnsupportedError("np.linalg.norm with ord or axis: only the 2-norm of the whole array is supported")
+    return unreduce(y_bar, x, axes_of(None, x.ndim)) * (x / y)
+
+
+# --- shape and indexing -------------------------------------------------------------------
+
+
+def _perm(axes, ndim):
+    return tuple(range(ndim))[::-1] if axes is None else tuple(a % ndim for a in axes)
+
+
+@tangent_rule(np.transpose)
+def transpose_tangent(x, axes=None, x_dot=None):
+    perm = _perm(axes, x.ndim)
+    return np.transpose(x_dot, (0,) + tuple(p + 1 for p in perm)) if x.ndim > 1 else x_dot
+
+
+@adjoint_rule(np.transpose, "x")
+def transpose_adjoint(y_bar, x, axes=None):
+    perm = _perm(axes, x.ndim)
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    return np.transpose(y_bar, (0,) + tuple(p + 1 for p in inverse)) if x.ndim > 1 else y_bar
+
+
+def _reshape_batched(t, shape):
+    return np.reshape(contiguous(t), (t.shape[0],) + shape)
+
+
+def _shape_tuple(shape):
+    if isinstance(shape, (int,)) or (hasattr(shape, "ndim") and not getattr(shape, "is_tuple", False)):
+        return (shape,)
+    return shape
+
+
+@tangent_rule(np.reshape)
+def reshape_tangent(x, shape, x_dot):
+    return _reshape_batched(x_dot, _shape_tuple(shape))
+
+
+@adjoint_rule(np.reshape, "x")
+def reshape_adjoint(y_bar, x, shape):
+    return _reshape_batched(y_bar, x.shape)
+
+
+@tangent_rule(np.ravel)
+def ravel_tangent(x, x_dot):
+    return _reshape_batched(x_dot, (-1,))
+
+
+@adjoint_rule(np.ravel, "x")
+def ravel_adjoint(y_bar, x):
+    return _reshape_batched(y_bar, x.shape)
+
+
+@tangent_rule(np.expand_dims)
+def expand_dims_tangent(x, axis, x_dot):
+    return np.expand_dims(x_dot, batched_axis(axis, x.ndim + 1))
+
+
+@adjoint_rule(np.expand_dims, "x")
+def expand_dims_adjoint(y_bar, x, axis):
+    return _reshape_batched(y_bar, x.shape)
+
+
+@tangent_rule(np.squeeze)
+def squeeze_tangent(x, axis=None, y=None, x_dot=None):
+    return _reshape_batched(x_dot, y.shape)
+
+
+@adjoint_rule(np.squeeze, "x")
+def squeeze_adjoint(y_bar, x, axis=None):
+    return _reshape_batched(y_bar, x.shape)
+
+
+@tangent_rule(np.broadcast_to)
+def broadcast_to_tangent(x, shape, x_dot):
+    shape = _shape_tuple(shape)
+    return rt.broadcast_like(lead_axes(x_dot, len(shape) - x.ndim), call(np.zeros, shape))
+
+
+@adjoint_rule(np.broadcast_to, "x")
+def broadcast_to_adjoint(y_bar, x, shape):
+    extra = len(_shape_tuple(shape)) - x.ndim
+    return rt.sum_to(sum_batched(y_bar, tuple(range(extra))), x)
+
+
+@tangent_rule(np.copy, COPY, np.ascontiguousarray)
+def copy_tangent(x, x_dot):
+    return x_dot
+
+
+@adjoint_rule(np.copy, "x")
+@adjoint_rule(COPY, "x")
+@adjoint_rule(np.ascontiguousarray, "x")
+def copy_adjoint(y_bar, x):
+    return y_bar
+
+
+def _sequence_parts(seq):
+    return list(seq)
+
+
+@tangent_rule(np.concatenate)
+def concatenate_tangent(arrays, axis=0, y=None, arrays_dot=None):
+    return np.concatenate(_dense_parts(arrays, arrays_dot), axis=batched_axis(axis, y.ndim))
+
+
+@adjoint_rule(np.concatenate, "arrays")
+def concatenate_adjoint(y_bar, arrays, axis=0, y=None):
+    axis = batched_axis(axis, y.ndim)
+    parts, start = [], 0
+    for p in arrays:
+        stop = start + p.shape[axis - 1]
+        parts.append(y_bar[(slice(None),) * axis + (slice(start, stop),)])
+        start = stop
+    return tuple(parts)
+
+
+@tangent_rule(np.stack)
+def stack_tangent(arrays, axis=0, y=None, arrays_dot=None):
+    return np.stack(_dense_parts(arrays, arrays_dot), axis=batched_axis(axis, y.ndim))
+
+
+@adjoint_rule(np.stack, "arrays")
+def stack_adjoint(y_bar, arrays, axis=0, y=None):
+    axis = batched_axis(axis, y.ndim)
+    return tuple(y_bar[(slice(None),) * axis + (k,)] for k in range(len(arrays)))
+
+
+def _dense_parts(arrays, dots):
+    """Tangents of a sequence's parts, zeros where a part carries none."""
+    like = next(d for d in dots if d is not None)
+    return tuple(rt.zeros_batch(like, p) if d is None else d for p, d in zip(arrays, dots))
+
+
+@tangent_rule(GETITEM)
+def getitem_tangent(x, index, x_dot):
+    return x_dot[(slice(None),) + tuple(index)]
+
+
+@adjoint_rule(GETITEM, "x")
+def getitem_adjoint(y_bar, x, index):
+    return rt.scatter(y_bar, x, *index)
+
+
+# --- math / builtins / runtime helpers -----------------------------------------------------
+
+
+@tangent_rule(rt.sum_to)
+def sum_to_tangent(g, x, g_dot):
+    return rt.sum_to(g_dot, x)
+
+
+@adjoint_rule(rt.sum_to, "g")
+def sum_to_adjoint(y_bar, g, x):
+    return rt.broadcast_like(y_bar, g)
+
+
+@tangent_rule(rt.broadcast_like)
+def broadcast_like_tangent(t, g, t_dot):
+    return rt.broadcast_like(t_dot, g)
+
+
+@adjoint_rule(rt.broadcast_like, "t")
+def broadcast_like_adjoint(y_bar, t, g):
+    lead = t.ndim - g.ndim  # t's own leading axes
+    extra = y_bar.ndim - 1 - t.ndim
+    return rt.sum_to(sum_batched(y_bar, tuple(range(lead, lead + extra))), t) if extra else rt.sum_to(y_bar, t)
+
+
+@tangent_rule(rt.scatter)
+def scatter_tangent(ct, x, index, ct_dot):
+    return rt.scatter(ct_dot, x, *index)
+
+
+@adjoint_rule(rt.scatter, "ct")
+def scatter_adjoint(y_bar, ct, x, index):
+    lead = ct.ndim - _gathered_rank(x, index)
+    return y_bar[(slice(None),) * (lead + 1) + tuple(index)]
+
+
+def _gathered_rank(x, index):
+    plain = [i.dummy if hasattr(i, "dummy") else i for i in index]
+    plain = [slice(None) if isinstance(i, slice) else i for i in plain]
+    return np.ndim(_getitem(x.dummy, *plain))
+
+
+@tangent_rule(rt.bmatmul)
+def bmatmul_tangent(a, b, a_dot, b_dot):
+    terms = []
+    if a_dot is not None:
+        terms.append(rt.bmatmul(a_dot, b))
+    if b_dot is not None:
+        terms.append(rt.bmatmul(a, b_dot))
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+@adjoint_rule(rt.bmatmul, "a")
+def bmatmul_adjoint_a(y_bar, a, b):
+    return _unstack(rt.bmatmul(y_bar, np.swapaxes(b, -1, -2)), a)
+
+
+@adjoint_rule(rt.bmatmul, "b")
+def bmatmul_adjoint_b(y_bar, a, b):
+    return _unstack(rt.bmatmul(np.swapaxes(a, -1, -2), y_bar), b)
+
+
+def _unstack(g, x):
+    """Reduce a batched stack product's cotangent ``g`` to ``(B,) + x.shape``."""
+    extra = g.ndim - 1 - x.ndim
+    return rt.sum_to(sum_batched(g, tuple(range(extra))), x)
+
+
+@tangent_rule(rt.cumsum_rows)
+def cumsum_rows_tangent(t, t_dot):
+    return rt.cumsum_rows(t_dot)
+
+
+@adjoint_rule(rt.cumsum_rows, "t")
+def cumsum_rows_adjoint(y_bar, t):
+    return rt.cumsum_rows(y_bar[..., ::-1])[..., ::-1]
+
+
+@tangent_rule(rt.add_batch_axis)
+def add_batch_axis_tangent(t, t_dot):
+    return t_dot[:, None]
+
+
+@adjoint_rule(rt.add_batch_axis, "t")
+def add_batch_axis_adjoint(y_bar, t):
+    return y_bar[:, 0]
+
+
+@tangent_rule(rt.astype)
+def astype_tangent(x, dtype, x_dot):
+    return rt.astype(x_dot, dtype)
+
+
+@adjoint_rule(rt.astype, "x")
+def astype_adjoint(y_bar, x, dtype):
+    return rt.astype(y_bar, x.dtype)
+
+
+@tangent_rule(np.swapaxes)
+def swapaxes_tangent(x, axis1, axis2, x_dot):
+    return np.swapaxes(x_dot, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
+
+
+@adjoint_rule(np.swapaxes, "x")
+def swapaxes_adjoint(y_bar, x, axis1, axis2):
+    return np.swapaxes(y_bar, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
+
+
+LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_dims, np.squeeze,
+               np.broadcast_to, np.copy, COPY, GETITEM, np.concatenate, np.stack, np.cumsum, np.trace,
+               rt.sum_to, rt.broadcast_like, rt.scatter, rt.add_batch_axis, np.swapaxes, rt.cumsum_rows})
+
+# --- non-differentiable ------------------------------------------------------------------
+
+nondifferentiable(
+    np.shape, np.ndim, np.size, builtins.len, builtins.range, builtins.int, builtins.bool,
+    np.argmax, np.argmin, np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign,
+    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
+    np.floor_divide, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
+    np.eye, np.arange, np.full, np.full_like, np.identity,
+    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.prod_others, rt.zeros_batch, np.remainder,
+)

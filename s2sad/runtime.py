@@ -1,0 +1,127 @@
+"""Helpers the generated code calls (as ``rt.name``): NumPy implementations.
+
+Each helper is a *primitive*: called with symbolic operands (inside a rule) it emits a call
+into the generated code instead of running; it has derivative rules of its own (in
+rules/numpy_rules.py), so derivative code stays differentiable; and backends.py gives it a
+Numba implementation. Semantics are rank-generic: "leading axes" are the seed-batch axes a
+derivative adds in front of a primal's shape.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import trace
+
+
+def primitive(fn):
+    """Mark ``fn`` as an op of the generated code (emitted when called on symbols)."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if trace._has_sym(args) or trace._has_sym(tuple(kwargs.values())):
+            return trace.emit(op, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    op.s2sad_primitive = True
+    op.abstract_eval = fn
+    op.impl = fn
+    return op
+
+
+@primitive
+def astype(x, dtype):
+    """``x.astype(dtype)`` for arrays and scalars."""
+    return np.asarray(x).astype(dtype) if np.ndim(x) else np.dtype(dtype).type(x)
+
+
+@primitive
+def sum_to(g, x):
+    """Sum ``g`` over the trailing axes where ``x`` has size 1 (undo broadcasting onto x)."""
+    lead = g.ndim - np.ndim(x)
+    axes = tuple(
+        lead + k for k, n in enumerate(np.shape(x)) if n == 1 and g.shape[lead + k] != 1
+    )
+    return np.sum(g, axis=axes, keepdims=True) if axes else g
+
+
+@primitive
+def broadcast_like(t, g):
+    """Broadcast the trailing ``g.ndim`` axes of ``t`` to ``g.shape``; leading axes kept."""
+    lead = np.ndim(t) - np.ndim(g)
+    return np.broadcast_to(t, np.shape(t)[:lead] + np.shape(g))
+
+
+def _full_index(lead, index):
+    return (slice(None),) * lead + tuple(index)
+
+
+@primitive
+def scatter(ct, x, *index):
+    """Adjoint of ``x[index]``: zeros shaped like ``x`` (plus ct's leading axes) with ``ct``
+    added at ``index`` (repeated indices accumulate)."""
+    y_ndim = np.ndim(np.asarray(x)[tuple(index)]) if index else np.ndim(x)
+    lead = np.ndim(ct) - y_ndim
+    out = np.zeros(np.shape(ct)[:lead] + np.shape(x), dtype=np.result_type(ct))
+    # the axes None inserted have size 1: drop them by a reshape (order is kept)
+    keep = [i for i in index if i is not None]
+    gathered = np.asarray(x)[tuple(keep)] if keep else np.asarray(x)
+    ct = np.reshape(ct, np.shape(ct)[:lead] + gathered.shape)
+    np.add.at(out, _full_index(lead, keep), ct)
+    return out
+
+
+@primitive
+def basis(x):
+    """The standard basis of x's space as a batch of seeds: shape ``(x.size,) + x.shape``."""
+    n = np.size(x)
+    return np.eye(n, dtype=np.result_type(x, np.float32)).reshape((n,) + np.shape(x))
+
+
+@primitive
+def seed(x, offset, total):
+    """Rows ``offset .. offset + x.size`` of the identity of size ``total``, shaped as seeds
+    for ``x``: shape ``(total,) + x.shape`` (several arguments share one sweep)."""
+    n = np.size(x)
+    out = np.zeros((total, n), dtype=np.result_type(x, np.float32))
+    for k in range(n):
+        out[offset + k, k] = 1.0
+    return out.reshape((total,) + np.shape(x))
+
+
+@primitive
+def zeros_batch(like, x):
+    """Zeros of shape ``like.shape[:1] + x.shape`` (a zero tangent made explicit)."""
+    return np.zeros(np.shape(like)[:1] + np.shape(x), dtype=np.result_type(like))
+
+
+@primitive
+def cumsum_rows(t):
+    """Cumulative sum along the last axis, for every leading index."""
+    return np.cumsum(t, axis=-1)
+
+
+@primitive
+def add_batch_axis(t):
+    """``t`` with a leading seed axis of length 1."""
+    return np.asarray(t)[None]
+
+
+@primitive
+def bmatmul(a, b):
+    """``a @ b`` for stacks of matrices (both at least 2-D), broadcasting leading axes."""
+    return np.matmul(a, b)
+
+
+@primitive
+def prod_others(x):
+    """For each element, the product of all the *other* elements of ``x`` (no division)."""
+    flat = np.ravel(x)
+    left = np.concatenate((np.ones(1, flat.dtype), np.cumprod(flat)[:-1]))
+    right = np.concatenate((np.cumprod(flat[::-1])[:-1][::-1], np.ones(1, flat.dtype)))
+    return (left * right).reshape(np.shape(x))
+
+
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, basis, seed, zeros_batch, cumsum_rows, add_batch_axis, bmatmul, prod_others]
