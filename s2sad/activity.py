@@ -9,7 +9,8 @@ input through differentiable ops. Only those get tangents or adjoints.
 from __future__ import annotations
 
 from . import rules
-from .ir import Assign, For, SetItem, While, atom_vars, walk
+from .errors import MissingRuleError, where
+from .ir import Assign, For, PseudoOp, SetItem, While, atom_vars, walk
 from .trace import is_float
 
 
@@ -24,10 +25,13 @@ def varied_names(fn, inputs: set) -> set:
             if isinstance(stmt, Assign):
                 if stmt.target in varied or stmt.op in rules.NONDIFFERENTIABLE:
                     continue
-                if not is_float(fn.types.get(stmt.target)):
+                args = rules.differentiable_args(stmt.op, list(stmt.args))
+                used = [n for a in args + list(stmt.kwargs.values()) for n in atom_vars(a)]
+                if not any(n in varied for n in used):
                     continue
-                used = [n for a in list(stmt.args) + list(stmt.kwargs.values()) for n in atom_vars(a)]
-                if any(n in varied for n in used):
+                if stmt.op not in KNOWN and not isinstance(stmt.op, PseudoOp):
+                    raise _missing_rule(fn, stmt)
+                if is_float(fn.types.get(stmt.target)):
                     varied.add(stmt.target)
                     changed = True
             elif isinstance(stmt, SetItem):
@@ -35,6 +39,24 @@ def varied_names(fn, inputs: set) -> set:
                     varied.add(stmt.array)
                     changed = True
     return varied
+
+
+class _Known:
+    def __contains__(self, op):
+        return op in rules.ELEMENTWISE or op in rules.TANGENT_RULES or op in rules.ADJOINT_RULES
+
+
+KNOWN = _Known()
+
+
+def _missing_rule(fn, stmt):
+    from .codegen import display_name
+
+    return MissingRuleError(
+        f"{where(fn.filename, stmt.line)}: {display_name(stmt.op)} has no derivative rule: register "
+        "one with @elementwise, or @tangent_rule and @adjoint_rule, from s2sad.rules "
+        "(see s2sad/rules/numpy_rules.py), or keep its argument constant"
+    )
 
 
 def loop_bodies(fn):

@@ -111,8 +111,12 @@ class Transformed:
         return nums
 
     def _compiled_for(self, args):
-        dummies = tuple(dummy_like(np.asarray(a) if isinstance(a, list) else a) for a in args)
-        key = _key(dummies)
+        key = _arg_key(args)
+        entry = self._compiled.get(key)
+        if entry is not None:  # the fast path of every call after the first
+            self._last_key = key
+            return entry
+        dummies = tuple(dummy_like(a) for a in args)
         with self._lock:
             entry = self._compiled.get(key)
             if entry is None:
@@ -135,6 +139,21 @@ class Transformed:
     @property
     def source(self) -> str:
         return source(self)
+
+
+def _arg_key(args):
+    """The specialization key of actual arguments: rank and dtype (no values)."""
+    key = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            key.append((a.ndim, a.dtype.char))
+        elif isinstance(a, tuple):
+            key.append(("tuple", _arg_key(a)))
+        elif isinstance(a, np.generic):
+            key.append((a.dtype.char,))
+        else:
+            key.append(type(a))
+    return tuple(key)
 
 
 def _key(dummies):
@@ -311,6 +330,15 @@ def _call_extended(self, primals, args):
 
 
 Transformed.call_extended = _call_extended
-Transformed.nargs = property(lambda self: base_function(self).__code__.co_argcount)
+def _nargs(self):
+    fn = base_function(self)
+    if not hasattr(fn, "__code__"):
+        from .parse import parse
+
+        parse(fn)  # raises SourceError naming what fn is
+    return fn.__code__.co_argcount
+
+
+Transformed.nargs = property(_nargs)
 
 __all__ = ["grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "source", "Transformed", "S2SADError"]

@@ -292,8 +292,8 @@ def _register_scatter(overload, types, is_array):
             raise S2SADError("rt.scatter: more than one index array has no Numba implementation yet")
         lead = ct.ndim - y_ndim
         kept = [i for i, k in enumerate(kinds) if k != "none"]
-        args = ", ".join(f"i{i}" for i in range(len(kinds)))
-        lines = [f"def impl(ct, x, {args}):" if kinds else "def impl(ct, x):"]
+        lines = ["def impl(ct, x, *index):"]
+        lines += [f"    i{i} = index[{i}]" for i in range(len(kinds))]
         lines.append("    out = np.zeros(ct.shape[:LEAD] + x.shape, ct.dtype)")
         gathered_shape = []  # ct reshaped without the None axes
         lines.append("    c = np.ascontiguousarray(ct)")

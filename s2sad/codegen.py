@@ -75,6 +75,17 @@ def callable_name(op) -> str:
     return name
 
 
+def display_name(op) -> str:
+    """The name of an op for messages (``np.fft.fft``), even one generated code cannot call."""
+    try:
+        return callable_name(op)
+    except S2SADError:
+        module = getattr(op, "__module__", "") or ""
+        module = "np" + module[5:] if module.startswith("numpy") else module
+        name = getattr(op, "__name__", repr(op))
+        return f"{module}.{name}" if module else name
+
+
 def atom(a) -> str:
     if isinstance(a, Var):
         return a.name
@@ -104,7 +115,18 @@ def const(v) -> str:
     return repr(v)
 
 
-def expression(stmt: Assign) -> str:
+def _float32_context(args, types):
+    """Is a float32 array an operand? Then float literals are printed as np.float32(...), so
+    Numba keeps single precision (it would promote to float64)."""
+    for a in args:
+        d = types.get(a.name) if isinstance(a, Var) else None
+        if isinstance(d, (np.ndarray, np.floating)) and d.dtype == np.float32:
+            return True
+    return False
+
+
+def expression(stmt: Assign, types=None) -> str:
+    types = types or {}
     op, args = stmt.op, stmt.args
     if op is COPY:
         return atom(args[0])
@@ -115,17 +137,27 @@ def expression(stmt: Assign) -> str:
         items = ", ".join(atom(a) for a in args)
         return f"({items},)" if len(args) == 1 else f"({items})"
     if op in INFIX and len(args) == 2 and not stmt.kwargs:
-        return f"{_operand(args[0])} {INFIX[op]} {_operand(args[1])}"
+        a, b = (_operand(x, _float32_context(args, types)) for x in args)
+        return f"{a} {INFIX[op]} {b}"
     if op is np.negative and not stmt.kwargs:
         return f"-{_operand(args[0])}"
     if op in ATTRIBUTE_FORM and len(args) == 1:
         return f"{atom(args[0])}.{ATTRIBUTE_FORM[op]}"
-    parts = [atom(a) for a in args] + [f"{k}={atom(v)}" for k, v in stmt.kwargs.items()]
+    parts = [_call_arg(a) for a in args] + [f"{k}={_call_arg(v)}" for k, v in stmt.kwargs.items()]
     return f"{callable_name(op)}({', '.join(parts)})"
 
 
-def _operand(a):
+def _call_arg(a):
+    if isinstance(a, SliceAtom):  # a slice outside brackets is spelled slice(...)
+        parts = ["None" if p is None else atom(p) for p in (a.lower, a.upper, a.step)]
+        return f"slice({', '.join(parts)})"
+    return atom(a)
+
+
+def _operand(a, single=False):
     text = atom(a)
+    if single and isinstance(a, Const) and isinstance(a.value, float):
+        return f"np.float32({text})"
     return f"({text})" if isinstance(a, Const) and text.startswith("-") else text
 
 
@@ -137,7 +169,7 @@ def block(stmts, indent, out, fn, last_line):
             out.append(f"{pad}# line {line}: {fn.source_lines[line]}")
             last_line[0] = line
         if isinstance(stmt, Assign):
-            out.append(f"{pad}{stmt.target} = {expression(stmt)}")
+            out.append(f"{pad}{stmt.target} = {expression(stmt, fn.types)}")
         elif isinstance(stmt, SetItem):
             index = ", ".join(atom(i) for i in stmt.index)
             out.append(f"{pad}{stmt.array}[{index}] = {atom(stmt.value)}")

@@ -15,11 +15,11 @@ from . import rules
 from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
 from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
-from .runtime import zeros_batch
+from .runtime import scatter, zeros_batch
 from .trace import Builder, Sym, building, copy_to, is_float
 
 # ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
-PACKED = {GETITEM: 1}
+PACKED = {GETITEM: 1, scatter: 2}
 
 
 class Derivative:
@@ -52,12 +52,9 @@ class Derivative:
         return where(self.fn.filename, getattr(stmt, "line", None))
 
     def op_name(self, op):
-        from .codegen import callable_name
+        from .codegen import display_name
 
-        try:
-            return callable_name(op)
-        except Exception:  # noqa: BLE001
-            return getattr(op, "__name__", repr(op))
+        return display_name(op)
 
     def missing(self, stmt, mode):
         name = self.op_name(stmt.op)
@@ -200,7 +197,8 @@ class Forward(Derivative):
                     self.b.mark = len(self.b.stmts)
                     self.set_dot(stmt.target, d)
             return
-        dots = [self.dot(a) for a in stmt.args] + [self.dot(a) for a in stmt.kwargs.values()]
+        args = rules.differentiable_args(stmt.op, list(stmt.args))
+        dots = [self.dot(a) for a in args] + [self.dot(a) for a in stmt.kwargs.values()]
         if all(d is None for d in dots) or stmt.op in rules.NONDIFFERENTIABLE:
             self.zeros_for(stmt.target)
             return

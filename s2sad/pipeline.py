@@ -24,7 +24,7 @@ from . import backends, codegen, runtime as rt
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
-from .ir import Function, NameGen, Return, Var, all_names
+from .ir import Const, Function, NameGen, Return, Var, all_names
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -230,12 +230,8 @@ def _atom(v):
 
     if isinstance(v, Sym):
         return Var(v.name)
-    return builder_const(v)
-
-
-def builder_const(v):
-    from .ir import Const
-
+    if isinstance(v, (Var, Const)):
+        return v
     return Const(v)
 
 

@@ -102,6 +102,8 @@ class Reverse(Derivative):
             if atom is None or not self._active(atom):
                 continue
             rule = table.get(p)
+            if params.primals.index(p) >= rules.CONSTANT_FROM.get(stmt.op, len(params.primals)):
+                continue
             if rule is None:
                 raise UnsupportedError(
                     f"{self.where(stmt)}: {self.op_name(stmt.op)} has no adjoint rule for its "

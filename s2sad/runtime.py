@@ -125,3 +125,13 @@ def prod_others(x):
 
 
 RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, basis, seed, zeros_batch, cumsum_rows, add_batch_axis, bmatmul, prod_others]
+
+
+def _scatter_type(ct, x, *index):
+    from .trace import _getitem, dummy_array
+
+    gathered = _getitem(x, *index) if index else x
+    return dummy_array(np.ndim(ct) - np.ndim(gathered) + np.ndim(x), np.result_type(ct))
+
+
+scatter.abstract_eval = _scatter_type

@@ -29,7 +29,8 @@ TANGENT_RULES: dict = {}
 ADJOINT_RULES: dict = {}  # op -> {param name: rule}
 ELEMENTWISE: dict = {}  # op -> partials function
 NONDIFFERENTIABLE: set = set()
-LINEAR: set = set()  # ops linear in their differentiable operands (documentation, tests)
+LINEAR: set = set()
+CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
 
 
 @dataclass
@@ -85,6 +86,15 @@ def adjoint_rule(op, *names):
         return rule
 
     return register
+
+
+def constant_operands(op, position):
+    """Operands of ``op`` from ``position`` on are never differentiated (shapes, indices)."""
+    CONSTANT_FROM[op] = position
+
+
+def differentiable_args(op, args):
+    return args[: CONSTANT_FROM.get(op, len(args))]
 
 
 def nondifferentiable(*ops):

@@ -15,7 +15,7 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from ..trace import _getitem, call
-from . import adjoint_rule, elementwise, nondifferentiable, tangent_rule, LINEAR
+from . import LINEAR, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
 
 
 def contiguous(x):
@@ -203,7 +203,7 @@ def where_partials(condition, a, b):
 
 @elementwise(np.clip)
 def clip_partials(x, lo, hi):
-    inside = lambda: np.where((x >= lo) & (x <= hi), 1.0, 0.0)  # noqa: E731
+    inside = lambda: np.where(np.logical_and(x >= lo, x <= hi), 1.0, 0.0)  # noqa: E731  (Sym has no &)
     return inside, (lambda: np.where(x < lo, 1.0, 0.0)), (lambda: np.where(x > hi, 1.0, 0.0))
 
 
@@ -660,6 +660,11 @@ def swapaxes_adjoint(y_bar, x, axis1, axis2):
 LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_dims, np.squeeze,
                np.broadcast_to, np.copy, COPY, GETITEM, np.concatenate, np.stack, np.cumsum, np.trace,
                rt.sum_to, rt.broadcast_like, rt.scatter, rt.add_batch_axis, np.swapaxes, rt.cumsum_rows})
+
+constant_operands(rt.sum_to, 1)
+constant_operands(rt.broadcast_like, 1)
+constant_operands(rt.scatter, 1)
+constant_operands(GETITEM, 1)
 
 # --- non-differentiable ------------------------------------------------------------------
 

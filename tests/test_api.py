@@ -1,0 +1,224 @@
+"""The public API: shapes, argnums, decorator forms, composition, errors, worked examples.
+Oracles: finite differences (checks.py), closed forms, scipy's Rosenbrock derivatives."""
+
+import numpy as np
+import pytest
+import scipy.optimize
+from checks import check_jacobian, dot_product_test
+
+import s2sad
+import sample_functions as sf
+
+BACKENDS = ["python", "numba"]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def tanh_layer(rng, d_out=16, d_in=16):
+    return rng.standard_normal((d_out, d_in)), rng.standard_normal(d_out), rng.standard_normal(d_in)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_worked_example_gradient(backend):
+    g = s2sad.grad(sf.worked_example, argnums=(0, 1), backend=backend)(2.0, 5.0)
+    assert g[0] == pytest.approx(5.5, rel=1e-14)
+    assert g[1] == pytest.approx(2.0 - np.cos(5.0), rel=1e-14)
+    assert g[1] == pytest.approx(1.7163378145367738)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
+def test_tanh_layer_closed_form(rng, backend, mode):
+    W, b, x = tanh_layer(rng)
+    J = getattr(s2sad, mode)(sf.predict, argnums=2, backend=backend)(W, b, x)
+    t = np.tanh(W @ x + b)
+    np.testing.assert_allclose(J, (1 - t**2)[:, None] * W, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
+def test_weight_bias_shapes_and_values(rng, backend, mode):
+    W, b, x = tanh_layer(rng)
+    jw, jb = getattr(s2sad, mode)(sf.predict, argnums=(0, 1), backend=backend)(W, b, x)
+    assert jw.shape == (16, 16, 16) and jb.shape == (16, 16)
+    t = np.tanh(W @ x + b)
+    d = 1 - t**2
+    np.testing.assert_allclose(jb, np.diag(d), atol=1e-14)
+    expected = np.zeros((16, 16, 16))
+    for i in range(16):
+        expected[i, i, :] = d[i] * x
+    np.testing.assert_allclose(jw, expected, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
+def test_fancy_index_broadcast_full_jacobian(rng, mode):
+    y, x = rng.standard_normal(5), rng.standard_normal((3, 4))
+    index = np.array([0, 2, 2, 4])
+    J = getattr(s2sad, mode)(sf.gather_broadcast, argnums=(0, 1), backend="python")(y, x, index)
+    check_jacobian(sf.gather_broadcast, (y, x, index), (0, 1), J, rng=rng)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rosenbrock_against_scipy(rng, backend):
+    x = rng.uniform(-1, 1, 30)
+    np.testing.assert_allclose(s2sad.grad(sf.rosen, backend=backend)(x), scipy.optimize.rosen_der(x), rtol=1e-12)
+    np.testing.assert_allclose(s2sad.hessian(sf.rosen, backend=backend)(x), scipy.optimize.rosen_hess(x), rtol=1e-12, atol=1e-12)
+    v = rng.standard_normal(30)
+    (hv,) = s2sad.hvp(sf.rosen, (x,), (v,), backend=backend)
+    np.testing.assert_allclose(hv, scipy.optimize.rosen_hess_prod(x, v), rtol=1e-12)
+
+
+@pytest.mark.parametrize("compose", ["fwd_rev", "rev_rev", "fwd_fwd", "rev_fwd"])
+def test_hessian_compositions_closed_form(rng, compose):
+    W, b, x = tanh_layer(rng, 5, 4)
+    outer, inner = {"fwd_rev": ("jacfwd", "jacrev"), "rev_rev": ("jacrev", "jacrev"),
+                    "fwd_fwd": ("jacfwd", "jacfwd"), "rev_fwd": ("jacrev", "jacfwd")}[compose]
+    inner_fn = getattr(s2sad, inner)(sf.predict, argnums=2, backend="python")
+    H = getattr(s2sad, outer)(inner_fn, argnums=2, backend="python")(W, b, x)
+    t = np.tanh(W @ x + b)
+    c = -2 * t * (1 - t**2)
+    np.testing.assert_allclose(H, c[:, None, None] * W[:, :, None] * W[:, None, :], atol=1e-13)
+
+
+def test_hvp_sum_sin(rng):
+    x, v = rng.standard_normal(50), rng.standard_normal(50)
+    (hv,) = s2sad.hvp(sf.sum_sin, (x,), (v,), backend="python")
+    np.testing.assert_allclose(hv, -np.sin(x) * v, rtol=1e-13)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jvp_and_vjp_dot_product(rng, backend):
+    W, b, x = tanh_layer(rng, 6, 4)
+    tangents = (rng.standard_normal(W.shape), rng.standard_normal(b.shape), rng.standard_normal(x.shape))
+    out, out_dot = s2sad.jvp(sf.predict, (W, b, x), tangents, backend=backend)
+    np.testing.assert_allclose(out, sf.predict(W, b, x))
+    eps = 1e-6
+    fd = (sf.predict(*(p + eps * t for p, t in zip((W, b, x), tangents))) - sf.predict(*(p - eps * t for p, t in zip((W, b, x), tangents)))) / (2 * eps)
+    np.testing.assert_allclose(out_dot, fd, rtol=1e-6, atol=1e-8)
+    value, vjp_fn = s2sad.vjp(sf.predict, W, b, x, backend=backend)
+    np.testing.assert_allclose(value, sf.predict(W, b, x))
+    dot_product_test(sf.predict, (W, b, x), (0, 1, 2), vjp_fn, rng)
+
+
+def test_tuple_outputs_and_argnums(rng):
+    x, y = rng.standard_normal(3), rng.standard_normal(3)
+    for mode in ("jacrev", "jacfwd"):
+        J = getattr(s2sad, mode)(sf.two_outputs, argnums=(0, 1), backend="python")(x, y)
+        assert J[0][0].shape == (3, 3) and J[1][1].shape == (3,)
+        check_jacobian(sf.two_outputs, (x, y), (0, 1), J, rng=rng)
+
+
+@pytest.mark.parametrize("fn", [sf.import_styles, sf.uses_globals, sf.make_closure(0.7), sf.reassigned, sf.methods])
+@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
+def test_names_resolution_and_normal_forms(rng, fn, mode):
+    x = rng.uniform(0.1, 1.0, 4)
+    J = getattr(s2sad, mode)(fn, backend="python")(x)
+    check_jacobian(fn, (x,), 0, J, rng=rng)
+
+
+def test_globals_read_at_call_time(rng):
+    x = rng.standard_normal(4)
+    g = s2sad.jacfwd(sf.uses_globals, backend="python")
+    np.testing.assert_allclose(g(x), sf.SCALE * np.eye(4))
+    old = sf.SCALE
+    try:
+        sf.SCALE = 4.0
+        np.testing.assert_allclose(g(x), 4.0 * np.eye(4))
+    finally:
+        sf.SCALE = old
+
+
+def test_decorator_forms(rng):
+    @s2sad.jacrev
+    def f(x):
+        return np.sin(x) * x
+
+    @s2sad.jacrev(argnums=1)
+    def g(a, x):
+        return a * np.exp(x)
+
+    x = rng.standard_normal(3)
+    np.testing.assert_allclose(f(x), np.diag(np.cos(x) * x + np.sin(x)), atol=1e-14)
+    np.testing.assert_allclose(g(2.0, x), np.diag(2.0 * np.exp(x)), atol=1e-14)
+
+
+def test_float32(rng):
+    W, b, x = (a.astype(np.float32) for a in tanh_layer(rng, 4, 3))
+    J = s2sad.jacrev(sf.predict, argnums=2)(W, b, x)
+    assert J.dtype == np.float32
+    t = np.tanh(W.astype(float) @ x + b)
+    np.testing.assert_allclose(J, (1 - t**2)[:, None] * W, rtol=1e-5)
+
+
+def test_constant_argument_steers_loop_forward(rng):
+    x = rng.uniform(-1, 1, 3)
+    J = s2sad.jacfwd(sf.with_loop, backend="python")(x, 4)
+    check_jacobian(sf.with_loop, (x, 4), 0, J, rng=rng)
+    J = s2sad.jacfwd(sf.fills_array, backend="python")(x)
+    np.testing.assert_allclose(J, np.diag(2 * x))
+
+
+def test_source_is_readable_python(rng):
+    W, b, x = tanh_layer(rng, 3, 3)
+    g = s2sad.jacrev(sf.predict, argnums=2, backend="python")
+    g(W, b, x)
+    text = s2sad.source(g)
+    assert text == g.source
+    assert "def predict_jacrev(weight, bias, x):" in text
+    assert "# line" in text and "np.tanh(weight @ x + bias)" in text
+    assert "x_bar" in text
+    compile(text, "<generated>", "exec")
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn, construct", [(sf.has_try, "try/except"), (sf.has_yield, "yield"), (sf.has_with, "with")])
+def test_unsupported_syntax_names_file_line_construct(fn, construct):
+    with pytest.raises(s2sad.S2SADError, match=rf"sample_functions.py:\d+: {construct}"):
+        s2sad.jacrev(fn, backend="python")(np.ones(2))
+
+
+def test_missing_rule_names_function_and_how_to_register():
+    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: np.fft.fft has no derivative rule: register"):
+        s2sad.jacfwd(sf.calls_unknown, backend="python")(np.ones(4))
+
+
+def test_grad_of_non_scalar_suggests_jacrev():
+    with pytest.raises(s2sad.S2SADError, match="jacrev"):
+        s2sad.grad(sf.non_scalar, backend="python")(np.ones(3))
+
+
+def test_argnums_out_of_range():
+    with pytest.raises(s2sad.S2SADError, match="out of range"):
+        s2sad.jacrev(sf.predict, argnums=3, backend="python")(np.ones((2, 2)), np.ones(2), np.ones(2))
+
+
+def test_integer_array_differentiated():
+    with pytest.raises(s2sad.S2SADError, match="float"):
+        s2sad.jacrev(sf.non_scalar, backend="python")(np.arange(3))
+
+
+def test_tangent_shape_mismatch():
+    with pytest.raises(s2sad.S2SADError, match="shape"):
+        s2sad.jvp(sf.non_scalar, (np.ones(3),), (np.ones(4),))
+
+
+def test_wrong_arity_is_type_error():
+    with pytest.raises(TypeError, match="positional"):
+        s2sad.jacrev(sf.non_scalar, backend="python")(np.ones(3), np.ones(3))
+
+
+def test_no_source():
+    with pytest.raises(s2sad.S2SADError, match="lambda|source"):
+        s2sad.jacrev(lambda x: x * 2, backend="python")(np.ones(2))
+    with pytest.raises(s2sad.S2SADError, match="not a Python function"):
+        s2sad.jacrev(np.sin, backend="python")(np.ones(2))
+
+
+def test_reverse_mode_of_loops_refuses_clearly():
+    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: for loop in reverse mode"):
+        s2sad.jacrev(sf.with_loop, backend="python")(np.ones(2), 3)
