@@ -96,6 +96,7 @@ class Normalizer:
         self.free_values = []  # names of free non-callable values, passed as extra parameters
         self.names = NameGen(self.locals | _all_names(tree))
         self.versions = {}  # straight-line SSA: user name -> current version name
+        self.version_count = {}
         self.loop_depth = 0
         self.line = None
 
@@ -115,7 +116,9 @@ class Normalizer:
     def write(self, name):
         """The name an assignment to ``name`` binds (renamed if already bound, outside loops)."""
         if self.loop_depth == 0 and (name in self.versions or name in self.params):
-            new = self.names.fresh(f"{name}_v2" if name not in self.versions else f"{name}_v")
+            count = self.version_count.get(name, 1) + 1
+            self.version_count[name] = count
+            new = self.names.fresh(f"{name}_v{count}")
             self.versions[name] = new
             return new
         self.versions.setdefault(name, name)

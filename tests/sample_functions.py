@@ -106,3 +106,10 @@ def calls_unknown(x):
 
 def non_scalar(x):
     return x * 2.0
+
+
+def anf_example(W, b, x):
+    y = np.tanh(W @ x + b)
+    y += 1.0
+    n, m = W.shape
+    return y.sum(axis=0) * n

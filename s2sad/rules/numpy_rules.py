@@ -242,7 +242,7 @@ def mean_adjoint(y_bar, x, axis=None):
 def _extreme_weights(x, y, axes):
     """Where x attains its max/min along ``axes``, split evenly between ties."""
     index = tuple(None if a in axes else slice(None) for a in range(x.ndim))
-    hit = np.where(x == (y[index] if axes else y), 1.0, 0.0)
+    hit = np.where(np.equal(x, y[index] if axes else y), 1.0, 0.0)  # Sym has no ==: it is identity
     count = hit
     for a in sorted(axes, reverse=True):
         count = np.sum(count, axis=a)
@@ -481,7 +481,7 @@ def squeeze_adjoint(y_bar, x, axis=None):
 @tangent_rule(np.broadcast_to)
 def broadcast_to_tangent(x, shape, x_dot):
     shape = _shape_tuple(shape)
-    return rt.broadcast_like(lead_axes(x_dot, len(shape) - x.ndim), call(np.zeros, shape))
+    return np.broadcast_to(lead_axes(x_dot, len(shape) - x.ndim), (x_dot.shape[0],) + shape)
 
 
 @adjoint_rule(np.broadcast_to, "x")
@@ -675,5 +675,7 @@ nondifferentiable(
     np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
     np.floor_divide, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
     np.eye, np.arange, np.full, np.full_like, np.identity,
-    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.prod_others, rt.zeros_batch, np.remainder,
+    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.zeros_batch, np.remainder,
 )
+# rt.prod_others is NOT non-differentiable (it depends on x): it has no rule yet, so a second
+# derivative through np.prod raises instead of silently dropping the d(prod_others) term.
