@@ -73,6 +73,7 @@ class Transformed:
         self.backend = backend
         self.options = options
         self._compiled = {}
+        self._plans = {}
         self._irs = {}
         self._last_key = None
         self._lock = threading.RLock()
@@ -129,12 +130,30 @@ class Transformed:
         return entry
 
     def __call__(self, *args):
+        plan = self._plans.get(_arg_key(args))
+        if plan is None or len(args) != plan[3]:
+            plan = self._plan(args)
+        compiled, free, dtype, _ = plan
+        out = compiled(*args, *free()) if free else compiled(*args)
+        if type(out) is np.ndarray and out.dtype == dtype and out.ndim and out.flags.writeable:
+            return out  # the common case, without the generic conversion
+        return _finish(out, dtype)
+
+    def _plan(self, args):
+        """Check the arguments, compile for their signature, and remember how to call."""
+        key = _arg_key(args)
         nums = self.check_args(args)
-        args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
-        ir, _, compiled = self._compiled_for(args)
-        extra = pipeline.free_values(self)
-        out = compiled(*args, *extra)
-        return _finish(out, _float_dtype(args, nums or range(len(args))))
+        converted = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+        _, _, compiled = self._compiled_for(converted)
+        dtype = _float_dtype(converted, nums or range(len(converted)))
+        has_free = bool(pipeline.user_ir(base_function(self)).free_values)
+        free = functools.partial(pipeline.free_values, self) if has_free else None
+        if any(isinstance(a, list) for a in args):
+            inner = compiled
+            compiled = lambda *a: inner(*(np.asarray(x) if isinstance(x, list) else x for x in a))  # noqa: E731
+        plan = (compiled, free, dtype, len(args))
+        self._plans[key] = plan
+        return plan
 
     @property
     def source(self) -> str:
