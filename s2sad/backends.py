@@ -207,31 +207,9 @@ def _register():
 
     @overload(runtime.bmatmul)
     def bmatmul_impl(a, b):
-        if a.ndim == 2 and b.ndim == 3:
-            def impl(a, b):
-                out = np.empty((b.shape[0], a.shape[0], b.shape[2]), np.result_type(a.dtype, b.dtype))
-                for i in range(b.shape[0]):
-                    out[i] = a @ np.ascontiguousarray(b[i])
-                return out
-            return impl
-        if a.ndim == 3 and b.ndim == 2:
-            def impl(a, b):
-                flat = np.ascontiguousarray(a).reshape((a.shape[0] * a.shape[1], a.shape[2])) @ b
-                return flat.reshape((a.shape[0], a.shape[1], b.shape[1]))
-            return impl
-        if a.ndim == 3 and b.ndim == 3:
-            def impl(a, b):
-                n = max(a.shape[0], b.shape[0])
-                out = np.empty((n, a.shape[1], b.shape[2]), np.result_type(a.dtype, b.dtype))
-                for i in range(n):
-                    ai = a[i if a.shape[0] > 1 else 0]
-                    bi = b[i if b.shape[0] > 1 else 0]
-                    out[i] = np.ascontiguousarray(ai) @ np.ascontiguousarray(bi)
-                return out
-            return impl
         if a.ndim == 2 and b.ndim == 2:
             return lambda a, b: a @ b
-        raise S2SADError(f"rt.bmatmul for ranks {a.ndim} and {b.ndim} has no Numba implementation yet")
+        return _bmatmul_source(a.ndim, b.ndim)
 
     @overload(runtime.cumsum_rows)
     def cumsum_rows_impl(t):
@@ -265,6 +243,43 @@ def _register():
         return impl
 
     _register_scatter(overload, types, is_array)
+
+
+def _bmatmul_source(ra, rb):
+    """Numba implementation of a stacked matmul for operand ranks (ra, rb), as generated code:
+    stacks broadcast like NumPy's; each product is one 2-D BLAS call."""
+    sa, sb = ra - 2, rb - 2
+    s = max(sa, sb)
+    dims = []
+    for i in range(s):
+        ia, ib = i - (s - sa), i - (s - sb)
+        terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
+        dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
+    stack = "(" + "".join(d + ", " for d in dims) + ")"
+    lines = [
+        "def impl(a, b):",
+        f"    stack = {stack}",
+        f"    n, m, k = a.shape[{ra - 2}], a.shape[{ra - 1}], b.shape[{rb - 1}]",
+    ]
+    if sb == 0:  # b is one matrix: all rows of a in one product
+        lines += [
+            "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((-1, m))",
+            "    return (A @ np.ascontiguousarray(b)).reshape(stack + (n, k))",
+        ]
+    else:
+        a_part = "a2 = np.ascontiguousarray(a)" if sa == 0 else \
+            "A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((-1, n, m))"
+        lines += [
+            f"    {a_part}",
+            "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (m, k))).reshape((-1, m, k))",
+            "    out = np.empty((B.shape[0], n, k), a.dtype)",
+            "    for i in range(B.shape[0]):",
+            "        out[i] = " + ("a2" if sa == 0 else "A[i]") + " @ B[i]",
+            "    return out.reshape(stack + (n, k))",
+        ]
+    namespace = {"np": np}
+    exec("\n".join(lines), namespace)
+    return namespace["impl"]
 
 
 def _register_scatter(overload, types, is_array):

@@ -383,6 +383,8 @@ class Normalizer:
         return self.constant_or_param(node, value, name)
 
     def constant_or_param(self, node, value, spelled):
+        if isinstance(value, type) and issubclass(value, np.generic) or isinstance(value, np.dtype):
+            return Const(value)  # np.float64 as a dtype argument
         if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc, type)):
             raise self.error(node, f"{spelled} used as a value", "call it, or pass values as arguments")
         if isinstance(value, float) and spelled.count(".") == 1 and spelled.split(".")[0] in ("np", "math", "numpy"):

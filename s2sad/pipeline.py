@@ -24,7 +24,7 @@ from . import backends, codegen, runtime as rt
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
-from .ir import Const, Function, NameGen, Return, Var, all_names
+from .ir import TUPLE, Assign, Const, Function, NameGen, Return, Var, all_names
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -114,65 +114,55 @@ def build(g, dummies) -> Function:
                     extra_params.append(t)
                     seeds[p] = _bind(builder, p + "_dot", rt.add_batch_axis(builder.sym(t)))
         fwd, ret = differentiate_forward(fn, builder, seeds)
-        outs = ret.values
+        structure = _structure(fn, ret)
         with building(builder, "jac"):
             if kind == "jvp":
-                dots = [_first(builder, fwd.dot(o), o) for o in outs]
-                values = list(outs) + dots
+                dots = [_regroup(builder, _structure_of(fn, o), lambda leaf: _first(builder, fwd.dot(leaf), leaf)) for o in ret.values]
+                values = list(ret.values) + dots
             else:
-                values = []
-                for o in outs:
-                    row = []
-                    offset = 0
+                def block(leaf):
+                    row, offset = [], 0
                     for p, size in zip(wrt, sizes):
-                        d = fwd.dot(o)
-                        row.append(_jac_forward(builder, d, o, p, offset, size, len(wrt) > 1))
+                        row.append(_jac_forward(builder, fwd.dot(leaf), leaf, p, offset, size, len(wrt) > 1))
                         offset = size if isinstance(offset, int) and offset == 0 else offset + size
-                    values.append(_group(builder, row, isinstance(g.argnums, tuple)))
-                values = [_group(builder, values, ret.is_tuple)]
+                    return _group(builder, row, isinstance(g.argnums, tuple))
+
+                values = [_regroup(builder, structure, block)]
     else:  # reverse: jacrev, grad, vjp
-        probe = _probe_outputs(fn)
+        ret = _probe_outputs(fn)
+        structure = _structure(fn, ret)
+        leaves = _leaves(structure)
         if kind == "grad":
-            if probe.is_tuple or len(probe.values) != 1 or not _is_scalar(fn, probe.values[0]):
-                what = describe_output(fn, probe)
+            if len(leaves) != 1 or isinstance(structure, list) or not _is_scalar(fn, leaves[0]):
                 raise UsageError(
-                    f"grad requires a function returning a scalar, but {fn.name} returns {what}; "
-                    "use jacrev for the Jacobian of a non-scalar output"
+                    f"grad requires a function returning a scalar, but {fn.name} returns "
+                    f"{describe_output(fn, ret)}; use jacrev for the Jacobian of a non-scalar output"
                 )
-        ct_params = []
         if kind == "vjp":
-            for k, o in enumerate(probe.values):
+            ct_params, seeds = [], []
+            for k, o in enumerate(ret.values):
+                if isinstance(_structure_of(fn, o), list):
+                    raise UsageError(f"vjp of {fn.name}: output {k} is a nested tuple; not supported yet")
                 t = builder.names.fresh(f"out{k}_cotangent")
                 builder.types[t] = _dummy_of(fn, o)
                 ct_params.append(t)
+                seeds.append((o, lambda t=t: rt.add_batch_axis(builder.sym(t))))
             extra_params = ct_params
-        values_per_output = []
-        n_sweeps = 1 if kind == "vjp" else len(probe.values)
-        for i in range(n_sweeps):
-            def seed_for(ret, k, i=i):
-                if kind == "vjp":
-                    return rt.add_batch_axis(builder.sym(ct_params[k]))
-                if k != i:
-                    return None
-                return rt.basis(_sym(builder, ret.values[k]))
-
-            rev, ret = differentiate_reverse(fn, builder, wrt, seed_for)
-            row = []
-            with building(builder, "grad" if kind == "grad" else "jac"):
-                for p in wrt:
-                    bar = rev.bars.get(p)
-                    if kind == "jacrev":
-                        row.append(_jac_reverse(builder, bar, ret.values[i], p))
-                    else:
-                        row.append(_first(builder, bar, Var(p)))
-            values_per_output.append(row)
-        if kind == "vjp":
-            values = values_per_output[0]
-        elif kind == "grad":
-            values = [_group(builder, values_per_output[0], isinstance(g.argnums, tuple))]
+            rev = differentiate_reverse(fn, builder, wrt, seeds)
+            with building(builder, "grad"):
+                values = [_first(builder, rev.bars.get(p), Var(p)) for p in wrt]
         else:
-            rows = [_group(builder, row, isinstance(g.argnums, tuple)) for row in values_per_output]
-            values = [_group(builder, rows, probe.is_tuple)]
+            results = {}
+            for i, leaf in enumerate(leaves):
+                rev = differentiate_reverse(fn, builder, wrt, [(leaf, lambda leaf=leaf: rt.basis(_sym(builder, leaf)))])
+                with building(builder, "grad" if kind == "grad" else "jac"):
+                    row = [
+                        _jac_reverse(builder, rev.bars.get(p), leaf, p) if kind == "jacrev" else _first(builder, rev.bars.get(p), Var(p))
+                        for p in wrt
+                    ]
+                    results[i] = _group(builder, row, isinstance(g.argnums, tuple))
+            order = iter(range(len(leaves)))
+            values = [_regroup(builder, structure, lambda leaf: results[next(order)])]
     builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp")))
     params = user_params + extra_params + list(fn.free_values)
     out = Function(name, params, builder.stmts, fn.filename, fn.source_lines, builder.types)
@@ -201,6 +191,33 @@ def codegen_describe(d):
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _structure_of(fn, atom):
+    """An output atom, or (for a value built by a tuple) the nested list of its parts."""
+    defs = {s.target: s.args for s in fn.body if isinstance(s, Assign) and s.op is TUPLE}
+    if isinstance(atom, Var) and atom.name in defs:
+        return [_structure_of(fn, a) for a in defs[atom.name]]
+    return atom
+
+
+def _structure(fn, ret):
+    if ret.is_tuple:
+        return [_structure_of(fn, v) for v in ret.values]
+    return _structure_of(fn, ret.values[0])
+
+
+def _leaves(structure):
+    if isinstance(structure, list):
+        return [leaf for part in structure for leaf in _leaves(part)]
+    return [structure]
+
+
+def _regroup(builder, structure, make):
+    """Build the value for every leaf with ``make`` and group them as ``structure``."""
+    if isinstance(structure, list):
+        return _group(builder, [_regroup(builder, part, make) for part in structure], True)
+    return make(structure)
 
 
 def _probe_outputs(fn) -> Return:

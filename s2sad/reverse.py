@@ -156,25 +156,23 @@ class Reverse(Derivative):
             self.accumulate(atom, c)
 
 
-def differentiate_reverse(fn, builder, wrt, seed_for):
+def differentiate_reverse(fn, builder, wrt, seeds):
     """Emit the forward sweep, then the adjoint sweep of ``fn`` into ``builder``.
 
-    ``wrt``: names of the parameters to differentiate; ``seed_for(ret, k)`` emits the seed
-    (a batched cotangent) for the k-th returned value, or returns None for no seed.
-    Returns (Reverse state, Return statement).
+    ``wrt``: names of the parameters to differentiate; ``seeds``: pairs (output atom,
+    function emitting its seed, a batched cotangent). Returns the Reverse state.
     """
     varied = varied_names(fn, set(wrt))
     rev = Reverse(fn, builder, varied)
-    ret = rev.forward_sweep(fn.body)
-    for k, atom in enumerate(ret.values):
+    rev.forward_sweep(fn.body)
+    for atom, make_seed in seeds:
         if rev._active(atom):
             builder.mark = len(builder.stmts)
             with building(builder, "seed"):
-                seed = seed_for(ret, k)
-            if seed is not None:
-                rev.accumulate(atom, seed)
+                seed = make_seed()
+            rev.accumulate(atom, seed)
     rev.backward_sweep(fn.body)
-    return rev, ret
+    return rev
 
 
 __all__ = ["differentiate_reverse", "Reverse", "PACKED"]

@@ -98,6 +98,20 @@ ABSTRACT_EVAL[np.arange] = lambda *a, dtype=None, **kw: dummy_array(
     1, dtype or np.result_type(*a)
 )
 ABSTRACT_EVAL[builtins.range] = lambda *a: range(1)
+
+
+def _squeeze(a, axis=None):
+    if axis is None:
+        from .errors import UnsupportedError
+
+        raise UnsupportedError(
+            "np.squeeze without axis: which axes have size 1 is not known from ranks; pass axis="
+        )
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return dummy_array(np.ndim(a) - len(axes), np.asarray(a).dtype)
+
+
+ABSTRACT_EVAL[np.squeeze] = _squeeze
 ABSTRACT_EVAL[COPY] = lambda x: x
 ABSTRACT_EVAL[TUPLE] = lambda *xs: tuple(xs)
 
@@ -132,6 +146,8 @@ def abstract_eval(op, args, kwargs):
     try:
         with np.errstate(all="ignore"):
             out = impl(*args, **kwargs)
+    except S2SADError:
+        raise
     except Exception as exc:  # noqa: BLE001 - reported with the op's name
         name = getattr(op, "__name__", repr(op))
         raise S2SADError(f"cannot infer the type of {name}({', '.join(map(describe, args))}): {exc}")
@@ -325,6 +341,22 @@ class Sym:
 
     def __neg__(self):
         return emit(np.negative, self)
+
+    # comparisons and logic emit NumPy ops (never Python's identity comparison)
+    def __eq__(self, other):
+        return emit(np.equal, self, other)
+
+    def __ne__(self, other):
+        return emit(np.not_equal, self, other)
+
+    __hash__ = object.__hash__
+    __and__ = _binary(np.logical_and)
+    __rand__ = _binary(np.logical_and, swap=True)
+    __or__ = _binary(np.logical_or)
+    __ror__ = _binary(np.logical_or, swap=True)
+
+    def __invert__(self):
+        return emit(np.logical_not, self)
 
     def __getitem__(self, index):
         index = index if isinstance(index, tuple) else (index,)

@@ -241,12 +241,13 @@ def mean_adjoint(y_bar, x, axis=None):
 
 def _extreme_weights(x, y, axes):
     """Where x attains its max/min along ``axes``, split evenly between ties."""
+    full = len(axes) == x.ndim  # y is a scalar: no indexing (Numba cannot index a float)
     index = tuple(None if a in axes else slice(None) for a in range(x.ndim))
-    hit = np.where(np.equal(x, y[index] if axes else y), 1.0, 0.0)  # Sym has no ==: it is identity
+    hit = np.where(np.equal(x, y if full else y[index]), 1.0, 0.0)  # Sym has no ==: it is identity
     count = hit
     for a in sorted(axes, reverse=True):
         count = np.sum(count, axis=a)
-    return hit / (count[index] if axes else count)
+    return hit / (count if full else count[index])
 
 
 @tangent_rule(np.max, np.min, np.amax, np.amin)
@@ -593,11 +594,14 @@ def _gathered_rank(x, index):
 
 @tangent_rule(rt.bmatmul)
 def bmatmul_tangent(a, b, a_dot, b_dot):
+    # a tangent's seed axis must not be matched against the other operand's stack axes:
+    # give it the full stack rank first, so stacks broadcast position by position
+    stack = max(a.ndim, b.ndim) - 2
     terms = []
     if a_dot is not None:
-        terms.append(rt.bmatmul(a_dot, b))
+        terms.append(rt.bmatmul(lead_axes(a_dot, stack - (a.ndim - 2)), b))
     if b_dot is not None:
-        terms.append(rt.bmatmul(a, b_dot))
+        terms.append(rt.bmatmul(a, lead_axes(b_dot, stack - (b.ndim - 2))))
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
