@@ -9,8 +9,8 @@ input through differentiable ops. Only those get tangents or adjoints.
 from __future__ import annotations
 
 from . import rules
-from .errors import MissingRuleError, where
-from .ir import Assign, For, PseudoOp, SetItem, While, atom_vars, walk
+from .errors import MissingRuleError, UnsupportedError, where
+from .ir import TAPE_OPS, Assign, For, PseudoOp, SetItem, While, atom_vars, walk
 from .trace import is_float
 
 
@@ -22,6 +22,12 @@ def varied_names(fn, inputs: set) -> set:
     while changed:
         changed = False
         for stmt in walk(fn.body):
+            if isinstance(stmt, Assign) and stmt.op in TAPE_OPS:
+                raise UnsupportedError(
+                    f"{where(fn.filename, stmt.line)}: differentiating reverse-mode code that has a "
+                    "tape (a loop, branch or in-place write) again, e.g. hessian of a loop: not "
+                    "supported yet; use jacfwd(jacfwd(f)), or jvp/jacfwd of the function"
+                )
             if isinstance(stmt, Assign):
                 if stmt.target in varied or stmt.op in rules.NONDIFFERENTIABLE:
                     continue
@@ -31,6 +37,7 @@ def varied_names(fn, inputs: set) -> set:
                     continue
                 if stmt.op not in KNOWN and not isinstance(stmt.op, PseudoOp):
                     raise _missing_rule(fn, stmt)
+            if isinstance(stmt, Assign):
                 if is_float(fn.types.get(stmt.target)):
                     varied.add(stmt.target)
                     changed = True

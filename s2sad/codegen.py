@@ -18,7 +18,7 @@ import numpy as np
 
 from . import runtime
 from .errors import S2SADError
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
 
 HEADER = "import math\nimport numpy as np\nfrom s2sad import runtime as rt\n"
 
@@ -115,6 +115,15 @@ def const(v) -> str:
     return repr(v)
 
 
+def _placeholder_text(kind):
+    """A typed value a branch or loop overwrites (so the tape can save what it replaces)."""
+    if kind[0] == "array":
+        return f"np.zeros({const((0,) * kind[1])}, np.{kind[2]})"
+    if kind[0] == "float":
+        return "0.0" if kind[1] == "float64" else f"np.{kind[1]}(0.0)"
+    return {"int": "0", "bool": "False"}[kind[0]]
+
+
 def _float32_context(args, types):
     """Is a float32 array an operand? Then float literals are printed as np.float32(...), so
     Numba keeps single precision (it would promote to float64)."""
@@ -130,6 +139,12 @@ def expression(stmt: Assign, types=None) -> str:
     op, args = stmt.op, stmt.args
     if op is COPY:
         return atom(args[0])
+    if op is NEW_STACK:
+        return "[]"
+    if op is POP:
+        return f"{atom(args[0])}.pop()"
+    if op is PLACEHOLDER:
+        return _placeholder_text(args[0].value)
     if op is GETITEM:
         index = ", ".join(atom(i) for i in args[1:])
         return f"{atom(args[0])}[{index}]"
@@ -168,7 +183,9 @@ def block(stmts, indent, out, fn, last_line):
         if line is not None and line != last_line[0] and fn.source_lines.get(line):
             out.append(f"{pad}# line {line}: {fn.source_lines[line]}")
             last_line[0] = line
-        if isinstance(stmt, Assign):
+        if isinstance(stmt, Assign) and stmt.op is APPEND:
+            out.append(f"{pad}{atom(stmt.args[0])}.append({atom(stmt.args[1])})")
+        elif isinstance(stmt, Assign):
             out.append(f"{pad}{stmt.target} = {expression(stmt, fn.types)}")
         elif isinstance(stmt, SetItem):
             index = ", ".join(atom(i) for i in stmt.index)

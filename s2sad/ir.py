@@ -56,11 +56,17 @@ class PseudoOp:
 COPY = PseudoOp("COPY")
 GETITEM = PseudoOp("GETITEM")
 TUPLE = PseudoOp("TUPLE")
+# the tape of reverse mode: typed stacks (Python lists; Numba compiles them as typed lists)
+NEW_STACK = PseudoOp("NEW_STACK")  # target = []
+APPEND = PseudoOp("APPEND")  # stack.append(value)
+POP = PseudoOp("POP")  # target = stack.pop()
+PLACEHOLDER = PseudoOp("PLACEHOLDER")  # target = a typed value to overwrite (args: a type description)
+TAPE_OPS = (NEW_STACK, APPEND, POP, PLACEHOLDER)
 
 # --- statements --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Assign:
     target: str
     op: object
@@ -69,7 +75,7 @@ class Assign:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class SetItem:
     array: str
     index: list
@@ -77,7 +83,7 @@ class SetItem:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class If:
     test: object
     body: list
@@ -85,7 +91,7 @@ class If:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class For:
     target: str
     iter: object  # an atom: range(...) is lowered to a Var bound by an Assign of `range`
@@ -93,7 +99,7 @@ class For:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class While:
     test_body: list  # statements that recompute `test` before each trip
     test: object
@@ -101,7 +107,7 @@ class While:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Return:
     values: list
     is_tuple: bool = False
@@ -193,9 +199,11 @@ class NameGen:
         if base not in self.taken:
             self.taken.add(base)
             return base
-        k = 1
-        while f"{base}_{k}" in self.taken:
+        # "x2", not "x_1": Numba names SSA versions "x.1" and spells them "x_1" in array
+        # expressions, which must not collide with ours
+        k = 2
+        while f"{base}{k}" in self.taken:
             k += 1
-        name = f"{base}_{k}"
+        name = f"{base}{k}"
         self.taken.add(name)
         return name

@@ -5,9 +5,12 @@ each one's adjoint rule adds its contributions into ``x_bar`` (shape ``(B,) + x.
 Accumulation and undoing broadcasting are done here, once, not in the rules. Only values
 that depend on a differentiated input (activity) receive adjoints.
 
-Straight-line code only for now: the values the reverse sweep reads are still there because
-normalize renamed every reassignment. Loops, branches and in-place writes in reverse mode
-raise (use jacfwd, which supports them).
+Control flow and overwrites use a tape of typed stacks (Python lists, which Numba compiles
+as typed lists): inside ``if``/``for``/``while`` each assignment pushes the value it
+overwrites, each in-place write ``a[i] = v`` pushes the part of ``a`` it overwrites, each
+branch pushes its decision and each loop its trip count. The reverse sweep pops them in
+the opposite order, so every value an adjoint rule reads is the one the forward sweep saw.
+Straight-line code needs no tape: normalize renamed every reassignment.
 """
 
 from __future__ import annotations
@@ -18,9 +21,30 @@ from . import rules
 from .activity import varied_names
 from .errors import UnsupportedError
 from .forward import PACKED, Derivative
-from .ir import GETITEM, TUPLE, Assign, For, If, Return, SetItem, Var, While
-from .runtime import sum_to
-from .trace import building, copy_to
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    PLACEHOLDER,
+    POP,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+    assigned_names,
+    atom_vars,
+    reads,
+    walk,
+)
+from .runtime import sum_to, zeros_batch
+from .trace import Sym, building, copy_to
 
 
 class Reverse(Derivative):
@@ -30,9 +54,22 @@ class Reverse(Derivative):
         super().__init__(fn, builder)
         self.varied = varied
         self.bars = {}
+        self.stacks = {}  # what is taped -> name of its stack
+        self.batch_like = None  # a Sym with the seed axis (the first seed)
+        self.private = set()  # bars known to own their memory (safe to write in place)
+        self.stack_types = {}
+
+    # --- adjoint variables ---------------------------------------------------------------------
 
     def is_varied(self, atom):
         return isinstance(atom, Var) and atom.name in self.varied
+
+    def _active(self, atom):
+        if not isinstance(atom, Var):
+            return False
+        if atom.name in self.tuples:
+            return any(self._active(a) for a in self.tuples[atom.name])
+        return atom.name in self.varied
 
     def accumulate(self, atom, contribution):
         if contribution is None or not isinstance(atom, Var):
@@ -44,59 +81,246 @@ class Reverse(Derivative):
             return
         if name not in self.varied:
             return
-        with building(self.b, self.deriv_name(name)):
+        target = self.deriv_name(name)
+        with building(self.b, target):
             old = self.bars.get(name)
             if old is None:
-                self.bars[name] = copy_to(self.b.names.fresh(self.deriv_name(name)), contribution)
+                self.bars[name] = copy_to(target, contribution)
+                self.private.discard(name)
             else:
                 self.b.mark = len(self.b.stmts)
-                total = old + contribution
-                self.bars[name] = copy_to(self.b.names.fresh(self.deriv_name(name)), total)
+                self.bars[name] = copy_to(target, old + contribution)
+                self.private.add(name)
 
-    # --- sweeps -----------------------------------------------------------------------------
+    def zero_bar(self, name):
+        """Make ``name``'s adjoint an explicit zero array (before control flow, or on reset)."""
+        target = self.deriv_name(name)
+        with building(self.b, target):
+            self.b.mark = len(self.b.stmts)
+            self.bars[name] = copy_to(target, zeros_batch(self.batch_like, self.b.sym(name)))
+        self.private.add(name)
 
-    def forward_sweep(self, stmts):
+    def materialize(self, stmts):
+        """Every varied name a region reads or writes gets an adjoint variable before it, so
+        adjoints are carried under one name through branches and loop trips."""
+        names = assigned_names(stmts)
+        for stmt in walk(stmts):
+            names.update(reads(stmt))
+            if isinstance(stmt, SetItem):
+                names.add(stmt.array)
+        for name in sorted(names):
+            if name in self.varied and name not in self.tuples and self.bars.get(name) is None:
+                self.zero_bar(name)
+
+    # --- the tape -----------------------------------------------------------------------------
+
+    def stack(self, key):
+        if key not in self.stacks:
+            if isinstance(key, tuple):
+                kind, stmt = key
+                base = {"if": "branch", "trips": "trips", "for": getattr(stmt, "target", "i"),
+                        "setitem": f"{getattr(stmt, 'array', 'a')}_saved"}[kind]
+            else:
+                base = key
+            name = self.b.names.fresh(f"{base}_stack")
+            self.stacks[key] = name
+            self.prologue.append(Assign(name, NEW_STACK, [], line=self.b.line))
+            self.b.types[name] = []
+        return self.stacks[key]
+
+    def push(self, key, atom):
+        self.stack_types[key] = self.b.dummy_of(atom)
+        self.b.append(Assign("_", APPEND, [Var(self.stack(key)), atom], line=self.b.line))
+
+    def pop_into(self, key, target):
+        self.b.append(Assign(target, POP, [Var(self.stack(key))], line=self.b.line))
+        self.b.types[target] = self.stack_types[key]
+        self.b.names.taken.add(target)
+
+    # --- forward sweep ------------------------------------------------------------------------
+
+    def forward_sweep(self, stmts, depth=0):
         for stmt in stmts:
             self.b.line = stmt.line
             if isinstance(stmt, Assign):
+                if depth and stmt.op is not TUPLE and not _untaped(self.fn.types.get(stmt.target)):
+                    self.push(stmt.target, Var(stmt.target))
                 self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
+                self.defined.add(stmt.target)
                 if stmt.op is TUPLE:
+                    if depth:
+                        raise UnsupportedError(f"{self.where(stmt)}: a tuple built inside a branch or loop in reverse mode: not supported yet")
                     self.tuples[stmt.target] = list(stmt.args)
+            elif isinstance(stmt, SetItem):
+                self._save_setitem(stmt)
+                self.b.append(stmt)
             elif isinstance(stmt, Return):
                 return stmt
-            elif isinstance(stmt, (If, For, While)):
-                kind = {If: "if/else", For: "for loop", While: "while loop"}[type(stmt)]
-                raise UnsupportedError(
-                    f"{self.where(stmt)}: {kind} in reverse mode (jacrev/grad/vjp): not supported yet; "
-                    "use jacfwd or jvp, which support it"
+            elif isinstance(stmt, If):
+                self._predefine(stmt.body + stmt.orelse)
+                self.push(("if", stmt), stmt.test)
+                body, orelse = self.nested(lambda: self.forward_sweep(stmt.body, depth + 1)), self.nested(
+                    lambda: self.forward_sweep(stmt.orelse, depth + 1)
                 )
-            elif isinstance(stmt, SetItem):
-                raise UnsupportedError(
-                    f"{self.where(stmt)}: in-place write {stmt.array}[...] = ... in reverse mode: "
-                    "not supported yet; use jacfwd or jvp, which support it"
-                )
-        raise UnsupportedError(f"{self.where(None)}: function without return")
+                self.b.append(If(stmt.test, body, orelse, stmt.line))
+            elif isinstance(stmt, For):
+                self._predefine(stmt.body)
+                trips = self.b.names.fresh("trips")
+                self.b.emit(COPY, [Const(0)], target=trips)
+                self.b.types[stmt.target] = _iter_dummy(self.b, stmt.iter)
 
-    def backward_sweep(self, stmts):
+                def loop_body(stmt=stmt, trips=trips):
+                    self.push(("for", stmt), Var(stmt.target))
+                    self.b.emit(np.add, [Var(trips), Const(1)], target=trips)
+                    self.forward_sweep(stmt.body, depth + 1)
+
+                self.b.append(For(stmt.target, stmt.iter, self.nested(loop_body), stmt.line))
+                self.push(("trips", stmt), Var(trips))
+            elif isinstance(stmt, While):
+                self._predefine(stmt.body + stmt.test_body)
+                trips = self.b.names.fresh("trips")
+                self.b.emit(COPY, [Const(0)], target=trips)
+                test_body = self.nested(lambda stmt=stmt: self.forward_sweep(stmt.test_body, depth + 1))
+
+                def loop_body(stmt=stmt, trips=trips):
+                    self.b.emit(np.add, [Var(trips), Const(1)], target=trips)
+                    self.forward_sweep(stmt.body, depth + 1)
+
+                self.b.append(While(test_body, stmt.test, self.nested(loop_body), stmt.line))
+                self.push(("trips", stmt), Var(trips))
+        return None
+
+    def nested(self, emit_body):
+        outer = self.b.stmts
+        self.b.stmts = []
+        try:
+            if emit_body() is not None:
+                raise UnsupportedError(f"{self.where(None)}: return inside a branch or loop: not supported yet")
+            return self.b.stmts
+        finally:
+            self.b.stmts = outer
+
+    def _predefine(self, stmts):
+        """Give every name a region assigns a typed value before it, so the tape can push
+        the value each assignment overwrites (and Numba sees one type per variable)."""
+        for name in sorted(assigned_names(stmts)):
+            if name in self.defined:
+                continue
+            self.defined.add(name)
+            dummy = self.fn.types.get(name)
+            if dummy is None or _untaped(dummy):
+                continue
+            self.b.emit(PLACEHOLDER, [Const(_describe_type(dummy))], target=name)
+            self.b.types[name] = dummy
+
+    def _save_setitem(self, stmt):
+        index = list(stmt.index)
+        saved = self.b.names.fresh(f"{stmt.array}_saved")
+        part = self.b.emit(GETITEM, [Var(stmt.array), *index], target=saved)
+        if np.ndim(part.dummy):
+            self.b.emit(np.copy, [Var(saved)], target=saved)
+        self.push(("setitem", stmt), Var(saved))
+
+    # --- reverse sweep ------------------------------------------------------------------------
+
+    def backward_sweep(self, stmts, depth=0):
         for stmt in reversed(stmts):
-            if isinstance(stmt, Assign) and stmt.target in self.bars and stmt.op is not TUPLE:
-                self.b.line = stmt.line
-                self.adjoint(stmt, self.bars[stmt.target])
+            self.b.line = stmt.line
+            if isinstance(stmt, Assign):
+                if stmt.op is TUPLE or _untaped(self.fn.types.get(stmt.target)):
+                    continue
+                self.reverse_assign(stmt, taped=depth > 0)
+            elif isinstance(stmt, SetItem):
+                self.reverse_setitem(stmt)
+            elif isinstance(stmt, If):
+                self.materialize([stmt])
+                test = self.b.names.fresh("branch")
+                self.pop_into(("if", stmt), test)
+                body = self.nested(lambda stmt=stmt: self.backward_sweep(stmt.body, depth + 1))
+                orelse = self.nested(lambda stmt=stmt: self.backward_sweep(stmt.orelse, depth + 1))
+                self.b.append(If(Var(test), body, orelse, stmt.line))
+            elif isinstance(stmt, (For, While)):
+                self.materialize([stmt])
+                trips = self.b.names.fresh("trips")
+                self.pop_into(("trips", stmt), trips)
+                counter = self.b.names.fresh("_trip")
 
-    def adjoint(self, stmt, y_bar):
+                def loop_body(stmt=stmt):
+                    if isinstance(stmt, For):
+                        self.pop_into(("for", stmt), stmt.target)
+                        self.backward_sweep(stmt.body, depth + 1)
+                    else:
+                        for inner in walk(stmt.test_body):
+                            if isinstance(inner, Assign) and inner.target in self.varied and self.bars.get(inner.target) is not None:
+                                raise UnsupportedError(f"{self.where(stmt)}: a while test that computes a differentiated value: not supported yet")
+                        self.backward_sweep(stmt.body, depth + 1)
+                        self.backward_sweep(stmt.test_body, depth + 1)
+
+                if isinstance(stmt, While):  # the test evaluated last (the one that ended the loop)
+                    self.backward_sweep(stmt.test_body, depth + 1)
+                body = self.nested(loop_body)
+                rng = self.b.emit(range, [Var(trips)])
+                self.b.types[counter] = 1
+                self.b.append(For(counter, Var(rng.name), body, stmt.line))
+
+    def reverse_assign(self, stmt, taped):
+        y_bar = self.bars.get(stmt.target)
+        wants_y = False
+        if y_bar is not None and stmt.op not in rules.NONDIFFERENTIABLE:
+            rule = rules.ELEMENTWISE.get(stmt.op) or next(iter(rules.ADJOINT_RULES.get(stmt.op, {}).values()), None)
+            wants_y = rule is not None and rules.params_of(rule).wants_y
+        output = stmt.target
+        if taped:
+            if y_bar is not None:
+                # keep this statement's output (rules may read it) and its incoming adjoint,
+                # then restore the overwritten value and start its adjoint afresh
+                if wants_y:
+                    output = self.b.names.fresh(f"{stmt.target}_out")
+                    self.b.emit(COPY, [Var(stmt.target)], target=output)
+                incoming = self.b.names.fresh(f"{stmt.target}_bar_in")
+                self.b.emit(COPY, [Var(y_bar.name)], target=incoming)
+                y_bar = self.b.sym(incoming)
+                self.zero_bar(stmt.target)
+            self.pop_into(stmt.target, stmt.target)
+        if y_bar is None:
+            return
+        self.adjoint(stmt, y_bar, output)
+
+    def reverse_setitem(self, stmt):
+        saved = self.b.names.fresh(f"{stmt.array}_saved")
+        self.pop_into(("setitem", stmt), saved)
+        a_bar = self.bars.get(stmt.array)
+        if a_bar is not None:
+            index = [SliceAtom(None, None, None), *stmt.index]
+            if self.is_varied(stmt.value):
+                with building(self.b, self.deriv_name(stmt.value.name)):
+                    self.b.mark = len(self.b.stmts)
+                    # a copy: the slice of a_bar is zeroed in place right after
+                    part = np.copy(self.b.emit(GETITEM, [Var(a_bar.name), *index]))
+                    contribution = _reduce_to(part, self.b.sym(stmt.value.name))
+                self.accumulate(stmt.value, contribution)
+            if stmt.array not in self.private:
+                with building(self.b, self.deriv_name(stmt.array)):
+                    self.b.mark = len(self.b.stmts)
+                    self.bars[stmt.array] = copy_to(self.deriv_name(stmt.array), np.copy(self.bars[stmt.array]))
+                self.private.add(stmt.array)
+            self.b.append(SetItem(self.bars[stmt.array].name, index, Const(0.0), stmt.line))
+        self.b.append(SetItem(stmt.array, list(stmt.index), Var(saved), stmt.line))
+
+    def adjoint(self, stmt, y_bar, output):
         if stmt.op in rules.NONDIFFERENTIABLE:
             return
         if stmt.op is GETITEM and isinstance(stmt.args[0], Var) and stmt.args[0].name in self.tuples:
             self.accumulate(self.tuples[stmt.args[0].name][stmt.args[1].value], y_bar)
             return
         if stmt.op in rules.ELEMENTWISE:
-            self.elementwise(stmt, y_bar)
+            self.elementwise(stmt, y_bar, output)
             return
         table = rules.ADJOINT_RULES.get(stmt.op, {})
         some_rule = next(iter(table.values()), None)
         if some_rule is None:
             raise self.missing(stmt, "adjoint")
-        _, params = self.bind(some_rule, stmt, lambda params: {})
+        _, params = self.bind(some_rule, stmt, lambda params: {}, output)
         operands = self.operand_names(stmt, params)
         for p, atom in operands.items():
             if atom is None or not self._active(atom):
@@ -109,29 +333,27 @@ class Reverse(Derivative):
                     f"{self.where(stmt)}: {self.op_name(stmt.op)} has no adjoint rule for its "
                     f"argument {p!r}; make it a constant or register one with @adjoint_rule"
                 )
-            kwargs, _ = self.bind(rule, stmt, lambda params: {})
+            kwargs, _ = self.bind(rule, stmt, lambda params: {}, output)
             with building(self.b, self.deriv_name(atom.name)):
                 self.b.mark = len(self.b.stmts)
                 contribution = rule(y_bar=y_bar, **kwargs)
             self.accumulate(atom, contribution)
 
-    def _active(self, atom):
-        if not isinstance(atom, Var):
-            return False
-        if atom.name in self.tuples:
-            return any(self._active(a) for a in self.tuples[atom.name])
-        return atom.name in self.varied
+    def bind(self, rule, stmt, extra, output=None):
+        kwargs, params = super().bind(rule, stmt, extra)
+        if params.wants_y and output is not None:
+            kwargs["y"] = self.b.sym(output)
+        return kwargs, params
 
-    def elementwise(self, stmt, y_bar):
+    def elementwise(self, stmt, y_bar, output):
         partials_fn = rules.ELEMENTWISE[stmt.op]
-        kwargs, params = self.bind(partials_fn, stmt, lambda params: {})
+        kwargs, params = self.bind(partials_fn, stmt, lambda params: {}, output)
         with building(self.b, self.deriv_name(stmt.target)):
             partials = partials_fn(**kwargs)
         if not isinstance(partials, tuple):
             partials = (partials,)
         operands = self.operand_names(stmt, params)
-        y = self.b.sym(stmt.target)
-        array_operands = [a for a in operands.values() if isinstance(a, Var) and getattr(self.b.types.get(a.name), "ndim", 0)]
+        array_operands = [a for a in operands.values() if isinstance(a, Var) and np.ndim(self.b.types.get(a.name))]
         for p, partial in zip(params.primals, partials):
             atom = operands.get(p)
             if not self.is_varied(atom):
@@ -146,14 +368,43 @@ class Reverse(Derivative):
                 self.b.mark = len(self.b.stmts)
                 if callable(partial):
                     partial = partial()
-                c = y_bar if isinstance(partial, (int, float)) and partial == 1.0 else (
-                    -y_bar if isinstance(partial, (int, float)) and partial == -1.0 else y_bar * partial
-                )
-                for _ in range((y.ndim or 0) - (x.ndim or 0)):
-                    c = np.sum(c, axis=1)
-                if x.ndim and len(array_operands) > 1:
-                    c = sum_to(c, x)
+                if isinstance(partial, (int, float)) and partial in (1.0, -1.0):
+                    c = y_bar if partial == 1.0 else -y_bar
+                else:
+                    c = y_bar * partial
+                c = _reduce_to(c, x, broadcasting=len(array_operands) > 1)
             self.accumulate(atom, c)
+
+
+def _reduce_to(c, x, broadcasting=True):
+    """Sum a batched cotangent over the axes broadcasting added to ``x``."""
+    for _ in range((c.ndim - 1) - (x.ndim or 0)):
+        c = np.sum(c, axis=1)
+    if x.ndim and broadcasting:
+        c = sum_to(c, x)
+    return c
+
+
+def _iter_dummy(b, atom):
+    it = b.dummy_of(atom)
+    return 1 if isinstance(it, range) else it[0]
+
+
+def _untaped(dummy):
+    """Values the reverse sweep never reads (the range a loop iterates over)."""
+    return isinstance(dummy, range)
+
+
+def _describe_type(dummy):
+    if isinstance(dummy, np.ndarray):
+        return ("array", dummy.ndim, dummy.dtype.name)
+    if isinstance(dummy, (bool, np.bool_)):
+        return ("bool",)
+    if isinstance(dummy, (int, np.integer)):
+        return ("int",)
+    if isinstance(dummy, (float, np.floating)):
+        return ("float", np.asarray(dummy).dtype.name)
+    raise UnsupportedError(f"a value of type {type(dummy).__name__} assigned inside a loop or branch in reverse mode: not supported yet")
 
 
 def differentiate_reverse(fn, builder, wrt, seeds):
@@ -164,15 +415,23 @@ def differentiate_reverse(fn, builder, wrt, seeds):
     """
     varied = varied_names(fn, set(wrt))
     rev = Reverse(fn, builder, varied)
+    rev.prologue = []
+    rev.defined = set(fn.params)
+    start = len(builder.stmts)
     rev.forward_sweep(fn.body)
     for atom, make_seed in seeds:
         if rev._active(atom):
             builder.mark = len(builder.stmts)
             with building(builder, "seed"):
                 seed = make_seed()
+            if rev.batch_like is None:
+                rev.batch_like = seed
+                builder.mark = len(builder.stmts)  # keep the seed's own name: it sizes zeros
             rev.accumulate(atom, seed)
-    rev.backward_sweep(fn.body)
+    if rev.batch_like is not None:
+        rev.backward_sweep(fn.body)
+    builder.stmts[start:start] = rev.prologue
     return rev
 
 
-__all__ = ["differentiate_reverse", "Reverse", "PACKED"]
+__all__ = ["differentiate_reverse", "Reverse", "PACKED", "Sym", "atom_vars"]

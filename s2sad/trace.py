@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .errors import S2SADError
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, NameGen, SliceAtom, Var
+from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, TUPLE, Assign, Const, NameGen, SliceAtom, Var
 
 DUMMY_DIM = 4
 
@@ -114,6 +114,19 @@ def _squeeze(a, axis=None):
 ABSTRACT_EVAL[np.squeeze] = _squeeze
 ABSTRACT_EVAL[COPY] = lambda x: x
 ABSTRACT_EVAL[TUPLE] = lambda *xs: tuple(xs)
+ABSTRACT_EVAL[NEW_STACK] = lambda: []
+ABSTRACT_EVAL[APPEND] = lambda stack, value: None
+
+
+def _placeholder(kind):
+    if kind[0] == "array":
+        return dummy_array(kind[1], kind[2])
+    if kind[0] == "float":
+        return np.dtype(kind[1]).type(0.5) if kind[1] != "float64" else 0.5
+    return {"int": 1, "bool": False}[kind[0]]
+
+
+ABSTRACT_EVAL[PLACEHOLDER] = _placeholder
 
 
 def _sanitize_index(i):

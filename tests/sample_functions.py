@@ -113,3 +113,66 @@ def anf_example(W, b, x):
     y += 1.0
     n, m = W.shape
     return y.sum(axis=0) * n
+
+
+def huber_loop(x, delta):
+    total = 0.0
+    for i in range(x.shape[0]):
+        r = x[i]
+        if abs(r) <= delta:
+            total = total + 0.5 * r * r
+        else:
+            total = total + delta * (abs(r) - 0.5 * delta)
+    return total
+
+
+def recurrence(x, a):
+    y = np.zeros(x.shape[0])
+    y[0] = x[0]
+    for i in range(1, x.shape[0]):
+        y[i] = a * y[i - 1] + np.sin(x[i])
+    return y
+
+
+def matvec_loops(A, x):
+    m, n = A.shape
+    y = np.zeros(m)
+    for i in range(m):
+        s = 0.0
+        for j in range(n):
+            s = s + A[i, j] * x[j]
+        y[i] = s
+    return y
+
+
+def newton_sqrt(a):
+    x = a
+    err = 1.0
+    while err > 1e-12:
+        x_new = 0.5 * (x + a / x)
+        err = abs(x_new - x)
+        x = x_new
+    return x
+
+
+def rk4(y0, p, h, steps):
+    y = y0
+    for k in range(steps):
+        k1 = ode(y, p)
+        k2 = ode(y + 0.5 * h * k1, p)
+        k3 = ode(y + 0.5 * h * k2, p)
+        k4 = ode(y + h * k3, p)
+        y = y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return y
+
+
+def ode(y, p):
+    return np.array([y[1], -p[0] * y[0] - p[1] * y[1], p[2] * y[0] - y[2], y[2] - y[3]])
+
+
+def branch_on_value(x):
+    if np.sum(x) > 0.0:
+        y = np.sin(x) * 2.0
+    else:
+        y = np.cos(x)
+    return y * x

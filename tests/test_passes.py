@@ -19,16 +19,16 @@ def test_normalize_to_a_normal_form():
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     assert body == textwrap.dedent("""\
         def anf_example(W, b, x):
-            y_1 = W @ x
-            y_2 = y_1 + b
-            y = np.tanh(y_2)
+            y2 = W @ x
+            y3 = y2 + b
+            y = np.tanh(y3)
             y_v2 = y + 1.0
             tup = W.shape
             n = tup[0]
             m = tup[1]
             out = np.sum(y_v2, axis=0)
-            out_1 = out * n
-            return out_1""")
+            out2 = out * n
+            return out2""")
 
 
 def test_normalized_code_computes_the_same():
