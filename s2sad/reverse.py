@@ -58,6 +58,7 @@ class Reverse(Derivative):
         self.batch_like = None  # a Sym with the seed axis (the first seed)
         self.private = set()  # bars known to own their memory (safe to write in place)
         self.stack_types = {}
+        self.taped = set()  # assignments whose overwritten value is on the tape
 
     # --- adjoint variables ---------------------------------------------------------------------
 
@@ -143,8 +144,10 @@ class Reverse(Derivative):
         for stmt in stmts:
             self.b.line = stmt.line
             if isinstance(stmt, Assign):
-                if depth and stmt.op is not TUPLE and not _untaped(self.fn.types.get(stmt.target)):
+                overwrites = depth or stmt.target in self.defined  # (derivative code reassigns)
+                if overwrites and stmt.op is not TUPLE and not _untaped(self.fn.types.get(stmt.target)):
                     self.push(stmt.target, Var(stmt.target))
+                    self.taped.add(stmt)
                 self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
                 self.defined.add(stmt.target)
                 if stmt.op is TUPLE:
@@ -229,7 +232,7 @@ class Reverse(Derivative):
             if isinstance(stmt, Assign):
                 if stmt.op is TUPLE or _untaped(self.fn.types.get(stmt.target)):
                     continue
-                self.reverse_assign(stmt, taped=depth > 0)
+                self.reverse_assign(stmt, taped=stmt in self.taped)
             elif isinstance(stmt, SetItem):
                 self.reverse_setitem(stmt)
             elif isinstance(stmt, If):
