@@ -110,10 +110,27 @@ class Config:
     max_call_s: float  # a method slower than this per call is timed once, not repeated
     first_call_timeout_s: float  # a first call running longer is interrupted (Python code only)
     rk4_unrolled_steps: int  # RK4 steps for JAX's unrolled loop under jit (its compile time)
+    hessian_d_in: int  # W5's input size: 512 as in WORKLOADS.md, smaller for --quick
 
 
-QUICK = Config(True, 5, 0.005, 0.5, 10.0, 4)
-FULL = Config(False, 7, 0.05, 5.0, 120.0, 10)
+QUICK = Config(
+    quick=True,
+    repeats=5,
+    measurement_s=0.005,
+    max_call_s=0.5,
+    first_call_timeout_s=10.0,
+    rk4_unrolled_steps=3,
+    hessian_d_in=128,
+)
+FULL = Config(
+    quick=False,
+    repeats=7,
+    measurement_s=0.05,
+    max_call_s=5.0,
+    first_call_timeout_s=120.0,
+    rk4_unrolled_steps=10,
+    hessian_d_in=512,
+)
 
 # Chart/legend label of each family of methods, and the package it needs.
 FAMILIES = {
@@ -136,7 +153,7 @@ class Method:
     make: Callable[[], Callable[[], object]] | None = None  # builds the timed zero-arg call
     unavailable: str = ""  # why there is no `make`: the peer cannot do this workload
     note: str = ""
-    full_only: bool = False  # left out by --quick
+    quick_skip: str = ""  # why --quick leaves it out (a row says so); "" = kept
 
 
 @dataclass
@@ -146,7 +163,7 @@ class Task:
     expected: Callable[[], object]  # the closed form in NumPy: what every result must match
     methods: list = field(default_factory=list)
     note: str = ""
-    full_only: bool = False
+    full_only: bool = False  # a size left out by --quick
 
 
 # --- peers -----------------------------------------------------------------------------------
@@ -474,11 +491,16 @@ def w4_tasks(peers):
     ]
 
 
-def w5_tasks(peers):
-    args = wl.predict_inputs(32, 512)
-    shape = (32, 512, 512)
+def w5_tasks(peers, cfg):
+    d_in = cfg.hessian_d_in
+    args = wl.predict_inputs(32, d_in)
+    shape = (32, d_in, d_in)
     methods = limit_methods(peers, wl.predict_hess_x_fill, args, lambda: np.empty(shape))
     methods.append(closed_form_method(wl.predict_hess_x_numpy, args))
+
+    def variant(outer):
+        return "reverse-over-* compositions only in the full run" if outer == "jacrev" else ""
+
     compositions = {  # name -> (outer, inner)
         "hessian = jacfwd(jacrev)": ("jacfwd", "jacrev"),
         "jacfwd(jacfwd)": ("jacfwd", "jacfwd"),
@@ -493,7 +515,7 @@ def w5_tasks(peers):
             return lambda: hess(*args)
 
         backends = ("numba", "python") if inner == "jacrev" and outer == "jacfwd" else ("numba",)
-        methods += s2sad_methods(peers, name, build, backends)
+        methods += s2sad_methods(peers, name, build, backends, quick_skip=variant(outer))
     for outer, inner in compositions.values():
 
         def make(outer=outer, inner=inner):
@@ -502,9 +524,7 @@ def w5_tasks(peers):
             hess = getattr(jax, outer)(getattr(jax, inner)(f, 2), 2)
             return jax_call(peers, hess, args)
 
-        methods.append(
-            Method("JAX jit", f"jit({outer}({inner}))", make, full_only=outer == "jacrev")
-        )
+        methods.append(Method("JAX jit", f"jit({outer}({inner}))", make, quick_skip=variant(outer)))
     methods += jax_transform_methods(peers, wl.predict, args, 2, (), jit_also=("hessian",))
     methods += torch_transform_methods(peers, wl.predict, args, 2, ("hessian",))
 
@@ -513,13 +533,17 @@ def w5_tasks(peers):
         f = with_numpy(wl.predict, torch)
         return torch_call(peers, torch.func.jacfwd(torch.func.jacfwd(f, 2), 2), args)
 
-    methods.append(Method("torch.func", "jacfwd(jacfwd)", torch_fwd_fwd, full_only=True))
-    methods.append(autograd_jacobian_method(peers, wl.predict, args, 2, transform="hessian"))
+    methods.append(Method("torch.func", "jacfwd(jacfwd)", torch_fwd_fwd, quick_skip="a variant"))
+    methods.append(
+        autograd_jacobian_method(
+            peers, wl.predict, args, 2, transform="hessian", quick_skip="over 10 s per call"
+        )
+    )
     methods.append(cannot("tangent", "tangent has no Hessian transform"))
     return [
         Task(
             "W5",
-            "Hessian of predict w.r.t. x, 32x512x512",
+            f"Hessian of predict w.r.t. x, 32x{d_in}x{d_in}",
             lambda: wl.predict_hess_x_numpy(*args),
             methods,
         )
@@ -580,7 +604,11 @@ def w6_tasks(peers):
 
         methods.append(
             Method(
-                "autograd", "Python loop over the batch", autograd_loop, note="autograd has no vmap"
+                "autograd",
+                "Python loop over the batch",
+                autograd_loop,
+                note="autograd has no vmap",
+                quick_skip="over 10 s per call" if order == "hessian" else "",
             )
         )
         methods.append(cannot("tangent", "tangent has no Jacobian, Hessian or vmap transform"))
@@ -846,7 +874,14 @@ def rk4_task(peers, cfg, n_steps):
             unavailable=(f"unrolled by tracing: see the {cfg.rk4_unrolled_steps}-step task"),
         )
     )
-    methods.append(Method("JAX no jit", "jacfwd (loop as written)", jax_unrolled("jacfwd", False)))
+    methods.append(
+        Method(
+            "JAX no jit",
+            "jacfwd (loop as written)",
+            jax_unrolled("jacfwd", False),
+            quick_skip="over 10 s per call",
+        )
+    )
     for mode in ("jacfwd", "jacrev"):
 
         def torch_jac(mode=mode):
@@ -854,8 +889,13 @@ def rk4_task(peers, cfg, n_steps):
             f = lambda y0, p: torch_rk4_pendulums(torch, y0, p, dt, n_steps)  # noqa: E731
             return torch_call(peers, getattr(torch.func, mode)(f, (0, 1)), (y0, p))
 
-        methods.append(Method("torch.func", mode, torch_jac))
-    methods.append(autograd_jacobian_method(peers, wl.rk4_pendulums, args, (0, 1)))
+        slow = "over 2 s per call: only jacrev in --quick" if mode == "jacfwd" else ""
+        methods.append(Method("torch.func", mode, torch_jac, quick_skip=slow))
+    methods.append(
+        autograd_jacobian_method(
+            peers, wl.rk4_pendulums, args, (0, 1), quick_skip="over 10 s per call"
+        )
+    )
 
     def tangent_rows():
         vjp = peers["tangent"].vjp(wl.rk4_pendulums, wrt=(0, 1))
@@ -895,7 +935,12 @@ def w10_tasks(peers):
     methods += [
         Method("JAX jit", "jit(grad) (loop as written)", jax_grad(wl.huber_loop, True)),
         Method("JAX jit", "jit(grad), rewritten with where", jax_grad(huber_vectorized, True)),
-        Method("JAX no jit", "grad (loop as written)", jax_grad(wl.huber_loop, False)),
+        Method(
+            "JAX no jit",
+            "grad (loop as written)",
+            jax_grad(wl.huber_loop, False),
+            quick_skip="over 2 s per call",
+        ),
     ]
 
     def torch_grad():
@@ -924,7 +969,7 @@ def all_tasks(peers, cfg):
         predict_jacobian_task(peers, "W2", 2048, 32, "jacfwd"),
         predict_jacobian_task(peers, "W3", 32, 2048, "jacrev"),
         *w4_tasks(peers),
-        *w5_tasks(peers),
+        *w5_tasks(peers, cfg),
         *w6_tasks(peers),
         *w7_tasks(peers),
         *w8_tasks(peers, cfg),
@@ -936,8 +981,8 @@ def all_tasks(peers, cfg):
 # --- measuring ---------------------------------------------------------------------------------
 
 
-class FirstCallTimeout(Exception):
-    pass
+class CallTimeout(BaseException):
+    """Raised by time_limit; a BaseException, so that libraries' ``except Exception`` let it by."""
 
 
 class time_limit:
@@ -948,10 +993,12 @@ class time_limit:
 
     def __enter__(self):
         def interrupt(signum, frame):
-            raise FirstCallTimeout
+            raise CallTimeout
 
         self.previous = signal.signal(signal.SIGALRM, interrupt)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        # repeats every 0.5 s: Python swallows an exception raised inside a garbage-collector
+        # callback ("Exception ignored in ..."), as JAX's are, so one alarm may be lost
+        signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.5)
 
     def __exit__(self, *exc):
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -963,6 +1010,7 @@ def first_line(error, limit=200):
     """A one-line message: the first lines that say something, without banners."""
     lines = [line.strip() for line in str(error).splitlines()]
     lines = [line for line in lines if line and line.strip("=-*_ ") and line != "Tangent Error"]
+    lines = lines[: next((k for k, line in enumerate(lines) if "Suggestion" in line), len(lines))]
     text = " ".join(lines[:2]) or type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -1060,13 +1108,17 @@ def measure(task, method, cfg, expected, cache_root):
         if problem:
             row["status"] = f"wrong: {problem}"
             return row
-        with time_limit(max(cfg.first_call_timeout_s, 10 * row["first_call_s"])):
-            warm = time_calls(call, 1)  # the warm-up call
-    except FirstCallTimeout:
+    except CallTimeout:
         row["status"] = f"timeout: first call > {cfg.first_call_timeout_s:g} s, interrupted"
         return row
     except Exception as error:  # noqa: BLE001 - every failure becomes a row
         row["status"] = f"error: {type(error).__name__}: {first_line(error)}"
+        return row
+    try:
+        with time_limit(cfg.first_call_timeout_s + row["first_call_s"]):
+            warm = time_calls(call, 1)  # the warm-up call
+    except CallTimeout:
+        row["status"] = "timeout: second call interrupted"
         return row
 
     if warm > cfg.max_call_s:
@@ -1081,7 +1133,9 @@ def measure(task, method, cfg, expected, cache_root):
     row["median_us"] = statistics.median(samples) * 1e6
     row["min_us"] = min(samples) * 1e6
     row["peak_rss_delta_mib"] = peak_rss_delta_mib(call)
-    row["tracemalloc_peak_mib"] = tracemalloc_peak_mib(call) if warm <= cfg.max_call_s else None
+    # tracemalloc slows Python-heavy calls severalfold: only for the quick ones
+    fast = warm <= cfg.max_call_s / 10
+    row["tracemalloc_peak_mib"] = tracemalloc_peak_mib(call) if fast else None
     return row
 
 
@@ -1091,49 +1145,43 @@ def run_tasks(tasks, peers, cfg, cache_root):
         expected = to_numpy(task.expected())
         reported_missing = set()
         for method in task.methods:
-            if cfg.quick and method.full_only:
-                continue
             peer = FAMILIES[method.family]
-            if peer == "s2sad" and isinstance(peers[peer], str):
-                rows.append(
-                    {
-                        "workload": task.workload,
-                        "task": task.name,
-                        "family": method.family,
-                        "method": method.name,
-                        "note": "",
-                        "status": f"error: import s2sad failed: {peers[peer]}",
-                    }
-                )
-                continue
-            if peer is not None and isinstance(peers.get(peer), str):
-                if peer not in reported_missing:  # one row per task for a missing peer
-                    reported_missing.add(peer)
-                    family = peer if peer != "numba" else "limit"
-                    rows.append(
-                        {
-                            "workload": task.workload,
-                            "task": task.name,
-                            "family": method.family,
-                            "method": "-",
-                            "note": "",
-                            "status": f"not installed: {family}: {peers[peer]}",
-                        }
-                    )
-                continue
-            row = measure(task, method, cfg, expected, cache_root)
+            start = time.perf_counter()
+            if cfg.quick and method.quick_skip:
+                row = bare_row(task, method, f"skipped in --quick: {method.quick_skip}")
+            elif peer == "s2sad" and isinstance(peers[peer], str):
+                row = bare_row(task, method, f"error: import s2sad failed: {peers[peer]}")
+            elif peer is not None and isinstance(peers[peer], str):
+                if peer in reported_missing:  # one row per task for a missing peer
+                    continue
+                reported_missing.add(peer)
+                row = bare_row(task, method, f"not installed: {peer}: {peers[peer]}", name="-")
+            else:
+                row = measure(task, method, cfg, expected, cache_root)
+            row["wall_s"] = time.perf_counter() - start  # everything this row cost
             if task.note:
                 row["task_note"] = task.note
             rows.append(row)
             print(
-                f"  {task.workload:4} {task.name[:44]:44} {method.family:13} "
-                f"{method.name[:40]:40} {format_us(row.get('median_us')):>10} "
-                f"{row['status'][:60]}",
+                f"  {task.workload:4} {task.name[:40]:40} {method.family:12} "
+                f"{method.name[:36]:36} {format_us(row.get('median_us')):>10} us "
+                f"{row['wall_s']:6.1f} s  {row['status'][:50]}",
                 file=sys.stderr,
                 flush=True,
             )
         add_limit_ratios([r for r in rows if r["task"] == task.name])
     return rows
+
+
+def bare_row(task, method, status, name=None):
+    return {
+        "workload": task.workload,
+        "task": task.name,
+        "family": method.family,
+        "method": method.name if name is None else name,
+        "note": "",
+        "status": status,
+    }
 
 
 def add_limit_ratios(rows):
@@ -1229,6 +1277,12 @@ def format_number(value, digits=2):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def format_ratio(value):
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}".replace(",", " ")
+
+
 def markdown(rows, meta, cache_runs):
     lines = [
         "# s2sad benchmark" + (" (--quick)" if meta["quick"] else ""),
@@ -1257,7 +1311,7 @@ def markdown(rows, meta, cache_runs):
         status = row["status"] + (f" ({row['note']})" if row.get("note") else "")
         lines.append(
             f"| {row['workload']} | {row['task']} | {row['family']} | {row['method']} "
-            f"| {format_us(row.get('median_us'))} | {format_number(row.get('vs_limit'), 1)} "
+            f"| {format_us(row.get('median_us'))} | {format_ratio(row.get('vs_limit'))} "
             f"| {format_number(row.get('first_call_s'), 3)} "
             f"| {format_number(row.get('peak_rss_delta_mib'))} | {status.replace('|', '/')} |"
         )
@@ -1297,45 +1351,61 @@ CHART_STYLE = {  # family -> (colour, marker)
 
 
 def chart(rows, meta, path):
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys((r["workload"], r["task"]) for r in rows))
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(tasks) + 1.8))
-    plotted = set()
+    families = list(CHART_STYLE)
+    fig, ax = plt.subplots(figsize=(12, 0.55 * len(tasks) + 2))
+    labelled = set()
     for y, (_, task) in enumerate(tasks):
-        points = [r for r in rows if r["task"] == task and "vs_limit" in r]
-        for k, row in enumerate(points):
-            colour, marker = CHART_STYLE[row["family"]]
-            label = row["family"] if row["family"] not in plotted else None
-            plotted.add(row["family"])
-            jitter = 0.25 * ((k % 5) - 2) / 2  # spread methods of one family vertically a bit
+        task_rows = [r for r in rows if r["task"] == task]
+        timed = [r["vs_limit"] for r in task_rows if "vs_limit" in r]
+        for row in task_rows:
+            # each family on its own line within the task's band
+            offset = 0.6 * (families.index(row["family"]) / (len(families) - 1) - 0.5)
+            if "vs_limit" in row:
+                colour, marker = CHART_STYLE[row["family"]]
+                label = row["family"]
+                x = row["vs_limit"]
+            elif row["family"].startswith("s2sad") and timed:
+                # s2sad without a time (error, timeout, wrong): marked right of the task's points
+                colour, marker, label = "tab:red", "x", "s2sad: no time (see table)"
+                x = max(timed) * 3
+            else:
+                continue
             ax.scatter(
-                row["vs_limit"],
-                y + jitter,
+                x,
+                y + offset,
                 color=colour,
                 marker=marker,
-                s=36,
-                label=label,
+                s=30,
+                label=None if label in labelled else label,
                 zorder=3,
                 alpha=0.85,
             )
+            labelled.add(label)
     ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.axvline(2.0, color="tab:red", linewidth=0.8, linestyle="--", label="2x limit (target)")
+    ax.axvline(2.0, color="tab:red", linewidth=0.8, linestyle="--", label="2x the limit (target)")
     ax.set_xscale("log")
     ax.set_yticks(range(len(tasks)))
-    ax.set_yticklabels([f"{w} {t[:52]}" for w, t in tasks], fontsize=8)
-    ax.invert_yaxis()
+    labels = [textwrap.fill(f"{w} {t}", 38) for w, t in tasks]
+    ax.set_yticklabels(labels, fontsize=7.5)
+    ax.set_ylim(len(tasks) - 0.5, -0.5)
+    for y in range(len(tasks) - 1):
+        ax.axhline(y + 0.5, color="grey", linewidth=0.4, alpha=0.5)
     ax.grid(axis="x", which="both", alpha=0.3)
-    ax.set_xlabel("time per call / the limit (closed form compiled with numba), log scale")
+    ax.set_xlabel("time per call / the limit (closed form compiled with numba); log scale")
     ax.set_title(
         f"s2sad benchmark{' (--quick)' if meta['quick'] else ''}: "
-        f"{meta['threads']} thread(s), {meta['machine']}",
+        f"{meta['threads']} thread(s) for every method, {meta['machine']}",
         fontsize=10,
     )
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -14,7 +14,7 @@ import numpy as np
 from . import rules
 from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads
 from .runtime import scatter, zeros_batch
 from .trace import Builder, Sym, building, copy_to, is_float
 
@@ -178,6 +178,14 @@ class Forward(Derivative):
             self.b.stmts = outer
 
     def assign(self, stmt):
+        if stmt.target in reads(stmt) and stmt.op is not COPY and stmt.target in self.varied:
+            # `v = v * v` in a loop: the tangent rule must see the old v, so the new value
+            # goes to a temporary first
+            temp = self.b.names.fresh(stmt.target)
+            self.varied.add(temp)
+            self.assign(Assign(temp, stmt.op, stmt.args, stmt.kwargs, stmt.line))
+            self.assign(Assign(stmt.target, COPY, [Var(temp)], {}, stmt.line))
+            return
         # the primal statement, unchanged (its dummy computed on the way)
         self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
         if stmt.op is TUPLE:

@@ -86,19 +86,27 @@ ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.
 
 
 class Normalizer:
-    def __init__(self, parsed: Parsed):
+    def __init__(self, parsed: Parsed, root=None):
         self.parsed = parsed
         tree = parsed.tree
         self.params = [a.arg for a in tree.args.args]
-        if tree.args.defaults:
+        if tree.args.defaults and root is None:
             raise parsed.error(tree, "default parameter values", "pass every argument explicitly")
         self.locals = set(self.params) | _assigned(tree)
-        self.free_values = []  # names of free non-callable values, passed as extra parameters
-        self.names = NameGen(self.locals | _all_names(tree))
+        self.root = root or self
+        if root is None:
+            self.free_values = []  # parameter names of free values (globals, closure constants)
+            self.free_sources = []  # (function, name) each one is read from at call time
+            self.inlining = [parsed.fn]  # the helper functions being inlined (no recursion)
+            self.names = NameGen(self.locals | _all_names(tree))
+        else:
+            self.names = root.names
         self.versions = {}  # straight-line SSA: user name -> current version name
         self.version_count = {}
+        self.first_write = set()  # inlined helper locals: renamed, not yet assigned
         self.loop_depth = 0
         self.line = None
+        self.call_line = None  # inlined code is reported at its call site
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -115,6 +123,9 @@ class Normalizer:
 
     def write(self, name):
         """The name an assignment to ``name`` binds (renamed if already bound, outside loops)."""
+        if name in self.first_write:
+            self.first_write.discard(name)
+            return self.versions[name]
         if self.loop_depth == 0 and (name in self.versions or name in self.params):
             count = self.version_count.get(name, 1) + 1
             self.version_count[name] = count
@@ -138,6 +149,7 @@ class Normalizer:
             source_lines=self.parsed.source_lines,
         )
         fn.free_values = list(self.free_values)
+        fn.free_sources = list(self.free_sources)
         return fn
 
     def block(self, stmts):
@@ -149,7 +161,7 @@ class Normalizer:
         return out
 
     def statement(self, node, out):
-        self.line = self.parsed.line(node)
+        self.line = self.call_line or self.parsed.line(node)
         if isinstance(node, ast.Expr):
             if isinstance(node.value, ast.Constant):  # docstring
                 return
@@ -343,13 +355,54 @@ class Normalizer:
         for kw in node.keywords:
             kwargs[kw.arg] = self.expr(kw.value, out, hint)
         if isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op):
-            raise self.error(
-                node,
-                f"call of the Python function {op.__name__}",
-                "calls to your own functions are not supported yet; inline the helper",
-                MissingRuleError,
-            )
+            return self.inline(node, op, args, kwargs, out)
         return self.emit(out, op, args, kwargs, hint=hint)
+
+    def inline(self, node, helper, args, kwargs, out):
+        """A call of the user's own function: its body, normalized in place (recursively, so
+        helpers of helpers work), with its locals renamed apart from the caller's."""
+        root = self.root
+        if helper in root.inlining:
+            raise self.error(node, f"recursive call of {helper.__name__}", "rewrite the recursion as a loop")
+        from .parse import parse
+
+        parsed = parse(helper)
+        sub = Normalizer(parsed, root)
+        sub.call_line = self.call_line or self.line
+        sub.loop_depth = self.loop_depth
+        for name in sorted(sub.locals):
+            sub.versions[name] = self.names.fresh(name)
+            sub.first_write.add(name)
+        params = sub.params
+        tree = parsed.tree
+        defaults = dict(zip(params[len(params) - len(tree.args.defaults):], tree.args.defaults))
+        bound = dict(zip(params, args))
+        for key, value in kwargs.items():
+            if key not in params or key in bound:
+                raise self.error(node, f"call of {helper.__name__} with keyword {key!r}", "check the arguments")
+            bound[key] = value
+        for p in params:
+            if p not in bound:
+                default = defaults.get(p)
+                if not isinstance(default, ast.Constant):
+                    raise self.error(node, f"call of {helper.__name__} without argument {p!r}", "pass it explicitly")
+                bound[p] = Const(default.value)
+        if len(args) > len(params):
+            raise self.error(node, f"call of {helper.__name__} with {len(args)} arguments", f"it takes {len(params)}")
+        for p in params:
+            out.append(Assign(sub.write(p), COPY, [bound[p]], line=sub.call_line))
+        root.inlining.append(helper)
+        try:
+            body = sub.block(tree.body)
+        finally:
+            root.inlining.pop()
+        if not body or not isinstance(body[-1], Return):
+            raise sub.error(tree, f"helper {helper.__name__} without a final return", "return its value")
+        ret = body.pop()
+        out.extend(body)
+        if ret.is_tuple:
+            return self.emit(out, TUPLE, ret.values, hint=helper.__name__)
+        return ret.values[0]
 
     def _tuple(self, atoms, out, hint):
         if all(isinstance(a, Const) for a in atoms):
@@ -393,9 +446,15 @@ class Normalizer:
             if isinstance(value, (int, float)):
                 return Const(value)
             raise self.error(node, spelled, "bind it to a module-level name first")
-        if spelled not in self.free_values:
-            self.free_values.append(spelled)
-        return Var(spelled)
+        root = self.root
+        source = (self.parsed.fn, spelled)
+        if source in root.free_sources:
+            return Var(root.free_values[root.free_sources.index(source)])
+        name = spelled if self is root else root.names.fresh(spelled)
+        root.names.taken.add(name)
+        root.free_values.append(name)
+        root.free_sources.append(source)
+        return Var(name)
 
 
 def _is_numpy(op):

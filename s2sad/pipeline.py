@@ -62,7 +62,7 @@ def base_function(g):
 def free_values(g):
     """Values of the user function's free (global/closure) names, read now, as Python would."""
     fn = base_function(g)
-    return tuple(resolve_free_name(fn, name) for name in user_ir(fn).free_values)
+    return tuple(resolve_free_name(owner, name) for owner, name in user_ir(fn).free_sources)
 
 
 def typed_input(g, dummies) -> Function:

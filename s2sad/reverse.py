@@ -151,8 +151,6 @@ class Reverse(Derivative):
                 self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
                 self.defined.add(stmt.target)
                 if stmt.op is TUPLE:
-                    if depth:
-                        raise UnsupportedError(f"{self.where(stmt)}: a tuple built inside a branch or loop in reverse mode: not supported yet")
                     self.tuples[stmt.target] = list(stmt.args)
             elif isinstance(stmt, SetItem):
                 self._save_setitem(stmt)
@@ -395,7 +393,7 @@ def _iter_dummy(b, atom):
 
 def _untaped(dummy):
     """Values the reverse sweep never reads (the range a loop iterates over)."""
-    return isinstance(dummy, range)
+    return isinstance(dummy, (range, tuple))
 
 
 def _describe_type(dummy):

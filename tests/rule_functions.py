@@ -575,3 +575,11 @@ def prod_sq(x):
 
 def tanh_vec(W, b, x):
     return np.tanh(W @ x + b)
+
+
+def array_of_scalars(x):
+    return np.array([x[0] * 2.0, np.sin(x[1]), 0.5])
+
+
+def array_of_arrays(x, y):
+    return np.array([x, y * 2.0])

@@ -176,3 +176,27 @@ def branch_on_value(x):
     else:
         y = np.cos(x)
     return y * x
+
+
+GAIN = 1.5
+
+
+def helper_square(v):
+    v = v * v  # reassigns its parameter: must not clobber the caller's value
+    return v
+
+
+def helper_outer(a, b):
+    return helper_square(a) + GAIN * np.sin(b), a * b
+
+
+def calls_helpers(x, y):
+    total = 0.0
+    for i in range(x.shape[0]):
+        s, p = helper_outer(x[i], y[i])
+        total = total + s * p
+    return total + np.sum(helper_square(x))
+
+
+def recursive(x):
+    return recursive(x)

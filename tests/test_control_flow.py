@@ -54,3 +54,33 @@ def test_reverse_source_has_a_typed_tape():
     g = s2sad.jacrev(sf.recurrence, backend="python")
     text = s2sad.source(g, X6, 0.9)
     assert "_stack = []" in text and ".append(" in text and ".pop()" in text
+
+
+P3 = np.array([1.0, 0.3, 0.5])
+Y04 = np.array([1.0, 0.0, 0.5, 0.2])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
+def test_user_helpers_inlined(mode, backend):
+    x, y = rng0.standard_normal(4), rng0.standard_normal(4)
+    J = getattr(s2sad, mode)(sf.calls_helpers, argnums=(0, 1), backend=backend)(x, y)
+    check_jacobian(sf.calls_helpers, (x, y), (0, 1), J, rng=np.random.default_rng(2))
+
+
+@pytest.mark.parametrize(
+    "mode, backend, steps",
+    [("jacrev", "python", 300), ("jacfwd", "python", 300), ("jacfwd", "numba", 300)],
+)
+def test_rk4_final_state_jacobian(mode, backend, steps):
+    """An explicit RK4 integrator (a Python for loop, a helper for the ODE): Jacobian of the
+    final state w.r.t. the initial state and the parameters."""
+    args = (Y04, P3, 0.01, steps)
+    J = getattr(s2sad, mode)(sf.rk4, argnums=(0, 1), backend=backend)(*args)
+    assert J[0].shape == (4, 4) and J[1].shape == (4, 3)
+    check_jacobian(sf.rk4, args, (0, 1), J, rng=np.random.default_rng(4))
+
+
+def test_recursion_refused():
+    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: recursive call of recursive"):
+        s2sad.jacrev(sf.recursive, backend="python")(np.ones(2))

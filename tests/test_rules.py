@@ -215,6 +215,8 @@ SPECS = [
     S(rf.flatten_method, args(U((2, 3))), 0, (np.ravel,)),
     S(rf.expand_dims_, args(U((3, 4))), 0, (np.expand_dims,)),
     S(rf.squeeze_axis, args(U((3, 1))), 0, (np.squeeze,)),
+    S(rf.array_of_scalars, args(U((3,))), 0, (np.array,)),
+    S(rf.array_of_arrays, args(U((3,)), U((3,))), (0, 1), (np.array,), numba=True),
     S(rf.broadcast_to_, args(U((4,))), 0, (np.broadcast_to,)),
     S(rf.broadcast_to_, args(U((3, 1))), 0, (np.broadcast_to,)),
     S(rf.copy_, args(U((3, 4))), 0, (np.copy,)),

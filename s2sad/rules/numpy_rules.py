@@ -534,10 +534,26 @@ def stack_adjoint(y_bar, arrays, axis=0, y=None):
     return tuple(y_bar[(slice(None),) * axis + (k,)] for k in range(len(arrays)))
 
 
+@tangent_rule(np.array)
+def array_tangent(object, y=None, object_dot=None):
+    # np.array of a sequence is np.stack along a new first axis
+    if not isinstance(object, tuple):
+        return object_dot
+    return stack_tangent(object, 0, y, object_dot)
+
+
+@adjoint_rule(np.array, "object")
+def array_adjoint(y_bar, object, y=None):
+    if not isinstance(object, tuple):
+        return y_bar
+    return stack_adjoint(y_bar, object, 0, y)
+
+
 def _dense_parts(arrays, dots):
     """Tangents of a sequence's parts, zeros where a part carries none."""
     like = next(d for d in dots if d is not None)
     return tuple(rt.zeros_batch(like, p) if d is None else d for p, d in zip(arrays, dots))
+
 
 
 @tangent_rule(GETITEM)
