@@ -158,6 +158,10 @@ def expression(stmt: Assign, types=None) -> str:
         return f"-{_operand(args[0])}"
     if op in ATTRIBUTE_FORM and len(args) == 1:
         return f"{atom(args[0])}.{ATTRIBUTE_FORM[op]}"
+    if op is np.array and args and isinstance(args[0], Var):
+        seq = types.get(args[0].name)
+        if isinstance(seq, tuple) and seq and all(isinstance(e, np.ndarray) for e in seq):
+            op = np.stack  # the same array; Numba builds arrays from tuples of scalars only
     parts = [_call_arg(a) for a in args] + [f"{k}={_call_arg(v)}" for k, v in stmt.kwargs.items()]
     return f"{callable_name(op)}({', '.join(parts)})"
 
