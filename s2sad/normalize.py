@@ -38,6 +38,7 @@ from .ir import (
     Var,
     While,
 )
+from .desugar import desugar
 from .parse import Parsed, is_missing
 
 BINARY_OPS = {
@@ -89,6 +90,8 @@ class Normalizer:
     def __init__(self, parsed: Parsed, root=None):
         self.parsed = parsed
         tree = parsed.tree
+        names = root.names if root is not None else NameGen(_assigned(tree) | _all_names(tree) | {a.arg for a in tree.args.args})
+        desugar(parsed, names)
         self.params = [a.arg for a in tree.args.args]
         if tree.args.defaults and root is None:
             raise parsed.error(tree, "default parameter values", "pass every argument explicitly")
@@ -98,9 +101,8 @@ class Normalizer:
             self.free_values = []  # parameter names of free values (globals, closure constants)
             self.free_sources = []  # (function, name) each one is read from at call time
             self.inlining = [parsed.fn]  # the helper functions being inlined (no recursion)
-            self.names = NameGen(self.locals | _all_names(tree))
-        else:
-            self.names = root.names
+        self.names = names
+        self.names.taken.update(self.locals)
         self.versions = {}  # straight-line SSA: user name -> current version name
         self.version_count = {}
         self.first_write = set()  # inlined helper locals: renamed, not yet assigned
@@ -157,6 +159,8 @@ class Normalizer:
         for i, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Return) and i != len(stmts) - 1:
                 raise self.error(stmts[i + 1], "code after return", "remove the unreachable code")
+            if isinstance(stmt, ast.Return) and stmts is not self.parsed.tree.body:
+                raise self.error(stmt, "return inside a branch or loop", "return once, at the end")
             self.statement(stmt, out)
         return out
 
@@ -220,8 +224,6 @@ class Normalizer:
             body = self.block(node.body)
             self.loop_depth -= 1
             out.append(While(test_body, test, body, self.parsed.line(node)))
-        elif isinstance(node, (ast.Break, ast.Continue)):
-            raise self.error(node, type(node).__name__.lower(), "not supported yet: restructure the loop with a flag")
         else:
             raise self.error(node, type(node).__name__, "not supported in differentiated code")
 

@@ -28,7 +28,7 @@ from .ir import TUPLE, Assign, Const, Function, NameGen, Return, Var, all_names
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
-from .trace import Builder, building, call, dummy_like, is_float
+from .trace import Builder, Sym, building, call, dummy_like, is_float
 
 _USER_IR = {}
 _LOCK = threading.RLock()
@@ -154,10 +154,18 @@ def build(g, dummies) -> Function:
         else:
             results = {}
             for i, leaf in enumerate(leaves):
-                rev = differentiate_reverse(fn, builder, wrt, [(leaf, lambda leaf=leaf: rt.basis(_sym(builder, leaf)))])
+                shape = {}
+
+                def seed(leaf=leaf, shape=shape):
+                    # the output's shape, read before the reverse sweep restores taped values
+                    y = _sym(builder, leaf)
+                    shape["y"] = y.shape if isinstance(y, Sym) else ()
+                    return rt.basis(y)
+
+                rev = differentiate_reverse(fn, builder, wrt, [(leaf, seed)])
                 with building(builder, "grad" if kind == "grad" else "jac"):
                     row = [
-                        _jac_reverse(builder, rev.bars.get(p), leaf, p) if kind == "jacrev" else _first(builder, rev.bars.get(p), Var(p))
+                        _jac_reverse(builder, rev.bars.get(p), leaf, p, shape.get("y")) if kind == "jacrev" else _first(builder, rev.bars.get(p), Var(p))
                         for p in wrt
                     ]
                     results[i] = _group(builder, row, isinstance(g.argnums, tuple))
@@ -304,14 +312,15 @@ def _jac_forward(builder, d, out_atom, p, offset, size, several):
     return np.reshape(call(np.ascontiguousarray, d), (y.shape + x.shape) if y_ndim else x.shape)
 
 
-def _jac_reverse(builder, bar, out_atom, p):
+def _jac_reverse(builder, bar, out_atom, p, y_shape):
     """Reverse-mode adjoint rows -> the Jacobian block ``out.shape + p.shape``."""
     y = _sym(builder, out_atom)
     x = builder.sym(p)
     y_ndim = np.ndim(getattr(y, "dummy", y))
+    y_shape = y_shape if y_shape is not None else (y.shape if y_ndim else ())
     if bar is None:
-        shape = (y.shape if y_ndim else ()) + (x.shape if x.ndim else ())
+        shape = (y_shape if y_ndim else ()) + (x.shape if x.ndim else ())
         return call(np.zeros, shape) if y_ndim or x.ndim else 0.0
     if y_ndim == 0:
         return bar[0]
-    return np.reshape(call(np.ascontiguousarray, bar), y.shape + x.shape) if x.ndim else np.reshape(call(np.ascontiguousarray, bar), y.shape)
+    return np.reshape(call(np.ascontiguousarray, bar), y_shape + x.shape) if x.ndim else np.reshape(call(np.ascontiguousarray, bar), y_shape)

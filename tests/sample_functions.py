@@ -200,3 +200,33 @@ def calls_helpers(x, y):
 
 def recursive(x):
     return recursive(x)
+
+
+def early_return(x):
+    s = np.sum(x)
+    if s > 0.0:
+        return np.sin(x) * s
+    y = np.cos(x)
+    return y * s
+
+
+def break_on_value(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        if total > 1.5:
+            break
+        total = total + x[i] * x[i]
+    return total * x[0]
+
+
+def continue_and_enumerate(x, y):
+    acc = 0.0
+    for i, v in enumerate(x):
+        if v < 0.0:
+            continue
+        acc = acc + v * y[i]
+    for a, b in zip(x, y):
+        acc = acc + np.sin(a) * b
+    for row in np.outer(x, y):
+        acc = acc + np.sum(row * row)
+    return acc

@@ -22,6 +22,10 @@ CASES = [
     ("branch_neg", sf.branch_on_value, (-np.abs(X6),), 0),
     ("flag_loop", sf.with_loop, (X6[:3], 4), 0),
     ("fills_array", sf.fills_array, (X6,), 0),
+    ("early_return_if", sf.early_return, (np.abs(X6),), 0),
+    ("early_return_else", sf.early_return, (-np.abs(X6),), 0),
+    ("break", sf.break_on_value, (X6,), 0),
+    ("continue_enumerate_zip_rows", sf.continue_and_enumerate, (X6, X6[::-1].copy()), (0, 1)),
 ]
 
 
