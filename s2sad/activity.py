@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import rules
 from .errors import MissingRuleError, UnsupportedError, where
-from .ir import TAPE_OPS, Assign, For, PseudoOp, SetItem, While, atom_vars, walk
+from .ir import APPEND, POP, TAPE_OPS, Assign, For, PseudoOp, SetItem, While, atom_vars, walk
 from .trace import is_float
 
 
@@ -23,11 +23,15 @@ def varied_names(fn, inputs: set) -> set:
         changed = False
         for stmt in walk(fn.body):
             if isinstance(stmt, Assign) and stmt.op in TAPE_OPS:
-                raise UnsupportedError(
-                    f"{where(fn.filename, stmt.line)}: differentiating reverse-mode code that has a "
-                    "tape (a loop, branch or in-place write) again, e.g. hessian of a loop: not "
-                    "supported yet; use jacfwd(jacfwd(f)), or jvp/jacfwd of the function"
-                )
+                # a tape (in derivative code): a stack is varied once it holds a varied value
+                if stmt.op is APPEND and stmt.args[1].name in varied and stmt.args[0].name not in varied:
+                    varied.add(stmt.args[0].name)
+                    changed = True
+                elif stmt.op is POP and stmt.args[0].name in varied and stmt.target not in varied:
+                    if is_float(fn.types.get(stmt.target)):
+                        varied.add(stmt.target)
+                        changed = True
+                continue
             if isinstance(stmt, Assign):
                 if stmt.target in varied or stmt.op in rules.NONDIFFERENTIABLE:
                     continue

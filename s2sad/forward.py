@@ -14,9 +14,9 @@ import numpy as np
 from . import rules
 from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads
+from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads
 from .runtime import scatter, zeros_batch
-from .trace import Builder, Sym, building, copy_to, is_float
+from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 
 # ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
 PACKED = {GETITEM: 1, scatter: 2}
@@ -186,6 +186,9 @@ class Forward(Derivative):
             self.assign(Assign(temp, stmt.op, stmt.args, stmt.kwargs, stmt.line))
             self.assign(Assign(stmt.target, COPY, [Var(temp)], {}, stmt.line))
             return
+        if stmt.op in TAPE_OPS:
+            self.tape_op(stmt)
+            return
         # the primal statement, unchanged (its dummy computed on the way)
         self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
         if stmt.op is TUPLE:
@@ -228,6 +231,36 @@ class Forward(Derivative):
             else:
                 raise self.missing(stmt, "tangent")
             self.set_dot(stmt.target, value)
+
+    def tape_op(self, stmt):
+        """Reverse-mode code differentiated again: a varied stack gets a stack of tangents."""
+        if stmt.op in (APPEND, POP):
+            self.b.append(stmt)
+            if stmt.op is POP:
+                self.b.types[stmt.target] = self.fn.types[stmt.target]
+        else:
+            self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
+        if stmt.op is NEW_STACK and stmt.target in self.varied:
+            dots = self.deriv_name(stmt.target)
+            self.b.append(Assign(dots, NEW_STACK, [], line=stmt.line))
+            self.b.types[dots] = []
+            self.dots[stmt.target] = Sym(dots, [])
+        elif stmt.op is APPEND and stmt.args[0].name in self.varied:
+            value = stmt.args[1]
+            if self.dot(value) is None:
+                self.zeros_for(value.name)
+            self.b.append(Assign("_", APPEND, [Var(self.dots[stmt.args[0].name].name), Var(self.dot(value).name)], line=stmt.line))
+        elif stmt.op is POP and stmt.args[0].name in self.varied and stmt.target in self.varied:
+            dots = self.deriv_name(stmt.target)
+            self.b.append(Assign(dots, POP, [Var(self.dots[stmt.args[0].name].name)], line=stmt.line))
+            self.b.types[dots] = self.batched_type(stmt.target)
+            self.dots[stmt.target] = Sym(dots, self.b.types[dots])
+        elif stmt.op in (POP, PLACEHOLDER) and stmt.target in self.varied:
+            self.zeros_for(stmt.target)
+
+    def batched_type(self, name):
+        d = self.b.types[name]
+        return dummy_array(np.ndim(d) + 1, np.asarray(d).dtype)
 
     def elementwise(self, stmt):
         partials_fn = rules.ELEMENTWISE[stmt.op]

@@ -36,6 +36,7 @@ from .ir import (
     Return,
     SetItem,
     SliceAtom,
+    TAPE_OPS,
     Var,
     While,
     assigned_names,
@@ -143,6 +144,12 @@ class Reverse(Derivative):
     def forward_sweep(self, stmts, depth=0):
         for stmt in stmts:
             self.b.line = stmt.line
+            if isinstance(stmt, Assign) and stmt.op in TAPE_OPS:
+                raise UnsupportedError(
+                    f"{self.where(stmt)}: reverse mode of reverse-mode code that has a tape (a loop, "
+                    "branch or in-place write), e.g. jacrev(jacrev(f)) of a loop: not supported yet; "
+                    "use hessian (jacfwd over jacrev) or jacfwd(jacfwd(f))"
+                )
             if isinstance(stmt, Assign):
                 overwrites = depth or stmt.target in self.defined  # (derivative code reassigns)
                 if overwrites and stmt.op is not TUPLE and not _untaped(self.fn.types.get(stmt.target)):

@@ -230,3 +230,17 @@ def continue_and_enumerate(x, y):
     for row in np.outer(x, y):
         acc = acc + np.sum(row * row)
     return acc
+
+
+def loop_energy(x, k):
+    """A chain of springs with a nonlinear on-site term, summed in a loop."""
+    e = 0.0
+    for i in range(x.shape[0] - 1):
+        d = x[i + 1] - x[i]
+        e = e + 0.5 * k * d * d + 0.25 * d ** 4
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            e = e + np.cosh(x[i])
+        else:
+            e = e + x[i] * x[i]
+    return e

@@ -88,3 +88,17 @@ def test_rk4_final_state_jacobian(mode, backend, steps):
 def test_recursion_refused():
     with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: recursive call of recursive"):
         s2sad.jacrev(sf.recursive, backend="python")(np.ones(2))
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_hessian_and_hvp_of_a_loop_energy(backend):
+    """Forward over reverse through loops and branches: the tape carries tangents too."""
+    x = np.random.default_rng(5).standard_normal(5)
+    H = s2sad.hessian(sf.loop_energy, backend=backend)(x, 1.3)
+    grad = s2sad.grad(sf.loop_energy, backend="python")
+    eps = 1e-6
+    fd = np.stack([(grad(x + eps * e, 1.3) - grad(x - eps * e, 1.3)) / (2 * eps) for e in np.eye(5)], axis=1)
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-8)
+    v = np.random.default_rng(6).standard_normal(5)
+    hv, _ = s2sad.hvp(sf.loop_energy, (x, 1.3), (v, 0.0), backend=backend)
+    np.testing.assert_allclose(hv, H @ v, rtol=1e-12, atol=1e-12)
