@@ -20,8 +20,6 @@ from . import runtime
 from .errors import S2SADError
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
 
-HEADER = "import math\nimport numpy as np\nfrom s2sad import runtime as rt\n"
-
 INFIX = {
     operator.add: "+",
     np.add: "+",
