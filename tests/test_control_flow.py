@@ -29,9 +29,19 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["python", "numba"])
-@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
-@pytest.mark.parametrize("name, fn, args, argnums", CASES, ids=[c[0] for c in CASES])
+# Numba compiles cost seconds each: every case runs on the python backend, a representative
+# set (loops with branches, in-place writes, nested loops, while, break) also on numba.
+NUMBA_CASES = {"huber", "recurrence", "matvec", "newton", "break", "early_return_if"}
+PARAMS = [
+    pytest.param(*case, mode, backend, id=f"{case[0]}-{mode}-{backend}")
+    for case in CASES
+    for mode in ("jacrev", "jacfwd")
+    for backend in ("python", "numba")
+    if backend == "python" or case[0] in NUMBA_CASES
+]
+
+
+@pytest.mark.parametrize("name, fn, args, argnums, mode, backend", PARAMS)
 def test_jacobian_through_control_flow(name, fn, args, argnums, mode, backend):
     J = getattr(s2sad, mode)(fn, argnums=argnums, backend=backend)(*args)
     check_jacobian(fn, args, argnums, J, rng=np.random.default_rng(1))
