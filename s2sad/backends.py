@@ -106,8 +106,8 @@ def compile_numba(source: str, name: str):
     register_numba_runtime()
     text = _module_text(source)
     path = _write_module(text, name)
-    _drop_broken_numba_cache(path)
     module = _import(path, name)
+    _drop_broken_numba_cache(path)  # after the import: the cached data refers to the module
     with _LOCK:
         jitted = getattr(module, "_s2sad_jitted_" + name, None)
         if jitted is None:
