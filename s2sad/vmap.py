@@ -446,6 +446,13 @@ _ELEMENTWISE = set(_INFIX) | set(_MATH_UNARY) | set(_MATH_BINARY) | {
     np.negative, operator.neg, np.positive, np.square, np.reciprocal, np.sign, np.maximum,
     np.minimum, builtins.max, builtins.min, np.where, np.logical_not, builtins.float, np.float64}
 
+
+
+def _is_math(op):
+    name = getattr(op, "__name__", "")
+    return getattr(op, "__module__", None) == "math" and getattr(math, name, None) is op
+
+
 # ops run by NumPy itself on object arrays of Scalars (layout, reductions, products: Scalar
 # arithmetic emits the statements)
 _STRUCTURAL = {
@@ -642,7 +649,7 @@ class _Scalarizer:
             return int(np.prod(_shape_of(args[0])))
         if op is np.ndim:
             return len(_shape_of(args[0]))
-        if op in _ELEMENTWISE:
+        if op in _ELEMENTWISE or _is_math(op):
             if all(_is_static(v) for v in args) and not kwargs:
                 out = op(*args)
                 return _objectify(out) if not isinstance(out, bool) else out
@@ -707,8 +714,8 @@ def _call_cuda(self, args, axes, size):
     if size == 0:
         raise UsageError("vmap: the batch is empty (size 0 along the mapped axis)")
     call_args = []
-    for k, (a, ax) in enumerate(args_free := list(zip(args, axes)) + [(v, None) for v in free]):
-        if not kernel_args[k]:
+    for (a, ax), passed in zip(list(zip(args, axes)) + [(v, None) for v in free], kernel_args):
+        if not passed:
             continue  # baked into the kernel
         if _is_device(a):
             call_args.append(a)
@@ -728,7 +735,6 @@ def _build_cuda(self, args, axes, free):
     from numba import cuda
 
     sample = tuple(_sample_dummy(a, ax) for a, ax in zip(args, axes))
-    host_sample = tuple(a if not (ax is None and isinstance(a, (numbers.Number, np.generic))) else a for a, ax in zip(args, axes))
     # argument checks as the per-sample call would do them (dtypes of differentiated args)
     self.inner.check_args(sample)
     ir = self.inner.ir_for(sample)

@@ -1,0 +1,55 @@
+"""User-style functions for the vmap tests (kept apart from the assertions)."""
+
+import math
+
+import numpy as np
+
+GAIN = 1.5
+
+
+def predict(weight, bias, x):
+    return np.tanh(weight @ x + bias)
+
+
+def scalar_fn(x, y):
+    return x * x * y + math.sin(y)
+
+
+def scalar_fn_grad(x, y):
+    """The hand-written gradient of scalar_fn."""
+    return 2.0 * x * y, x * x + np.cos(y)
+
+
+def mixed(x, y):
+    return np.exp(-x) * np.tanh(y) / (1.0 + x**2)
+
+
+def loss(w, x, target):
+    """Squared error of a linear model: a scalar per sample."""
+    r = np.dot(w, x) - target
+    return 0.5 * r * r
+
+
+def scaled_sin(x):
+    return GAIN * np.sin(x)
+
+
+def two_outputs(x, y):
+    return x * y, np.sin(x) + y
+
+
+def branchy(x):
+    if x > 0.0:
+        return x * x
+    return -x
+
+
+def counted(x, n):
+    acc = x
+    for k in range(n):
+        acc = acc * x
+    return acc
+
+
+def sorts(x):
+    return np.sum(np.sort(x) * x)
