@@ -100,6 +100,9 @@ class Transformed:
         return ir
 
     def check_args(self, args):
+        fn = base_function(self)
+        if hasattr(fn, "__code__"):
+            pipeline.user_ir(fn)  # unsupported syntax is reported before arity
         nargs = self.nargs
         if len(args) != nargs:
             raise TypeError(

@@ -161,11 +161,16 @@ def _register():
             return lambda like, x: np.zeros((like.shape[0],) + x.shape, like.dtype)
         return lambda like, x: np.zeros(like.shape[0], like.dtype)
 
+    limit = runtime.MEMORY_BYTES
+    too_large = runtime.TOO_LARGE
+
     @overload(runtime.basis)
     def basis_impl(x):
         if is_array(x):
             def impl(x):
                 n = x.size
+                if n * n * 8 > limit:
+                    raise MemoryError(too_large)
                 return np.eye(n, dtype=x.dtype).reshape((n,) + x.shape)
             return impl
         return lambda x: np.ones((1,), dtype=np.float64)
@@ -175,6 +180,8 @@ def _register():
         if is_array(x):
             def impl(x, offset, total):
                 n = x.size
+                if total * n * 8 > limit:
+                    raise MemoryError(too_large)
                 out = np.zeros((total, n), dtype=x.dtype)
                 for k in range(n):
                     out[offset + k, k] = 1.0

@@ -10,6 +10,7 @@ derivative adds in front of a primal's shape.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -73,10 +74,36 @@ def scatter(ct, x, *index):
     return out
 
 
+def memory_bytes() -> int:
+    """This machine's physical memory (the bound for one dense seed or Jacobian block)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+MEMORY_BYTES = memory_bytes()
+TOO_LARGE = (
+    "s2sad: this dense Jacobian needs more memory than the machine has; "
+    "use jvp, vjp or hvp (one direction at a time) instead"
+)
+
+
+def check_dense(rows, cols, itemsize=8):
+    """Refuse, before allocating, a dense ``rows x cols`` seed block that cannot fit."""
+    need = rows * cols * itemsize
+    if need > MEMORY_BYTES:
+        raise MemoryError(
+            f"{TOO_LARGE} (a {rows} x {cols} block is {need / 2**30:.1f} GiB, "
+            f"the machine has {MEMORY_BYTES / 2**30:.1f} GiB)"
+        )
+
+
 @primitive
 def basis(x):
     """The standard basis of x's space as a batch of seeds: shape ``(x.size,) + x.shape``."""
     n = np.size(x)
+    check_dense(n, n)
     return np.eye(n, dtype=np.result_type(x, np.float32)).reshape((n,) + np.shape(x))
 
 
@@ -85,6 +112,7 @@ def seed(x, offset, total):
     """Rows ``offset .. offset + x.size`` of the identity of size ``total``, shaped as seeds
     for ``x``: shape ``(total,) + x.shape`` (several arguments share one sweep)."""
     n = np.size(x)
+    check_dense(total, n)
     out = np.zeros((total, n), dtype=np.result_type(x, np.float32))
     for k in range(n):
         out[offset + k, k] = 1.0

@@ -244,3 +244,21 @@ def loop_energy(x, k):
         else:
             e = e + x[i] * x[i]
     return e
+
+
+def uses_global_statement(x):
+    global SCALE
+    return x * SCALE
+
+
+def star_args(*xs):
+    return xs[0]
+
+
+class Model:
+    def energy(self, x):
+        return np.sum(x * x)
+
+
+def sum_cubes(x):
+    return np.sum(x**3)

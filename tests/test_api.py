@@ -222,3 +222,40 @@ def test_no_source():
 def test_reverse_over_reverse_through_a_loop_refuses_clearly():
     with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: reverse mode of reverse-mode code that has a tape"):
         s2sad.jacrev(s2sad.jacrev(sf.huber_loop, backend="python"), backend="python")(np.ones(3), 0.5)
+
+
+def test_more_refusals_name_file_line_construct():
+    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: global statement"):
+        s2sad.jacrev(sf.uses_global_statement, backend="python")(np.ones(2))
+    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: \*args/\*\*kwargs"):
+        s2sad.jacrev(sf.star_args, backend="python")(np.ones(2))
+    with pytest.raises(s2sad.S2SADError, match="not a Python function"):
+        s2sad.jacrev(sf.Model().energy, backend="python")(np.ones(2))
+
+
+def test_mismatched_shapes_raise():
+    with pytest.raises(ValueError):
+        s2sad.jacrev(sf.predict, argnums=2, backend="python")(np.ones((3, 4)), np.ones(3), np.ones(5))
+
+
+def test_a_dense_jacobian_that_cannot_fit_is_refused_before_allocating(monkeypatch):
+    from s2sad import runtime
+
+    monkeypatch.setattr(runtime, "MEMORY_BYTES", 1000)
+    with pytest.raises(MemoryError, match=r"use jvp, vjp or hvp.*100 x 100 block"):
+        s2sad.jacrev(sf.non_scalar, backend="python")(np.ones(100))
+
+
+def test_third_order_tensor_closed_form():
+    """jacfwd(hessian(f)) of sum(x**3): T[i, j, k] = 6 when i == j == k, else 0."""
+    x = np.array([0.5, -1.0, 2.0])
+    T = s2sad.jacfwd(s2sad.hessian(sf.sum_cubes, backend="python"), backend="python")(x)
+    expected = np.zeros((3, 3, 3))
+    for i in range(3):
+        expected[i, i, i] = 6.0
+    np.testing.assert_allclose(T, expected, atol=1e-13)
+    T = s2sad.jacfwd(s2sad.hessian(sf.sum_sin, backend="python"), backend="python")(x)
+    expected = np.zeros((3, 3, 3))
+    for i in range(3):
+        expected[i, i, i] = -np.cos(x[i])
+    np.testing.assert_allclose(T, expected, atol=1e-13)
