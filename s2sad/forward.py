@@ -14,7 +14,7 @@ import numpy as np
 from . import rules
 from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads
+from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads, walk
 from .runtime import scatter, zeros_batch
 from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 
@@ -112,6 +112,7 @@ class Forward(Derivative):
     def __init__(self, fn, builder, varied):
         super().__init__(fn, builder)
         self.varied = varied
+        self.written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
         self.dots = {}
         self.batch_like = None  # a Sym with the seed axis, to size zero tangents
 
@@ -125,7 +126,10 @@ class Forward(Derivative):
             return None
         return None
 
-    def set_dot(self, name, value):
+    def set_dot(self, name, value, private=False):
+        if name in self.written and not private:
+            # an array written in place gets a tangent of its own (never a view or an alias)
+            value = np.copy(value)
         sym = copy_to(self.deriv_name(name), value)
         self.dots[name] = sym
         if self.batch_like is None:
@@ -136,7 +140,7 @@ class Forward(Derivative):
         with building(self.b, self.deriv_name(name)):
             self.b.mark = len(self.b.stmts)
             z = zeros_batch(self.batch_like, self.b.sym(name))
-            return self.set_dot(name, z)
+            return self.set_dot(name, z, private=True)
 
     # --- statements -------------------------------------------------------------------------
 

@@ -70,11 +70,12 @@ def typed_input(g, dummies) -> Function:
     from .api import Transformed
 
     inner = g.fn
+    dummies = tuple(dummies)[: g.nargs]  # the user's arguments (not tangents or cotangents)
     if isinstance(inner, Transformed):
         return inner.ir_for(dummies)
     ir = user_ir(inner)
     free = tuple(dummy_like(v) for v in free_values(g))
-    typed = infer_types(ir, dict(zip(ir.params, tuple(dummies) + free)))
+    typed = infer_types(ir, dict(zip(ir.params, dummies + free)))
     typed.free_values = ir.free_values
     return typed
 
@@ -301,8 +302,9 @@ def _jac_forward(builder, d, out_atom, p, offset, size, several):
     x = builder.sym(p)
     y_ndim = np.ndim(getattr(y, "dummy", y))
     if d is None:
-        shape = (np.shape(y) if y_ndim else ()) + (x.shape if x.ndim else ())
-        return call(np.zeros, shape) if shape != () else 0.0
+        if not y_ndim and not x.ndim:
+            return 0.0
+        return call(np.zeros, (y.shape if y_ndim else ()) + (x.shape if x.ndim else ()))
     if several:
         d = d[offset:offset + size]
     if y_ndim:

@@ -74,6 +74,12 @@ def scatter(ct, x, *index):
     return out
 
 
+def float_dtype(x):
+    """x's float dtype (float64 for a Python float, which NumPy 2 treats as a weak scalar)."""
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
 def memory_bytes() -> int:
     """This machine's physical memory (the bound for one dense seed or Jacobian block)."""
     try:
@@ -104,7 +110,7 @@ def basis(x):
     """The standard basis of x's space as a batch of seeds: shape ``(x.size,) + x.shape``."""
     n = np.size(x)
     check_dense(n, n)
-    return np.eye(n, dtype=np.result_type(x, np.float32)).reshape((n,) + np.shape(x))
+    return np.eye(n, dtype=float_dtype(x)).reshape((n,) + np.shape(x))
 
 
 @primitive
@@ -113,7 +119,7 @@ def seed(x, offset, total):
     for ``x``: shape ``(total,) + x.shape`` (several arguments share one sweep)."""
     n = np.size(x)
     check_dense(total, n)
-    out = np.zeros((total, n), dtype=np.result_type(x, np.float32))
+    out = np.zeros((total, n), dtype=float_dtype(x))
     for k in range(n):
         out[offset + k, k] = 1.0
     return out.reshape((total,) + np.shape(x))

@@ -491,9 +491,14 @@ def broadcast_to_adjoint(y_bar, x, shape):
     return rt.sum_to(sum_batched(y_bar, tuple(range(extra))), x)
 
 
-@tangent_rule(np.copy, COPY, np.ascontiguousarray)
+@tangent_rule(COPY, np.ascontiguousarray)
 def copy_tangent(x, x_dot):
-    return x_dot
+    return x_dot  # `y = x` aliases in Python too: the tangent may alias
+
+
+@tangent_rule(np.copy)
+def np_copy_tangent(x, x_dot):
+    return np.copy(x_dot)  # a copy owns its memory: so does its tangent
 
 
 @adjoint_rule(np.copy, "x")
