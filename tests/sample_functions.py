@@ -262,3 +262,37 @@ class Model:
 
 def sum_cubes(x):
     return np.sum(x**3)
+
+
+def has_class(x):
+    class Inner:
+        pass
+
+    return x
+
+
+def has_nested_def(x):
+    def inner(y):
+        return y
+
+    return inner(x)
+
+
+def has_comprehension(x):
+    return np.array([v * 2.0 for v in x])
+
+
+def returns_in_loop(x):
+    for i in range(3):
+        if x[i] > 0:
+            return x * 2.0
+    return x
+
+
+def has_lambda_inside(x):
+    f = lambda v: v * 2.0  # noqa: E731
+    return f(x)
+
+
+def has_generator_expression(x):
+    return sum(v for v in x)

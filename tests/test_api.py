@@ -259,3 +259,25 @@ def test_third_order_tensor_closed_form():
     for i in range(3):
         expected[i, i, i] = -np.cos(x[i])
     np.testing.assert_allclose(T, expected, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "fn, construct",
+    [
+        (sf.has_try, "try/except"),
+        (sf.has_yield, r"yield \(a generator\)"),
+        (sf.has_with, "with"),
+        (sf.has_class, "class definition"),
+        (sf.has_nested_def, "nested function definition"),
+        (sf.has_comprehension, "list comprehension"),
+        (sf.has_generator_expression, "generator expression"),
+        (sf.has_lambda_inside, "lambda"),
+        (sf.uses_global_statement, "global statement"),
+        (sf.star_args, r"\*args/\*\*kwargs"),
+        (sf.returns_in_loop, "return inside a loop"),
+        (sf.recursive, "recursive call of recursive"),
+    ],
+)
+def test_every_unsupported_construct_names_file_line_and_construct(fn, construct):
+    with pytest.raises(s2sad.S2SADError, match=rf"sample_functions.py:\d+: {construct}: \w+"):
+        s2sad.jacrev(fn, backend="python")(np.ones(4))
