@@ -255,6 +255,20 @@ def _as_tuple(value, what):
     return tuple(value)
 
 
+def _checked_pairs(primals, tangents, name):
+    primals = _as_tuple(primals, f"{name}: primals")
+    tangents = _as_tuple(tangents, f"{name}: tangents")
+    if len(primals) != len(tangents):
+        raise UsageError(f"{name}: {len(primals)} primals but {len(tangents)} tangents")
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        if np.shape(p) != np.shape(t):
+            raise UsageError(
+                f"{name}: tangent {k} has shape {np.shape(t)} but its primal has shape "
+                f"{np.shape(p)}; they must match"
+            )
+    return primals, tangents
+
+
 def jvp(fn, primals, tangents, *, backend="numba"):
     """Forward-mode product: ``(fn(*primals), J @ tangents)``.
 
@@ -263,18 +277,9 @@ def jvp(fn, primals, tangents, *, backend="numba"):
         primals, tangents: tuples, one entry per positional argument of ``fn``; tangents
             must match the primals' shapes (for non-float primals they are ignored).
     """
-    primals = _as_tuple(primals, "jvp: primals")
-    tangents = _as_tuple(tangents, "jvp: tangents")
-    if len(primals) != len(tangents):
-        raise UsageError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    for k, (p, t) in enumerate(zip(primals, tangents)):
-        if np.shape(p) != np.shape(t):
-            raise UsageError(
-                f"jvp: tangent {k} has shape {np.shape(t)} but its primal has shape {np.shape(p)}; "
-                "they must match"
-            )
+    primals, tangents = _checked_pairs(primals, tangents, "jvp")
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
-    g = Transformed(fn, "jvp", active, backend)
+    g = _cached(fn, "jvp", active, backend)
     tangents = tuple(
         np.asarray(t, dtype=np.asarray(p).dtype) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents))
     )
@@ -287,8 +292,8 @@ def vjp(fn, *primals, backend="numba"):
     """Reverse-mode product: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple
     with one cotangent per primal (zeros for the ones that are not float)."""
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
-    value = Transformed(fn, "primal", None, backend).call_extended(primals, primals)
-    g = Transformed(fn, "vjp", active, backend)
+    value = _cached(fn, "primal", None, backend).call_extended(primals, primals)
+    g = _cached(fn, "vjp", active, backend)
 
     def vjp_fn(cotangent):
         out_ct = cotangent if isinstance(cotangent, tuple) else (cotangent,)
@@ -307,13 +312,23 @@ def vjp(fn, *primals, backend="numba"):
     return value, vjp_fn
 
 
+@functools.lru_cache(maxsize=512)
+def _cached(fn, kind, argnums, backend):
+    """One Transformed per (function, kind, argnums, backend): jvp/vjp/hvp are called with the
+    function each time, and must not rebuild (or recompile) its derivative on every call."""
+    return Transformed(fn, kind, argnums, backend)
+
+
 def hvp(fn, primals, tangents, *, backend="numba"):
     """Hessian-vector product by forward-over-reverse: ``jvp(grad(fn, all), ...)`` — one sweep,
     the Hessian is never formed. Returns a tuple with one entry per primal."""
     primals = _as_tuple(primals, "hvp: primals")
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
-    g = grad(fn, argnums=active, backend=backend)
-    _, out = jvp(g, primals, tangents, backend=backend)
+    g = _cached(fn, "grad", active, backend)
+    primals, tangents = _checked_pairs(primals, tangents, "hvp")
+    h = _cached(g, "jvp_tangents", active, backend)
+    args = primals + tuple(np.asarray(tangents[k], dtype=np.asarray(primals[k]).dtype) for k in active)
+    (out,) = h.call_extended(primals, args)
     return out
 
 

@@ -4,10 +4,11 @@
     normalize        tree -> A-normal form IR                        (normalize.py)
     infer_types      dummies for the call's ranks and dtypes         (activity.py)
     differentiate    forward (jacfwd, jvp) or reverse (jacrev, grad, vjp), batched over seeds
+    simplify         dead code and common subexpressions removed     (simplify.py)
     emit_source      IR -> readable Python                          (codegen.py)
     compile          python | numba                                  (backends.py)
 
-``S2SAD_DUMP_AFTER=normalize,differentiate`` prints the source after those passes.
+``S2SAD_DUMP_AFTER=normalize,differentiate,simplify`` prints the source after those passes.
 A transformation of a transformation starts from the inner one's typed IR, so the
 derivative code is differentiated like user code (``hessian = jacfwd(jacrev(f))``).
 """
@@ -28,6 +29,7 @@ from .ir import TUPLE, Assign, Const, Function, NameGen, Return, Var, all_names
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
+from .simplify import simplify
 from .trace import Builder, Sym, building, call, dummy_like, is_float
 
 _USER_IR = {}
@@ -97,7 +99,7 @@ def build(g, dummies) -> Function:
         if not is_float(fn.types[p]):
             raise UsageError(f"{g.kind}: argument {p!r} is differentiated but is not a float")
     extra_params = []
-    if kind in ("jacfwd", "jvp"):
+    if kind in ("jacfwd", "jvp", "jvp_tangents"):
         seeds = {}
         with building(builder, "seed"):
             if kind == "jacfwd":
@@ -117,9 +119,9 @@ def build(g, dummies) -> Function:
         fwd, ret = differentiate_forward(fn, builder, seeds)
         structure = _structure(fn, ret)
         with building(builder, "jac"):
-            if kind == "jvp":
+            if kind in ("jvp", "jvp_tangents"):
                 dots = [_regroup(builder, _structure_of(fn, o), lambda leaf: _first(builder, fwd.dot(leaf), leaf)) for o in ret.values]
-                values = list(ret.values) + dots
+                values = (list(ret.values) if kind == "jvp" else []) + dots
             else:
                 def block(leaf):
                     row, offset = [], 0
@@ -172,11 +174,14 @@ def build(g, dummies) -> Function:
                     results[i] = _group(builder, row, isinstance(g.argnums, tuple))
             order = iter(range(len(leaves)))
             values = [_regroup(builder, structure, lambda leaf: results[next(order)])]
-    builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp")))
+    builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents")))
     params = user_params + extra_params + list(fn.free_values)
     out = Function(name, params, builder.stmts, fn.filename, fn.source_lines, builder.types)
     out.free_values = fn.free_values
     _dump("differentiate", out)
+    out = simplify(out)
+    out.free_values = fn.free_values
+    _dump("simplify", out)
     return out
 
 

@@ -339,11 +339,17 @@ class Sym:
 
     __sub__ = _binary(np.subtract)
     __rsub__ = _binary(np.subtract, swap=True)
-    __mul__ = _binary(np.multiply)
-    __rmul__ = _binary(np.multiply, swap=True)
+    def __mul__(self, other):
+        return self if _is_one(other) else emit(np.multiply, self, other)
+
+    def __rmul__(self, other):
+        return self if _is_one(other) else emit(np.multiply, other, self)
+
     __truediv__ = _binary(np.true_divide)
     __rtruediv__ = _binary(np.true_divide, swap=True)
-    __pow__ = _binary(np.power)
+    def __pow__(self, other):
+        return self if _is_one(other) else emit(np.power, self, other)
+
     __rpow__ = _binary(np.power, swap=True)
     __matmul__ = _binary(np.matmul)
     __rmatmul__ = _binary(np.matmul, swap=True)
@@ -396,6 +402,11 @@ class Sym:
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 else shape
         return emit(np.reshape, self, shape)
+
+
+def _is_one(value):
+    """A constant 1 (the identity of * and **): rules write ``b * a ** (b - 1.0)`` once."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1
 
 
 def copy_to(target: str, value) -> Sym:
