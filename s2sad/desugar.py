@@ -40,11 +40,11 @@ class Desugar:
                 stmt.body, stmt.orelse = self.loops(stmt.body), self.loops(stmt.orelse)
             elif isinstance(stmt, ast.While):
                 stmt.body = self.loops(stmt.body)
-                stmt = self.jumps_while(stmt)
+                stmt = self.jumps(stmt)
             elif isinstance(stmt, ast.For):
                 stmt.body = self.loops(stmt.body)
                 stmt = self.iteration(stmt)
-                stmt = self.jumps_for(stmt)
+                stmt = self.jumps(stmt)
             out.extend(stmt if isinstance(stmt, list) else [stmt])
         return out
 
@@ -94,7 +94,8 @@ class Desugar:
 
     # --- break / continue --------------------------------------------------------------------
 
-    def jumps_for(self, loop: ast.For):
+    def jumps(self, loop):
+        """Replace break/continue in ``loop`` (a for or while) by flags."""
         broke, skipped = _has_jump(loop.body, ast.Break), _has_jump(loop.body, ast.Continue)
         if not (broke or skipped):
             return loop
@@ -103,23 +104,11 @@ class Desugar:
         body = self._guarded(loop.body, brk, cnt)
         if cnt:
             body = [_set(cnt, False, loop)] + body
-        if brk:
-            body = [ast.copy_location(ast.If(_not(brk), body, []), loop)]
+        if brk and isinstance(loop, ast.While):
+            loop.test = ast.BoolOp(ast.And(), [loop.test, _not(brk)])  # stop at once
+        elif brk:
+            body = [ast.copy_location(ast.If(_not(brk), body, []), loop)]  # idle trips
         loop.body = body
-        return ([_set(brk, False, loop)] if brk else []) + [loop]
-
-    def jumps_while(self, loop: ast.While):
-        broke, skipped = _has_jump(loop.body, ast.Break), _has_jump(loop.body, ast.Continue)
-        if not (broke or skipped):
-            return loop
-        brk = self.fresh("broke") if broke else None
-        cnt = self.fresh("skip") if skipped else None
-        body = self._guarded(loop.body, brk, cnt)
-        if cnt:
-            body = [_set(cnt, False, loop)] + body
-        loop.body = body
-        if brk:
-            loop.test = ast.BoolOp(ast.And(), [loop.test, _not(brk)])
         return ([_set(brk, False, loop)] if brk else []) + [loop]
 
     def _guarded(self, stmts, brk, cnt):

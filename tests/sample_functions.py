@@ -296,3 +296,14 @@ def has_lambda_inside(x):
 
 def has_generator_expression(x):
     return sum(v for v in x)
+
+
+def while_break(x):
+    y = x
+    k = 0
+    while k < 10:
+        y = np.sin(y) + 0.5 * x
+        if np.sum(y) > 2.0:
+            break
+        k = k + 1
+    return y

@@ -25,6 +25,8 @@ CASES = [
     ("early_return_if", sf.early_return, (np.abs(X6),), 0),
     ("early_return_else", sf.early_return, (-np.abs(X6),), 0),
     ("break", sf.break_on_value, (X6,), 0),
+    ("while_break", sf.while_break, (np.abs(X6),), 0),
+    ("while_no_break", sf.while_break, (-np.abs(X6),), 0),
     ("continue_enumerate_zip_rows", sf.continue_and_enumerate, (X6, X6[::-1].copy()), (0, 1)),
 ]
 
