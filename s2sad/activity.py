@@ -9,7 +9,7 @@ input through differentiable ops. Only those get tangents or adjoints.
 from __future__ import annotations
 
 from . import rules
-from .errors import MissingRuleError, UnsupportedError, where
+from .errors import MissingRuleError, where
 from .ir import APPEND, POP, TAPE_OPS, Assign, For, PseudoOp, SetItem, While, atom_vars, walk
 from .trace import is_float
 

@@ -16,7 +16,7 @@ from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads, walk
 from .runtime import scatter, zeros_batch
-from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
+from .trace import Builder, Sym, building, copy_to, dummy_array
 
 # ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
 PACKED = {GETITEM: 1, scatter: 2}
@@ -356,4 +356,4 @@ def differentiate_forward(fn, builder: Builder, seeds: dict):
     return fwd, ret
 
 
-__all__ = ["differentiate_forward", "Forward", "Derivative", "is_float", "np"]
+__all__ = ["differentiate_forward", "Forward", "Derivative"]

@@ -21,7 +21,7 @@ import types
 import numpy as np
 
 from . import runtime
-from .errors import MissingRuleError, UnsupportedError
+from .errors import UnsupportedError
 from .ir import (
     COPY,
     GETITEM,

@@ -274,8 +274,8 @@ def _bind(builder, name, value):
 
 
 def _size(builder, p):
-    d = builder.types[p]
-    return builder.sym(p).size_static if False else (int(1) if np.ndim(d) == 0 else np.size(builder.sym(p)))
+    """The number of seeds a parameter needs (1 for a scalar; x.size, emitted, for an array)."""
+    return 1 if np.ndim(builder.types[p]) == 0 else np.size(builder.sym(p))
 
 
 def _sum(sizes):

@@ -20,7 +20,7 @@ import numpy as np
 from . import rules
 from .activity import varied_names
 from .errors import UnsupportedError
-from .forward import PACKED, Derivative
+from .forward import Derivative
 from .ir import (
     APPEND,
     COPY,
@@ -40,12 +40,11 @@ from .ir import (
     Var,
     While,
     assigned_names,
-    atom_vars,
     reads,
     walk,
 )
 from .runtime import sum_to, zeros_batch
-from .trace import Sym, building, copy_to
+from .trace import building, copy_to
 
 
 class Reverse(Derivative):
@@ -442,4 +441,4 @@ def differentiate_reverse(fn, builder, wrt, seeds):
     return rev
 
 
-__all__ = ["differentiate_reverse", "Reverse", "PACKED", "Sym", "atom_vars"]
+__all__ = ["differentiate_reverse", "Reverse"]

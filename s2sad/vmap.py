@@ -739,7 +739,6 @@ def _build_cuda(self, args, axes, free):
     self.inner.check_args(sample)
     ir = self.inner.ir_for(sample)
     dtype = _target_dtype(self.inner, sample)
-    nargs = len(args)
     params = list(ir.params)  # the user's parameters, then the free values'
     lines = []
     scal = _Scalarizer(ir)

@@ -3,7 +3,6 @@
 s2sad reads source with inspect, so each function is a module-level def in a real file.
 """
 
-import builtins
 import math
 
 import numpy as np

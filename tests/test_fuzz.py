@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 
 import fuzz
 import fuzz_regressions
-import s2sad
 
 def run_program(program, backend):
     try:

@@ -508,10 +508,6 @@ def copy_adjoint(y_bar, x):
     return y_bar
 
 
-def _sequence_parts(seq):
-    return list(seq)
-
-
 @tangent_rule(np.concatenate)
 def concatenate_tangent(arrays, axis=0, y=None, arrays_dot=None):
     return np.concatenate(_dense_parts(arrays, arrays_dot), axis=batched_axis(axis, y.ndim))
