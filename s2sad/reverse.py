@@ -277,21 +277,26 @@ class Reverse(Derivative):
             rule = rules.ELEMENTWISE.get(stmt.op) or next(iter(rules.ADJOINT_RULES.get(stmt.op, {}).values()), None)
             wants_y = rule is not None and rules.params_of(rule).wants_y
         output = stmt.target
+        reset = False
         if taped:
             if y_bar is not None:
                 # keep this statement's output (rules may read it) and its incoming adjoint,
-                # then restore the overwritten value and start its adjoint afresh
+                # then restore the overwritten value and start its adjoint afresh: as a
+                # symbolic zero, so `total = total + t` passes its adjoint on without a copy
                 if wants_y:
                     output = self.b.names.fresh(f"{stmt.target}_out")
                     self.b.emit(COPY, [Var(stmt.target)], target=output)
                 incoming = self.b.names.fresh(f"{stmt.target}_bar_in")
                 self.b.emit(COPY, [Var(y_bar.name)], target=incoming)
                 y_bar = self.b.sym(incoming)
-                self.zero_bar(stmt.target)
+                self.bars[stmt.target] = None
+                reset = True
             self.pop_into(stmt.target, stmt.target)
         if y_bar is None:
             return
         self.adjoint(stmt, y_bar, output)
+        if reset and self.bars.get(stmt.target) is None:
+            self.zero_bar(stmt.target)  # carried around the loop under its name: a real zero
 
     def reverse_setitem(self, stmt):
         saved = self.b.names.fresh(f"{stmt.array}_saved")
