@@ -85,7 +85,24 @@ class Transformed:
 
     @property
     def nargs(self):
-        return base_function(self).__code__.co_argcount
+        fn = base_function(self)
+        if not hasattr(fn, "__code__"):
+            from .parse import parse
+
+            parse(fn)  # raises SourceError naming what fn is
+        return fn.__code__.co_argcount
+
+    def call_extended(self, primals, args):
+        """Call with extra (tangent/cotangent) arguments after the primals (jvp, vjp, hvp)."""
+        if len(primals) != self.nargs:
+            raise TypeError(
+                f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
+                f"arguments but {len(primals)} were given"
+            )
+        _, _, compiled = self._compiled_for(args)
+        out = compiled(*args, *pipeline.free_values(self))
+        nums = self.argnums if isinstance(self.argnums, tuple) else ()
+        return _finish(out, _float_dtype(primals, nums or range(len(primals))))
 
     # --- IR per signature --------------------------------------------------------------------
 
@@ -342,8 +359,8 @@ def source(g, *example_args) -> str:
         raise UsageError("source() takes a function returned by an s2sad transformation")
     if example_args:
         g.check_args(example_args)
-        _, text, _ = g._compiled_for(example_args) if g.backend != "numba" else (None, pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args))), None)
-        return text
+        # the source only: no compile needed (a numba compile can take seconds)
+        return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args)))
     if g._last_key is None:
         raise UsageError(
             f"source({g.__name__}): it has not been called yet, so its argument types are unknown; "
@@ -351,31 +368,5 @@ def source(g, *example_args) -> str:
         )
     return g._compiled[g._last_key][1]
 
-
-def _call_extended(self, primals, args):
-    """Call with extra (tangent/cotangent) arguments after the primals."""
-    if len(primals) != self.nargs:
-        raise TypeError(
-            f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
-            f"arguments but {len(primals)} were given"
-        )
-    _, _, compiled = self._compiled_for(args)
-    extra = pipeline.free_values(self)
-    out = compiled(*args, *extra)
-    nums = self.argnums if isinstance(self.argnums, tuple) else ()
-    return _finish(out, _float_dtype(primals, nums or range(len(primals))))
-
-
-Transformed.call_extended = _call_extended
-def _nargs(self):
-    fn = base_function(self)
-    if not hasattr(fn, "__code__"):
-        from .parse import parse
-
-        parse(fn)  # raises SourceError naming what fn is
-    return fn.__code__.co_argcount
-
-
-Transformed.nargs = property(_nargs)
 
 __all__ = ["grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "source", "Transformed", "S2SADError"]
