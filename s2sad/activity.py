@@ -81,5 +81,6 @@ def infer_types(fn, arg_dummies: dict):
     from .trace import Builder
 
     builder = Builder(dict(arg_dummies), NameGen(all_names(fn)))
+    builder.check_types, builder.filename = True, fn.filename
     Forward(fn, builder, varied=set()).block(fn.body)
     return fn.replace(types=builder.types)

@@ -65,6 +65,18 @@ def is_float(dummy) -> bool:
     return isinstance(dummy, (np.ndarray, np.floating)) and dummy.dtype.kind == "f"
 
 
+def _type_key(dummy):
+    """What must not change between two assignments of one variable: array or not, rank and
+    dtype of arrays (scalars may move between int and float, as Numba unifies them)."""
+    if isinstance(dummy, np.ndarray):
+        return ("array", dummy.ndim, dummy.dtype.str)
+    if isinstance(dummy, tuple):
+        return ("tuple", tuple(_type_key(d) for d in dummy))
+    if isinstance(dummy, (int, float, bool, np.number, np.bool_)):
+        return ("scalar",)
+    return (type(dummy).__name__,)
+
+
 def describe(dummy) -> str:
     if isinstance(dummy, np.ndarray):
         return f"{dummy.dtype}[{dummy.ndim}d]"
@@ -185,6 +197,8 @@ class Builder:
         self.hint = "t"
         self.line = line
         self.mark = 0  # statements before this index are not the current rule's own
+        self.check_types = False  # refuse a variable whose rank or dtype changes (user code)
+        self.filename = None
 
     def emit(self, op, args, kwargs=None, target=None) -> Sym:
         kwargs = kwargs or {}
@@ -194,6 +208,14 @@ class Builder:
             op, [self.dummy_of(a) for a in atoms], {k: self.dummy_of(v) for k, v in katoms.items()}
         )
         target = target or self.names.fresh(self.hint)
+        if self.check_types and target in self.types and _type_key(self.types[target]) != _type_key(dummy):
+            from .errors import UnsupportedError, where
+
+            raise UnsupportedError(
+                f"{where(self.filename, self.line)}: {target!r} is {describe(dummy)} here but "
+                f"{describe(self.types[target])} elsewhere: s2sad (like Numba) gives each variable one "
+                "rank and dtype; use two names"
+            )
         self.stmts.append(Assign(target, op, atoms, katoms, line=self.line))
         self.types[target] = dummy
         return Sym(target, dummy)

@@ -584,6 +584,10 @@ def _call(stage, thunk):
         return thunk()
     except Failure:
         raise
+    except s2sad.S2SADError as exc:
+        if "one rank and dtype" in str(exc):  # the generator let a variable change rank
+            raise Skip("a variable changes rank between branches: refused by design") from exc
+        raise Failure(f"{stage}: {type(exc).__name__}", _short(exc)) from exc
     except Exception as exc:  # noqa: BLE001 — every exception is a finding
         raise Failure(f"{stage}: {type(exc).__name__}", _short(exc)) from exc
 

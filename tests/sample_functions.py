@@ -307,3 +307,11 @@ def while_break(x):
             break
         k = k + 1
     return y
+
+
+def rank_changes_between_branches(x, y):
+    if np.sum(y) > 0.0:
+        w = x - y
+    else:
+        w = np.cos(y)
+    return np.sum(w)

@@ -281,3 +281,9 @@ def test_third_order_tensor_closed_form():
 def test_every_unsupported_construct_names_file_line_and_construct(fn, construct):
     with pytest.raises(s2sad.S2SADError, match=rf"sample_functions.py:\d+: {construct}: \w+"):
         s2sad.jacrev(fn, backend="python")(np.ones(4))
+
+
+def test_a_variable_that_changes_rank_is_refused():
+    """Found by the fuzzer: w is 2-D in one branch, 1-D in the other (Numba refuses it too)."""
+    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: 'w' is float64\[1d\] here but float64\[2d\]"):
+        s2sad.jacfwd(sf.rank_changes_between_branches, backend="python")(np.ones((2, 2)), np.ones(2))
