@@ -103,13 +103,15 @@ def build(g, dummies) -> Function:
         seeds = {}
         with building(builder, "seed"):
             if kind == "jacfwd":
+                # one sweep for all arguments: each gets its rows of one identity
                 sizes = [_size(builder, p) for p in wrt]
-                total = _sum(sizes)
-                offset = 0
-                for p, size in zip(wrt, sizes):
+                offsets = [0]
+                for size in sizes:
+                    offsets.append(size if isinstance(offsets[-1], int) and offsets[-1] == 0 else offsets[-1] + size)
+                total = offsets.pop()
+                for p, offset in zip(wrt, offsets):
                     with building(builder, p + "_dot"):
                         seeds[p] = _bind(builder, p + "_dot", rt.seed(builder.sym(p), offset, total))
-                    offset = size if isinstance(offset, int) and offset == 0 else offset + size
             else:
                 for p in wrt:
                     t = builder.names.fresh(p + "_tangent")
@@ -124,10 +126,10 @@ def build(g, dummies) -> Function:
                 values = (list(ret.values) if kind == "jvp" else []) + dots
             else:
                 def block(leaf):
-                    row, offset = [], 0
-                    for p, size in zip(wrt, sizes):
-                        row.append(_jac_forward(builder, fwd.dot(leaf), leaf, p, offset, size, len(wrt) > 1))
-                        offset = size if isinstance(offset, int) and offset == 0 else offset + size
+                    row = [
+                        _jac_forward(builder, fwd.dot(leaf), leaf, p, offset, size, len(wrt) > 1)
+                        for p, offset, size in zip(wrt, offsets, sizes)
+                    ]
                     return _group(builder, row, isinstance(g.argnums, tuple))
 
                 values = [_regroup(builder, structure, block)]
@@ -276,13 +278,6 @@ def _bind(builder, name, value):
 def _size(builder, p):
     """The number of seeds a parameter needs (1 for a scalar; x.size, emitted, for an array)."""
     return 1 if np.ndim(builder.types[p]) == 0 else np.size(builder.sym(p))
-
-
-def _sum(sizes):
-    total = sizes[0]
-    for s in sizes[1:]:
-        total = total + s
-    return total
 
 
 def _first(builder, d, atom):
