@@ -100,7 +100,10 @@ class Transformed:
                 f"arguments but {len(primals)} were given"
             )
         _, _, compiled = self._compiled_for(args)
-        out = compiled(*args, *pipeline.free_values(self))
+        try:
+            out = compiled(*args, *pipeline.free_values(self))
+        except Exception as exc:
+            raise (pipeline.compile_failure(exc, self.__name__) or exc) from exc
         nums = self.argnums if isinstance(self.argnums, tuple) else ()
         return _finish(out, _float_dtype(primals, nums or range(len(primals))))
 
@@ -154,7 +157,10 @@ class Transformed:
         if plan is None or len(args) != plan[3]:
             plan = self._plan(args)
         compiled, free, dtype, _ = plan
-        out = compiled(*args, *free()) if free else compiled(*args)
+        try:
+            out = compiled(*args, *free()) if free else compiled(*args)
+        except Exception as exc:
+            raise (pipeline.compile_failure(exc, self.__name__) or exc) from exc
         if type(out) is np.ndarray and out.dtype == dtype and out.ndim and out.flags.writeable:
             return out  # the common case, without the generic conversion
         return _finish(out, dtype)

@@ -119,6 +119,20 @@ def compile_numba(source: str, name: str):
 BACKENDS = {"python": compile_python, "numba": compile_numba}
 
 
+def compile_failure(exc, name):
+    """An S2SADError for a Numba compile failure of generated code (None for other errors)."""
+    from numba.core.errors import NumbaError
+
+    if not isinstance(exc, NumbaError):
+        return None
+    first = str(exc).strip().splitlines()
+    detail = next((line for line in first if line.strip() and "Failed in" not in line), "")
+    return S2SADError(
+        f"Numba could not compile the generated {name} ({type(exc).__name__}: {detail.strip()}); "
+        "backend='python' runs the same source with NumPy, and s2sad.source(g, *args) shows it"
+    )
+
+
 def compile_source(source: str, name: str, backend: str):
     try:
         compiler = BACKENDS[backend]

@@ -195,6 +195,10 @@ def compile(source: str, name: str, backend: str):
     return backends.compile_source(source, name, backend)
 
 
+def compile_failure(exc, name):
+    return backends.compile_failure(exc, name)
+
+
 def describe_output(fn, ret):
     parts = [codegen_describe(_dummy_of(fn, v)) for v in ret.values]
     return f"a tuple ({', '.join(parts)})" if ret.is_tuple else parts[0]

@@ -287,3 +287,12 @@ def test_a_variable_that_changes_rank_is_refused():
     """Found by the fuzzer: w is 2-D in one branch, 1-D in the other (Numba refuses it too)."""
     with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: 'w' is float64\[1d\] here but float64\[2d\]"):
         s2sad.jacfwd(sf.rank_changes_between_branches, backend="python")(np.ones((2, 2)), np.ones(2))
+
+
+def test_numba_compile_failure_is_an_s2sad_error_with_advice():
+    import rule_functions as rf
+
+    with pytest.raises(s2sad.S2SADError, match=r"Numba could not compile .*backend='python'"):
+        s2sad.jacfwd(rf.squeeze_axis)(np.ones((3, 1)))
+    J = s2sad.jacfwd(rf.squeeze_axis, backend="python")(np.ones((3, 1)))
+    assert J.shape == (3, 3, 1)
