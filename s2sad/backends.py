@@ -223,7 +223,9 @@ def _register():
             return lambda t, g: np.full(g.shape, t)
 
         def impl(t, g):
-            return np.broadcast_to(t, t.shape[:lead] + g.shape)
+            # a writable copy: Numba types a broadcast view as read-only, and a variable that
+            # once held one could never be written in place (adjoints of y[i] = v)
+            return np.ascontiguousarray(np.broadcast_to(t, t.shape[:lead] + g.shape))
         return impl
 
     @overload(runtime.sum_to)

@@ -99,3 +99,20 @@ REGRESSIONS["reg_hessian_loop_fill_nonlinear"] = dict(
     fn=reg_hessian_loop_fill_nonlinear, shapes=[(2,)], seed=0, control=True,
     backends=("python", "numba"), failure="hessian: ValueError",  # numba: TypingError (setitem)
 )
+
+
+# Found by the numba campaign (seed 21): the adjoint of y1 had been a broadcast view once, so
+# Numba typed the variable read-only and the in-place write of y1[0]'s adjoint did not compile.
+def reg_numba_readonly_adjoint(x0, x1):
+    y1 = np.zeros((3, 3))
+    y1[0] = x1[0]
+    for i in range(2):
+        y1[i + 1] = 0.5 * y1[i] + x1[i + 1]
+    v2 = y1 + 0.1 * (np.sum(np.tanh(x0)))
+    return np.sum(v2)
+
+
+REGRESSIONS["reg_numba_readonly_adjoint"] = dict(
+    fn=reg_numba_readonly_adjoint, shapes=[(3,), (3, 3)], seed=0, control=True,
+    backends=("python", "numba"), failure="jacrev: TypingError (numba)",
+)
