@@ -40,6 +40,7 @@ from .ir import (
     Var,
     While,
     assigned_names,
+    atom_vars,
     reads,
     walk,
 )
@@ -59,6 +60,8 @@ class Reverse(Derivative):
         self.private = set()  # bars known to own their memory (safe to write in place)
         self.stack_types = {}
         self.taped = set()  # assignments whose overwritten value is on the tape
+        self.overwriting = set()  # assignments that overwrite a value (taped or not)
+        self.read_back = _read_in_reverse(fn, varied, builder)
 
     # --- adjoint variables ---------------------------------------------------------------------
 
@@ -152,8 +155,10 @@ class Reverse(Derivative):
             if isinstance(stmt, Assign):
                 overwrites = depth or stmt.target in self.defined  # (derivative code reassigns)
                 if overwrites and stmt.op is not TUPLE and not _untaped(self.fn.types.get(stmt.target)):
-                    self.push(stmt.target, Var(stmt.target))
-                    self.taped.add(stmt)
+                    self.overwriting.add(stmt)
+                    if self.needs_value(stmt.target):
+                        self.push(stmt.target, Var(stmt.target))
+                        self.taped.add(stmt)
                 self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
                 self.defined.add(stmt.target)
                 if stmt.op is TUPLE:
@@ -236,7 +241,7 @@ class Reverse(Derivative):
             if isinstance(stmt, Assign):
                 if stmt.op is TUPLE or _untaped(self.fn.types.get(stmt.target)):
                     continue
-                self.reverse_assign(stmt, taped=stmt in self.taped)
+                self.reverse_assign(stmt, overwrites=stmt in self.overwriting, taped=stmt in self.taped)
             elif isinstance(stmt, SetItem):
                 self.reverse_setitem(stmt)
             elif isinstance(stmt, If):
@@ -270,7 +275,12 @@ class Reverse(Derivative):
                 self.b.types[counter] = 1
                 self.b.append(For(counter, Var(rng.name), body, stmt.line))
 
-    def reverse_assign(self, stmt, taped):
+    def needs_value(self, name):
+        """Must the reverse sweep see this variable's earlier values? Only what some adjoint
+        rule reads is stored; arrays always are (their shapes size the adjoints)."""
+        return name in self.read_back or np.ndim(self.fn.types.get(name)) > 0
+
+    def reverse_assign(self, stmt, overwrites, taped):
         y_bar = self.bars.get(stmt.target)
         wants_y = False
         if y_bar is not None and stmt.op not in rules.NONDIFFERENTIABLE:
@@ -278,7 +288,7 @@ class Reverse(Derivative):
             wants_y = rule is not None and rules.params_of(rule).wants_y
         output = stmt.target
         reset = False
-        if taped:
+        if overwrites:
             if y_bar is not None:
                 # keep this statement's output (rules may read it) and its incoming adjoint,
                 # then restore the overwritten value and start its adjoint afresh: as a
@@ -291,7 +301,8 @@ class Reverse(Derivative):
                 y_bar = self.b.sym(incoming)
                 self.bars[stmt.target] = None
                 reset = True
-            self.pop_into(stmt.target, stmt.target)
+            if taped:
+                self.pop_into(stmt.target, stmt.target)
         if y_bar is None:
             return
         self.adjoint(stmt, y_bar, output)
@@ -400,6 +411,52 @@ def _reduce_to(c, x, broadcasting=True):
 def _iter_dummy(b, atom):
     it = b.dummy_of(atom)
     return 1 if isinstance(it, range) else it[0]
+
+
+def _read_in_reverse(fn, varied, builder):
+    """Names whose values some adjoint may read: the operands of every differentiated
+    statement (for elementwise ops, only those the partial derivatives use, found by running
+    the rule on symbols in a scratch builder), the outputs of rules that read ``y``, and the
+    indices and values of in-place writes."""
+    from .trace import Builder, Sym
+
+    names = set()
+    for stmt in walk(fn.body):
+        if isinstance(stmt, SetItem):
+            names.update(n for a in [*stmt.index, stmt.value] for n in atom_vars(a))
+            continue
+        if not isinstance(stmt, Assign) or stmt.target not in varied or stmt.op in TAPE_OPS:
+            continue
+        if stmt.op in rules.NONDIFFERENTIABLE or stmt.op is TUPLE:
+            continue
+        operands = [n for a in list(stmt.args) + list(stmt.kwargs.values()) for n in atom_vars(a)]
+        partials_fn = rules.ELEMENTWISE.get(stmt.op)
+        if partials_fn is None:
+            names.update(operands)
+            rule = next(iter(rules.ADJOINT_RULES.get(stmt.op, {}).values()), None)
+            if rule is not None and rules.params_of(rule).wants_y:
+                names.add(stmt.target)
+            continue
+        scratch = Builder(dict(builder.types), builder.names.__class__(builder.names.taken))
+        scratch.types.update(fn.types)
+        probe = Derivative(fn, scratch)
+        kwargs, _ = probe.bind(partials_fn, stmt, lambda params: {})
+        with building(scratch, "probe"):
+            partials = partials_fn(**kwargs)
+            partials = partials if isinstance(partials, tuple) else (partials,)
+            partials = [p() if callable(p) else p for p in partials]
+        for p in partials:
+            if isinstance(p, Sym):
+                names.add(p.name)
+        for emitted in scratch.stmts:
+            names.update(reads(emitted))
+        if rules.params_of(partials_fn).wants_y:
+            names.add(stmt.target)
+        # several array operands: the adjoint sums over broadcast axes by the operands' shapes
+        arrays = [n for n in operands if np.ndim(fn.types.get(n)) > 0]
+        if len(arrays) > 1:
+            names.update(arrays)
+    return names
 
 
 def _untaped(dummy):
