@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import rules
 from .errors import MissingRuleError, where
-from .ir import APPEND, POP, TAPE_OPS, Assign, For, PseudoOp, SetItem, While, atom_vars, walk
+from .ir import APPEND, POP, TAPE_OPS, Assign, PseudoOp, SetItem, atom_vars, walk
 from .trace import is_float
 
 
@@ -18,6 +18,7 @@ def varied_names(fn, inputs: set) -> set:
     """Names whose value depends on ``inputs`` through differentiable operations (a fixpoint,
     so values carried around loops are found)."""
     varied = set(inputs)
+    known = rules.differentiable_ops()
     changed = True
     while changed:
         changed = False
@@ -39,7 +40,7 @@ def varied_names(fn, inputs: set) -> set:
                 used = [n for a in args + list(stmt.kwargs.values()) for n in atom_vars(a)]
                 if not any(n in varied for n in used):
                     continue
-                if stmt.op not in KNOWN and not isinstance(stmt.op, PseudoOp):
+                if stmt.op not in known and not isinstance(stmt.op, PseudoOp):
                     raise _missing_rule(fn, stmt)
             if isinstance(stmt, Assign):
                 if is_float(fn.types.get(stmt.target)):
@@ -52,14 +53,6 @@ def varied_names(fn, inputs: set) -> set:
     return varied
 
 
-class _Known:
-    def __contains__(self, op):
-        return op in rules.ELEMENTWISE or op in rules.TANGENT_RULES or op in rules.ADJOINT_RULES
-
-
-KNOWN = _Known()
-
-
 def _missing_rule(fn, stmt):
     from .codegen import display_name
 
@@ -69,9 +62,6 @@ def _missing_rule(fn, stmt):
         "(see s2sad/rules/numpy_rules.py), or keep its argument constant"
     )
 
-
-def loop_bodies(fn):
-    return [s for s in walk(fn.body) if isinstance(s, (For, While))]
 
 
 def infer_types(fn, arg_dummies: dict):

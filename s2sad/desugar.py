@@ -89,7 +89,6 @@ class Desugar:
             body=binds + loop.body,
             orelse=loop.orelse,
         )
-        new.s2sad_builtin_range = True
         return ast.copy_location(new, loop)
 
     # --- break / continue --------------------------------------------------------------------

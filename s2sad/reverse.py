@@ -20,7 +20,7 @@ import numpy as np
 from . import rules
 from .activity import varied_names
 from .errors import UnsupportedError
-from .forward import Derivative
+from .forward import Derivative, _iter_dummy
 from .ir import (
     APPEND,
     COPY,
@@ -406,11 +406,6 @@ def _reduce_to(c, x, broadcasting=True):
     if x.ndim and broadcasting:
         c = sum_to(c, x)
     return c
-
-
-def _iter_dummy(b, atom):
-    it = b.dummy_of(atom)
-    return 1 if isinstance(it, range) else it[0]
 
 
 def _read_in_reverse(fn, varied, builder):

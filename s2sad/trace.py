@@ -14,7 +14,6 @@ values are not, so a rule may branch on ranks but never on data.
 from __future__ import annotations
 
 import builtins
-import math
 import operator
 from contextlib import contextmanager
 
@@ -445,8 +444,3 @@ def copy_to(target: str, value) -> Sym:
     return b.emit(COPY, [value], target=target)
 
 
-
-# Python builtins and math functions that are plain calls in generated code
-PURE_BUILTINS = {builtins.abs, builtins.len, builtins.range, builtins.float, builtins.int, builtins.min, builtins.max}
-MATH_MODULE = math
-OPERATOR_MODULE = operator
