@@ -53,6 +53,34 @@ def varied_names(fn, inputs: set) -> set:
     return varied
 
 
+def useful_names(fn, outputs: set) -> set:
+    """Backward activity: names from which some of ``outputs`` is reached through
+    differentiable operations. A varied name that is not useful (``c = abs(a)`` read only by
+    a comparison) has an adjoint that is always zero, so reverse mode gives it none."""
+    deps: dict = {}
+    for stmt in walk(fn.body):
+        if isinstance(stmt, SetItem):
+            deps.setdefault(stmt.array, set()).update(atom_vars(stmt.value))
+            continue
+        if not isinstance(stmt, Assign) or stmt.op in rules.NONDIFFERENTIABLE:
+            continue
+        if stmt.op is APPEND:
+            deps.setdefault(stmt.args[0].name, set()).update(atom_vars(stmt.args[1]))
+            continue
+        if stmt.op in TAPE_OPS and stmt.op is not POP:
+            continue
+        args = rules.differentiable_args(stmt.op, list(stmt.args))
+        deps.setdefault(stmt.target, set()).update(n for a in args + list(stmt.kwargs.values()) for n in atom_vars(a))
+    useful, todo = set(), list(outputs)
+    while todo:
+        name = todo.pop()
+        if name in useful:
+            continue
+        useful.add(name)
+        todo.extend(deps.get(name, ()))
+    return useful
+
+
 def _missing_rule(fn, stmt):
     from .codegen import display_name
 

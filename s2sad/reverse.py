@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rules
-from .activity import varied_names
+from .activity import useful_names, varied_names
 from .errors import UnsupportedError
 from .forward import Derivative, _iter_dummy
 from .ir import (
@@ -478,6 +478,7 @@ def differentiate_reverse(fn, builder, wrt, seeds):
     function emitting its seed, a batched cotangent). Returns the Reverse state.
     """
     varied = varied_names(fn, set(wrt))
+    varied &= useful_names(fn, {n for atom, _ in seeds for n in atom_vars(atom)}) | set(wrt)
     rev = Reverse(fn, builder, varied)
     rev.prologue = []
     rev.defined = set(fn.params)
