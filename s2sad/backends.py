@@ -171,9 +171,25 @@ def _register():
 
     @overload(runtime.zeros_batch)
     def zeros_batch_impl(like, x):
+        if not is_array(like):  # one seed, scalar derivatives of scalars (runtime.one)
+            dt = like
+            if is_array(x):
+                return lambda like, x: np.zeros((1,) + x.shape, dt)
+            return lambda like, x: dt(0)
         if is_array(x):
             return lambda like, x: np.zeros((like.shape[0],) + x.shape, like.dtype)
         return lambda like, x: np.zeros(like.shape[0], like.dtype)
+
+    @overload(runtime.new_tape)
+    def new_tape_impl(n, like):
+        return lambda n, like: np.full(n, like)
+
+    @overload(runtime.one)
+    def one_impl(x):
+        dt = x.dtype if is_array(x) else x
+        if not isinstance(dt, types.Float):
+            dt = types.float64
+        return lambda x: dt(1)
 
     limit = runtime.MEMORY_BYTES
     too_large = runtime.TOO_LARGE
@@ -348,67 +364,83 @@ def _register_scatter(overload, types, is_array):
 
     @overload(runtime.scatter)
     def scatter_impl(ct, x, *index):
-        if isinstance(index, tuple) and len(index) == 1 and isinstance(index[0], types.BaseTuple):
-            index = tuple(index[0])
-        kinds = []
-        for t in index:
-            if isinstance(t, types.NoneType) or t is types.none:
-                kinds.append("none")
-            elif isinstance(t, types.SliceType):
-                kinds.append("slice")
-            elif isinstance(t, types.Integer):
-                kinds.append("int")
-            elif is_array(t) and isinstance(t.dtype, types.Integer) and t.ndim == 1:
-                kinds.append("array")
-            else:
-                raise S2SADError(f"rt.scatter: index of type {t} has no Numba implementation yet")
-        x_ndim = x.ndim if is_array(x) else 0
-        y_ndim = x_ndim - sum(k == "int" for k in kinds) + sum(k == "none" for k in kinds)
-        if kinds.count("array") > 1:
-            raise S2SADError("rt.scatter: more than one index array has no Numba implementation yet")
-        lead = ct.ndim - y_ndim
-        kept = [i for i, k in enumerate(kinds) if k != "none"]
-        lines = ["def impl(ct, x, *index):"]
-        lines += [f"    i{i} = index[{i}]" for i in range(len(kinds))]
-        lines.append("    out = np.zeros(ct.shape[:LEAD] + x.shape, ct.dtype)")
-        gathered_shape = []  # ct reshaped without the None axes
-        lines.append("    c = np.ascontiguousarray(ct)")
-        # shape of ct without None axes: drop the size-1 axes None inserted
-        axis = lead
-        dims = [f"c.shape[{k}]" for k in range(lead)]
-        for k in kinds:
-            if k == "none":
-                axis += 1
-            elif k in ("slice", "array"):
-                dims.append(f"c.shape[{axis}]")
-                axis += 1
-        for k in range(axis, ct.ndim):
-            dims.append(f"c.shape[{k}]")
-        gathered_shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
-        lines.append(f"    c = c.reshape({gathered_shape})")
-        pre = ", ".join([":"] * lead)
-        if "array" in kinds:
-            a = kinds.index("array")
-            # loop over the index array so repeated indices accumulate
-            lines.append(f"    for j in range(i{a}.shape[0]):")
-            parts = []
-            ct_parts = []
-            for i in kept:
-                if i == a:
-                    parts.append(f"i{a}[j]")
-                    ct_parts.append("j")
-                else:
-                    parts.append(f"i{i}")
-                    if kinds[i] == "slice":
-                        ct_parts.append(":")
-            index_out = ", ".join(([pre] if pre else []) + parts)
-            index_ct = ", ".join(([pre] if pre else []) + ct_parts)
-            lines.append(f"        out[{index_out}] += c[{index_ct}]")
+        return _scatter_source(types, is_array, ct, x, index, in_place=False)
+
+    @overload(runtime.scatter_add)
+    def scatter_add_impl(acc, ct, x, *index):
+        return _scatter_source(types, is_array, ct, x, index, in_place=True, acc=acc)
+
+
+def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
+    """Numba implementation of rt.scatter (a new array) or rt.scatter_add (into ``acc``)."""
+    if isinstance(index, tuple) and len(index) == 1 and isinstance(index[0], types.BaseTuple):
+        index = tuple(index[0])
+    kinds = []
+    for t in index:
+        if isinstance(t, types.NoneType) or t is types.none:
+            kinds.append("none")
+        elif isinstance(t, types.SliceType):
+            kinds.append("slice")
+        elif isinstance(t, types.Integer):
+            kinds.append("int")
+        elif is_array(t) and isinstance(t.dtype, types.Integer) and t.ndim == 1:
+            kinds.append("array")
         else:
-            parts = [f"i{i}" for i in kept]
-            index_out = ", ".join(([pre] if pre else []) + parts) or "..."
-            lines.append(f"    out[{index_out}] += c")
-        lines.append("    return out")
-        namespace = {"np": np, "LEAD": lead}
+            raise S2SADError(f"rt.scatter: index of type {t} has no Numba implementation yet")
+    x_ndim = x.ndim if is_array(x) else 0
+    y_ndim = x_ndim - sum(k == "int" for k in kinds) + sum(k == "none" for k in kinds)
+    if kinds.count("array") > 1:
+        raise S2SADError("rt.scatter: more than one index array has no Numba implementation yet")
+    lead = ct.ndim - y_ndim if not in_place else acc.ndim - x_ndim
+    kept = [i for i, k in enumerate(kinds) if k != "none"]
+    if in_place and not is_array(ct):  # a scalar (one seed): added to every leading index
+        pre = ", ".join([":"] * lead)
+        parts = [f"index[{i}]" for i in kept]
+        lines = ["def impl(acc, ct, x, *index):", f"    acc[{', '.join(([pre] if pre else []) + parts)}] += ct", "    return acc"]
+        namespace = {"np": np}
         exec("\n".join(lines), namespace)
         return namespace["impl"]
+    lines = ["def impl(acc, ct, x, *index):" if in_place else "def impl(ct, x, *index):"]
+    lines += [f"    i{i} = index[{i}]" for i in range(len(kinds))]
+    lines.append("    out = acc" if in_place else "    out = np.zeros(ct.shape[:LEAD] + x.shape, ct.dtype)")
+    gathered_shape = []  # ct reshaped without the None axes
+    lines.append("    c = np.ascontiguousarray(ct)")
+    # shape of ct without None axes: drop the size-1 axes None inserted
+    axis = lead
+    dims = [f"c.shape[{k}]" for k in range(lead)]
+    for k in kinds:
+        if k == "none":
+            axis += 1
+        elif k in ("slice", "array"):
+            dims.append(f"c.shape[{axis}]")
+            axis += 1
+    for k in range(axis, ct.ndim):
+        dims.append(f"c.shape[{k}]")
+    gathered_shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+    lines.append(f"    c = c.reshape({gathered_shape})")
+    pre = ", ".join([":"] * lead)
+    if "array" in kinds:
+        a = kinds.index("array")
+        # loop over the index array so repeated indices accumulate
+        lines.append(f"    for j in range(i{a}.shape[0]):")
+        parts = []
+        ct_parts = []
+        for i in kept:
+            if i == a:
+                parts.append(f"i{a}[j]")
+                ct_parts.append("j")
+            else:
+                parts.append(f"i{i}")
+                if kinds[i] == "slice":
+                    ct_parts.append(":")
+        index_out = ", ".join(([pre] if pre else []) + parts)
+        index_ct = ", ".join(([pre] if pre else []) + ct_parts)
+        lines.append(f"        out[{index_out}] += c[{index_ct}]")
+    else:
+        parts = [f"i{i}" for i in kept]
+        index_out = ", ".join(([pre] if pre else []) + parts) or "..."
+        lines.append(f"    out[{index_out}] += c")
+    lines.append("    return out")
+    namespace = {"np": np, "LEAD": lead}
+    exec("\n".join(lines), namespace)
+    return namespace["impl"]

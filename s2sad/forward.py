@@ -15,11 +15,11 @@ from . import rules
 from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads, walk
-from .runtime import scatter, zeros_batch
+from .runtime import add_batch_axis, scatter, scatter_add, zeros_batch
 from .trace import Builder, Sym, building, copy_to, dummy_array
 
 # ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
-PACKED = {GETITEM: 1, scatter: 2}
+PACKED = {GETITEM: 1, scatter: 2, scatter_add: 3}
 
 
 class Derivative:
@@ -32,6 +32,24 @@ class Derivative:
         self.b = builder
         self.tuples = {}  # name of a TUPLE-built value -> its element atoms
         self.deriv_names = {}
+        # one seed (jvp, vjp, grad, hvp): derivatives of scalars are scalars, not arrays of
+        # one element; they get the seed axis (``lift``) only where they meet array rules
+        self.unit = False
+
+    def lift(self, d, op=None):
+        """A derivative as rules see it: with its seed axis (a scalar's, in unit mode)."""
+        if isinstance(d, tuple):
+            return tuple(self.lift(x) for x in d)
+        if self.unit and isinstance(d, Sym) and d.ndim == 0 and op not in rules.UNIT_SAFE:
+            return add_batch_axis(d)
+        return d
+
+    def lower(self, d, primal):
+        """The derivative of ``primal`` from a rule's result: a scalar's seed axis dropped in
+        unit mode."""
+        if self.unit and isinstance(d, Sym) and d.ndim == 1 and not np.ndim(getattr(primal, "dummy", primal)):
+            return d[0]
+        return d
 
     def deriv_name(self, name):
         if name not in self.deriv_names:
@@ -230,8 +248,8 @@ class Forward(Derivative):
                     if atom is None and stmt.op in PACKED:  # the packed index: never differentiated
                         kwargs[p + "_dot"] = None
                     else:
-                        kwargs[p + "_dot"] = self.dot(atom) if atom is not None else None
-                value = rule(**kwargs)
+                        kwargs[p + "_dot"] = self.lift(self.dot(atom), stmt.op) if atom is not None else None
+                value = self.lower(rule(**kwargs), self.b.sym(stmt.target))
             else:
                 raise self.missing(stmt, "tangent")
             self.set_dot(stmt.target, value)
@@ -264,6 +282,8 @@ class Forward(Derivative):
 
     def batched_type(self, name):
         d = self.b.types[name]
+        if self.unit and not np.ndim(d):
+            return d
         return dummy_array(np.ndim(d) + 1, np.asarray(d).dtype)
 
     def elementwise(self, stmt):
@@ -291,9 +311,16 @@ class Forward(Derivative):
                 )
             if callable(partial):
                 partial = partial()
-            d = _lead_expand(d, y.ndim - (operand.ndim or 0))
+            if self.unit and not y.ndim:  # scalars only
+                terms.append(_scale(partial, d))
+                continue
+            d = _lead_expand(self.lift(d), y.ndim - (operand.ndim or 0))
             terms.append(_scale(partial, d))
         total = terms[0]
+        if self.unit and not y.ndim:
+            for t in terms[1:]:
+                total = total + t
+            return total
         for t in terms[1:]:
             total = total + t
         if y.ndim and not all_arrays_active:
@@ -343,17 +370,32 @@ def _scale(partial, d):
     return partial * d
 
 
-def differentiate_forward(fn, builder: Builder, seeds: dict):
+def differentiate_forward(fn, builder: Builder, seeds: dict, unit=False):
     """Emit ``fn``'s body with tangents into ``builder``; ``seeds`` maps parameter names to
-    their tangent Syms. Returns the Forward state and the final Return statement."""
+    their tangent Syms (``unit``: one seed, scalars' tangents are scalars; ``unit_like``
+    sizes zeros). Returns the Forward state and the final Return statement."""
     varied = varied_names(fn, set(seeds))
     fwd = Forward(fn, builder, varied)
+    fwd.unit = unit
     for name, sym in seeds.items():
         fwd.dots[name] = sym
         if fwd.batch_like is None:
             fwd.batch_like = sym
+    if unit and seeds:
+        fwd.batch_like = unit_like(builder, next(iter(seeds.values())))
     ret = fwd.block(fn.body)
     return fwd, ret
 
 
-__all__ = ["differentiate_forward", "Forward", "Derivative"]
+def unit_like(builder, seed):
+    """A scalar in the seed's dtype: the ``like`` of zeros in unit mode (runtime.zeros_batch)."""
+    from .runtime import one
+
+    if isinstance(seed, Sym) and seed.ndim == 0:
+        return seed
+    with building(builder, "unit"):
+        builder.mark = len(builder.stmts)
+        return copy_to(builder.names.fresh("unit"), one(seed))
+
+
+__all__ = ["differentiate_forward", "Forward", "Derivative", "unit_like"]

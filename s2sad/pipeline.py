@@ -117,8 +117,8 @@ def build(g, dummies) -> Function:
                     t = builder.names.fresh(p + "_tangent")
                     builder.types[t] = fn.types[p]
                     extra_params.append(t)
-                    seeds[p] = _bind(builder, p + "_dot", rt.add_batch_axis(builder.sym(t)))
-        fwd, ret = differentiate_forward(fn, builder, seeds)
+                    seeds[p] = _bind(builder, p + "_dot", _one_seed(builder, t))
+        fwd, ret = differentiate_forward(fn, builder, seeds, unit=kind != "jacfwd")
         structure = _structure(fn, ret)
         with building(builder, "jac"):
             if kind in ("jvp", "jvp_tangents"):
@@ -151,9 +151,9 @@ def build(g, dummies) -> Function:
                 t = builder.names.fresh(f"out{k}_cotangent")
                 builder.types[t] = _dummy_of(fn, o)
                 ct_params.append(t)
-                seeds.append((o, lambda t=t: rt.add_batch_axis(builder.sym(t))))
+                seeds.append((o, lambda t=t: _one_seed(builder, t)))
             extra_params = ct_params
-            rev = differentiate_reverse(fn, builder, wrt, seeds)
+            rev = differentiate_reverse(fn, builder, wrt, seeds, unit=True)
             with building(builder, "grad"):
                 values = [_first(builder, rev.bars.get(p), Var(p)) for p in wrt]
         else:
@@ -165,9 +165,10 @@ def build(g, dummies) -> Function:
                     # the output's shape, read before the reverse sweep restores taped values
                     y = _sym(builder, leaf)
                     shape["y"] = y.shape if isinstance(y, Sym) else ()
-                    return rt.basis(y)
+                    return rt.one(y) if unit else rt.basis(y)
 
-                rev = differentiate_reverse(fn, builder, wrt, [(leaf, seed)])
+                unit = _is_scalar(fn, leaf)  # one seed: scalar adjoints of scalars
+                rev = differentiate_reverse(fn, builder, wrt, [(leaf, seed)], unit=unit)
                 with building(builder, "grad" if kind == "grad" else "jac"):
                     row = [
                         _jac_reverse(builder, rev.bars.get(p), leaf, p, shape.get("y")) if kind == "jacrev" else _first(builder, rev.bars.get(p), Var(p))
@@ -284,11 +285,20 @@ def _size(builder, p):
     return 1 if np.ndim(builder.types[p]) == 0 else np.size(builder.sym(p))
 
 
+def _one_seed(builder, t):
+    """The single seed of jvp/vjp from the user's tangent or cotangent ``t``: a scalar stays
+    a scalar (unit mode), an array gets the seed axis of length 1."""
+    sym = builder.sym(t)
+    return sym if sym.ndim == 0 else rt.add_batch_axis(sym)
+
+
 def _first(builder, d, atom):
     """Seed 0 of a batched derivative (the single direction of jvp/vjp/grad); zeros if none."""
     primal = _sym(builder, atom)
     if d is None:
         return call(np.zeros_like, primal) if np.ndim(getattr(primal, "dummy", primal)) else 0.0
+    if d.ndim == np.ndim(getattr(primal, "dummy", primal)):  # unit mode: a scalar's own
+        return d
     return d[0]
 
 
@@ -328,5 +338,5 @@ def _jac_reverse(builder, bar, out_atom, p, y_shape):
         shape = (y_shape if y_ndim else ()) + (x.shape if x.ndim else ())
         return call(np.zeros, shape) if y_ndim or x.ndim else 0.0
     if y_ndim == 0:
-        return bar[0]
+        return bar if bar.ndim == (x.ndim or 0) else bar[0]
     return np.reshape(call(np.ascontiguousarray, bar), y_shape + x.shape) if x.ndim else np.reshape(call(np.ascontiguousarray, bar), y_shape)

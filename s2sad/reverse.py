@@ -20,7 +20,7 @@ import numpy as np
 from . import rules
 from .activity import useful_names, varied_names
 from .errors import UnsupportedError
-from .forward import Derivative, _iter_dummy
+from .forward import Derivative, _iter_dummy, unit_like
 from .ir import (
     APPEND,
     COPY,
@@ -44,8 +44,8 @@ from .ir import (
     reads,
     walk,
 )
-from .runtime import sum_to, zeros_batch
-from .trace import building, copy_to
+from .runtime import new_tape, scatter_add, sum_to, zeros_batch
+from .trace import building, copy_to, dummy_array
 
 
 class Reverse(Derivative):
@@ -62,6 +62,11 @@ class Reverse(Derivative):
         self.taped = set()  # assignments whose overwritten value is on the tape
         self.overwriting = set()  # assignments that overwrite a value (taped or not)
         self.read_back = _read_in_reverse(fn, varied, builder)
+        self.prealloc = {}  # taped key -> (tape array name, its loop): see push
+        self.assign_keys = {}  # assignment -> the key its overwritten value is taped under
+        self.rev_index = {}  # id(loop) -> the name of the trip index in its reverse
+        self.loop_nest = []  # the loops (of fn) whose reverse is being emitted, outermost first
+        self.loop_accs = {}  # id(loop) -> {array name: accumulator name} (see scatter_in_loop)
 
     # --- adjoint variables ---------------------------------------------------------------------
 
@@ -112,8 +117,11 @@ class Reverse(Derivative):
             names.update(reads(stmt))
             if isinstance(stmt, SetItem):
                 names.add(stmt.array)
+        loops = self.loop_nest + [s for s in stmts if isinstance(s, (For, While))]
         for name in sorted(names):
             if name in self.varied and name not in self.tuples and self.bars.get(name) is None:
+                if _only_indexed(stmts, name) and _invariant_loop(loops, name) is not None:
+                    continue  # its adjoint comes from an accumulator after the loop
                 self.zero_bar(name)
 
     # --- the tape -----------------------------------------------------------------------------
@@ -122,7 +130,7 @@ class Reverse(Derivative):
         if key not in self.stacks:
             if isinstance(key, tuple):
                 kind, stmt = key
-                base = {"if": "branch", "trips": "trips", "for": getattr(stmt, "target", "i"),
+                base = {"if": "branch", "trips": "trips", "for": getattr(stmt, "target", "i"), "assign": getattr(stmt, "target", "v"),
                         "setitem": f"{getattr(stmt, 'array', 'a')}_saved"}[kind]
             else:
                 base = key
@@ -132,21 +140,39 @@ class Reverse(Derivative):
             self.b.types[name] = []
         return self.stacks[key]
 
-    def push(self, key, atom):
-        self.stack_types[key] = self.b.dummy_of(atom)
+    def push(self, key, atom, pre=None):
+        """Tape ``atom`` under ``key``. ``pre``: pushed at most once per trip of a top-level
+        ``for`` loop (its trip count is known before it): a scalar goes into a preallocated
+        array (``rt.new_tape``) at the trip's index instead of onto a growable stack."""
+        dummy = self.b.dummy_of(atom)
+        self.stack_types[key] = dummy
+        if pre is not None and not isinstance(dummy, (tuple, range)) and np.ndim(dummy) == 0:
+            kind = key[0] if isinstance(key, tuple) else "v"
+            base = getattr(key[1], "target", kind) if kind == "assign" else {"if": "branch", "for": "i", "trips": "trips"}.get(kind, kind)
+            tape = self.b.names.fresh(f"{base}_tape")
+            fill = Const(0) if isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)) else atom
+            self.b.types[tape] = dummy_array(1, np.asarray(dummy).dtype)
+            self.prealloc[key] = (tape, pre["loop"])
+            pre["tapes"].append((tape, fill))
+            self.b.append(SetItem(tape, [Var(pre["trips"])], atom, self.b.line))
+            return
         self.b.append(Assign("_", APPEND, [Var(self.stack(key)), atom], line=self.b.line))
 
     def pop_into(self, key, target):
-        self.b.append(Assign(target, POP, [Var(self.stack(key))], line=self.b.line))
-        self.b.types[target] = self.stack_types[key]
+        if key in self.prealloc:
+            tape, loop = self.prealloc[key]
+            self.b.emit(GETITEM, [Var(tape), Var(self.rev_index[id(loop)])], target=target)
+        else:
+            self.b.append(Assign(target, POP, [Var(self.stack(key))], line=self.b.line))
+            self.b.types[target] = self.stack_types[key]
         self.b.names.taken.add(target)
 
     # --- forward sweep ------------------------------------------------------------------------
 
-    def forward_sweep(self, stmts, depth=0):
+    def forward_sweep(self, stmts, depth=0, pre=None):
         for stmt in stmts:
             self.b.line = stmt.line
-            if isinstance(stmt, Assign) and stmt.op in TAPE_OPS:
+            if isinstance(stmt, Assign) and (stmt.op in TAPE_OPS or stmt.op in (scatter_add, new_tape)):
                 raise UnsupportedError(
                     f"{self.where(stmt)}: reverse mode of reverse-mode code that has a tape (a loop, "
                     "branch or in-place write), e.g. jacrev(jacrev(f)) of a loop: not supported yet; "
@@ -157,7 +183,9 @@ class Reverse(Derivative):
                 if overwrites and stmt.op is not TUPLE and not _untaped(self.fn.types.get(stmt.target)):
                     self.overwriting.add(stmt)
                     if self.needs_value(stmt.target):
-                        self.push(stmt.target, Var(stmt.target))
+                        key = ("assign", stmt) if pre is not None else stmt.target
+                        self.assign_keys[stmt] = key
+                        self.push(key, Var(stmt.target), pre)
                         self.taped.add(stmt)
                 self.b.emit(stmt.op, stmt.args, stmt.kwargs, target=stmt.target)
                 self.defined.add(stmt.target)
@@ -170,9 +198,10 @@ class Reverse(Derivative):
                 return stmt
             elif isinstance(stmt, If):
                 self._predefine(stmt.body + stmt.orelse)
-                self.push(("if", stmt), stmt.test)
-                body, orelse = self.nested(lambda: self.forward_sweep(stmt.body, depth + 1)), self.nested(
-                    lambda: self.forward_sweep(stmt.orelse, depth + 1)
+                self.push(("if", stmt), stmt.test, pre)
+                # (a branch runs at most once per trip: its values keep the trip's tape slots)
+                body, orelse = self.nested(lambda: self.forward_sweep(stmt.body, depth + 1, pre)), self.nested(
+                    lambda: self.forward_sweep(stmt.orelse, depth + 1, pre)
                 )
                 self.b.append(If(stmt.test, body, orelse, stmt.line))
             elif isinstance(stmt, For):
@@ -181,13 +210,22 @@ class Reverse(Derivative):
                 self.b.emit(COPY, [Const(0)], target=trips)
                 self.b.types[stmt.target] = _iter_dummy(self.b, stmt.iter)
 
-                def loop_body(stmt=stmt, trips=trips):
-                    self.push(("for", stmt), Var(stmt.target))
-                    self.b.emit(np.add, [Var(trips), Const(1)], target=trips)
-                    self.forward_sweep(stmt.body, depth + 1)
+                # a top-level loop runs once, its trip count known before it: preallocated tape
+                inner = {"loop": stmt, "trips": trips, "tapes": []} if depth == 0 else None
 
-                self.b.append(For(stmt.target, stmt.iter, self.nested(loop_body), stmt.line))
-                self.push(("trips", stmt), Var(trips))
+                def loop_body(stmt=stmt, trips=trips, inner=inner):
+                    self.push(("for", stmt), Var(stmt.target), inner)
+                    self.forward_sweep(stmt.body, depth + 1, inner)
+                    self.b.emit(np.add, [Var(trips), Const(1)], target=trips)
+
+                body = self.nested(loop_body)
+                if inner is not None and inner["tapes"]:
+                    self.b.line = stmt.line
+                    n = self.b.emit(len, [stmt.iter], target=self.b.names.fresh("trip_count"))
+                    for tape, fill in inner["tapes"]:
+                        self.b.emit(new_tape, [Var(n.name), fill], target=tape)
+                self.b.append(For(stmt.target, stmt.iter, body, stmt.line))
+                self.push(("trips", stmt), Var(trips), pre)
             elif isinstance(stmt, While):
                 self._predefine(stmt.body + stmt.test_body)
                 trips = self.b.names.fresh("trips")
@@ -199,7 +237,7 @@ class Reverse(Derivative):
                     self.forward_sweep(stmt.body, depth + 1)
 
                 self.b.append(While(test_body, stmt.test, self.nested(loop_body), stmt.line))
-                self.push(("trips", stmt), Var(trips))
+                self.push(("trips", stmt), Var(trips), pre)
         return None
 
     def nested(self, emit_body):
@@ -256,8 +294,14 @@ class Reverse(Derivative):
                 trips = self.b.names.fresh("trips")
                 self.pop_into(("trips", stmt), trips)
                 counter = self.b.names.fresh("_trip")
+                self.b.types[counter] = 1
 
-                def loop_body(stmt=stmt):
+                def loop_body(stmt=stmt, trips=trips, counter=counter):
+                    if any(loop is stmt for _, loop in self.prealloc.values()):
+                        k = self.b.names.fresh("k")
+                        self.b.emit(np.subtract, [Var(trips), Var(counter)], target=k)
+                        k = self.b.emit(np.subtract, [Var(k), Const(1)], target=k)
+                        self.rev_index[id(stmt)] = k.name
                     if isinstance(stmt, For):
                         self.pop_into(("for", stmt), stmt.target)
                         self.backward_sweep(stmt.body, depth + 1)
@@ -270,10 +314,12 @@ class Reverse(Derivative):
 
                 if isinstance(stmt, While):  # the test evaluated last (the one that ended the loop)
                     self.backward_sweep(stmt.test_body, depth + 1)
-                body = self.nested(loop_body)
+                body, accs = self.reverse_loop(stmt, loop_body)
                 rng = self.b.emit(range, [Var(trips)])
                 self.b.types[counter] = 1
                 self.b.append(For(counter, Var(rng.name), body, stmt.line))
+                for x, acc in accs.items():
+                    self.accumulate(Var(x), self.b.sym(acc))
 
     def needs_value(self, name):
         """Must the reverse sweep see this variable's earlier values? Only what some adjoint
@@ -302,7 +348,7 @@ class Reverse(Derivative):
                 self.bars[stmt.target] = None
                 reset = True
             if taped:
-                self.pop_into(stmt.target, stmt.target)
+                self.pop_into(self.assign_keys.get(stmt, stmt.target), stmt.target)
         if y_bar is None:
             return
         self.adjoint(stmt, y_bar, output)
@@ -318,9 +364,11 @@ class Reverse(Derivative):
             if self.is_varied(stmt.value):
                 with building(self.b, self.deriv_name(stmt.value.name)):
                     self.b.mark = len(self.b.stmts)
-                    # a copy: the slice of a_bar is zeroed in place right after
+                    # a copy: the slice of a_bar is zeroed in place right after (and so is its
+                    # tangent, when this code is differentiated again)
                     part = np.copy(self.b.emit(GETITEM, [Var(a_bar.name), *index]))
-                    contribution = _reduce_to(part, self.b.sym(stmt.value.name))
+                    value = self.b.sym(stmt.value.name)
+                    contribution = self.lower(_reduce_to(part, value), value)
                 self.accumulate(stmt.value, contribution)
             if stmt.array not in self.private:
                 with building(self.b, self.deriv_name(stmt.array)):
@@ -339,6 +387,11 @@ class Reverse(Derivative):
         if stmt.op in rules.ELEMENTWISE:
             self.elementwise(stmt, y_bar, output)
             return
+        if stmt.op is GETITEM and self.loop_nest and self._active(stmt.args[0]):
+            loop = _invariant_loop(self.loop_nest, stmt.args[0].name)
+            if loop is not None:
+                self.scatter_in_loop(loop, stmt, y_bar)
+                return
         table = rules.ADJOINT_RULES.get(stmt.op, {})
         some_rule = next(iter(table.values()), None)
         if some_rule is None:
@@ -359,8 +412,42 @@ class Reverse(Derivative):
             kwargs, _ = self.bind(rule, stmt, lambda params: {}, output)
             with building(self.b, self.deriv_name(atom.name)):
                 self.b.mark = len(self.b.stmts)
-                contribution = rule(y_bar=y_bar, **kwargs)
+                contribution = rule(y_bar=self.lift(y_bar, stmt.op), **kwargs)
+                if stmt.op not in rules.UNIT_SAFE:
+                    contribution = self._lower_parts(contribution, atom)
             self.accumulate(atom, contribution)
+
+    def scatter_in_loop(self, loop, stmt, y_bar):
+        """``v = x[i]`` in a loop that never writes x: ``v_bar`` is added in place into one
+        accumulator for x made before the loop's reverse and added to ``x_bar`` after it, so
+        a trip costs O(len(v)), not a new x-sized array."""
+        x = stmt.args[0].name
+        accs = self.loop_accs.setdefault(id(loop), {})
+        if x not in accs:
+            accs[x] = self.b.names.fresh(f"{x}_bar_acc")
+            self.b.types[accs[x]] = dummy_array(np.ndim(self.b.types[x]) + 1, y_bar.dtype)
+        acc = accs[x]
+        self.b.emit(scatter_add, [Var(acc), Var(y_bar.name), Var(x), *stmt.args[1:]], target=acc)
+
+    def reverse_loop(self, stmt, emit_body):
+        """The reverse of one loop: accumulators (scatter_in_loop) start before it."""
+        self.loop_nest.append(stmt)
+        try:
+            body = self.nested(emit_body)
+        finally:
+            self.loop_nest.pop()
+        accs = self.loop_accs.pop(id(stmt), {})
+        self.b.line = stmt.line
+        for x, acc in accs.items():
+            self.b.emit(zeros_batch, [Var(self.batch_like.name), Var(x)], target=acc)
+        return body, accs
+
+    def _lower_parts(self, contribution, atom):
+        if isinstance(contribution, tuple) and isinstance(atom, Var) and atom.name in self.tuples:
+            return tuple(self._lower_parts(c, a) for c, a in zip(contribution, self.tuples[atom.name]))
+        if isinstance(atom, Var) and atom.name in self.b.types:
+            return self.lower(contribution, self.b.sym(atom.name))
+        return contribution
 
     def bind(self, rule, stmt, extra, output=None):
         kwargs, params = super().bind(rule, stmt, extra)
@@ -395,7 +482,8 @@ class Reverse(Derivative):
                     c = y_bar if partial == 1.0 else -y_bar
                 else:
                     c = y_bar * partial
-                c = _reduce_to(c, x, broadcasting=len(array_operands) > 1)
+                if not (self.unit and y_bar.ndim == 0):  # (unit mode, scalars only: done)
+                    c = self.lower(_reduce_to(c, x, broadcasting=len(array_operands) > 1), x)
             self.accumulate(atom, c)
 
 
@@ -454,6 +542,28 @@ def _read_in_reverse(fn, varied, builder):
     return names
 
 
+def _invariant_loop(loops, name):
+    """The outermost of ``loops`` (outermost first) that never assigns or writes ``name``."""
+    for loop in loops:
+        region = [loop]
+        if name not in assigned_names(region) and not any(
+            isinstance(s, SetItem) and s.array == name for s in walk(region)
+        ):
+            return loop
+    return None
+
+
+def _only_indexed(stmts, name):
+    """Is ``name`` read in ``stmts`` only as the array of ``x[...]``?"""
+    for stmt in walk(stmts):
+        if name not in reads(stmt):
+            continue
+        if not (isinstance(stmt, Assign) and stmt.op is GETITEM and stmt.args[0] == Var(name)
+                and reads(stmt).count(name) == 1):
+            return False
+    return True
+
+
 def _untaped(dummy):
     """Values the reverse sweep never reads (the range a loop iterates over)."""
     return isinstance(dummy, (range, tuple))
@@ -471,7 +581,7 @@ def _describe_type(dummy):
     raise UnsupportedError(f"a value of type {type(dummy).__name__} assigned inside a loop or branch in reverse mode: not supported yet")
 
 
-def differentiate_reverse(fn, builder, wrt, seeds):
+def differentiate_reverse(fn, builder, wrt, seeds, unit=False):
     """Emit the forward sweep, then the adjoint sweep of ``fn`` into ``builder``.
 
     ``wrt``: names of the parameters to differentiate; ``seeds``: pairs (output atom,
@@ -480,6 +590,7 @@ def differentiate_reverse(fn, builder, wrt, seeds):
     varied = varied_names(fn, set(wrt))
     varied &= useful_names(fn, {n for atom, _ in seeds for n in atom_vars(atom)}) | set(wrt)
     rev = Reverse(fn, builder, varied)
+    rev.unit = unit
     rev.prologue = []
     rev.defined = set(fn.params)
     start = len(builder.stmts)
@@ -490,7 +601,7 @@ def differentiate_reverse(fn, builder, wrt, seeds):
             with building(builder, "seed"):
                 seed = make_seed()
             if rev.batch_like is None:
-                rev.batch_like = seed
+                rev.batch_like = unit_like(builder, seed) if unit else seed
                 builder.mark = len(builder.stmts)  # keep the seed's own name: it sizes zeros
             rev.accumulate(atom, seed)
     if rev.batch_like is not None:

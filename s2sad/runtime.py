@@ -66,6 +66,18 @@ def scatter(ct, x, *index):
     y_ndim = np.ndim(np.asarray(x)[tuple(index)]) if index else np.ndim(x)
     lead = np.ndim(ct) - y_ndim
     out = np.zeros(np.shape(ct)[:lead] + np.shape(x), dtype=np.result_type(ct))
+    return _add_at(out, ct, x, lead, index)
+
+
+@primitive
+def scatter_add(acc, ct, x, *index):
+    """``acc`` (shaped like ``x`` plus ct's leading axes) with ``ct`` added at ``index``, in
+    place; returns ``acc``. Reverse mode's accumulator for ``x[i]`` read in a loop: one
+    array for the whole loop instead of a new ``x``-sized array per trip."""
+    return _add_at(acc, ct, x, np.ndim(acc) - np.ndim(x), index)
+
+
+def _add_at(out, ct, x, lead, index):
     # the axes None inserted have size 1: drop them by a reshape (order is kept)
     keep = [i for i in index if i is not None]
     gathered = np.asarray(x)[tuple(keep)] if keep else np.asarray(x)
@@ -127,8 +139,27 @@ def seed(x, offset, total):
 
 @primitive
 def zeros_batch(like, x):
-    """Zeros of shape ``like.shape[:1] + x.shape`` (a zero tangent made explicit)."""
+    """Zeros of shape ``like.shape[:1] + x.shape`` (a zero tangent made explicit). A scalar
+    ``like`` means one seed with scalar derivatives of scalars (``one``): then zeros of shape
+    ``(1,) + x.shape`` for an array ``x``, a zero scalar for a scalar."""
+    if np.ndim(like) == 0:
+        dtype = np.result_type(like)
+        return np.zeros((1,) + np.shape(x), dtype=dtype) if np.ndim(x) else dtype.type(0)
     return np.zeros(np.shape(like)[:1] + np.shape(x), dtype=np.result_type(like))
+
+
+@primitive
+def new_tape(n, like):
+    """A preallocated tape of ``n`` scalars of like's type: reverse mode stores a loop's
+    per-trip scalars there when the trip count is known before the loop."""
+    return np.full(n, like)
+
+
+@primitive
+def one(x):
+    """1 in x's float dtype: the seed of a scalar output when there is one seed (grad, vjp,
+    jvp, hvp). Then derivatives of scalars are scalars, not arrays of one element."""
+    return float_dtype(x).type(1)
 
 
 @primitive
@@ -158,7 +189,7 @@ def prod_others(x):
     return (left * right).reshape(np.shape(x))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, basis, seed, zeros_batch, cumsum_rows, add_batch_axis, bmatmul, prod_others]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, cumsum_rows, add_batch_axis, bmatmul, prod_others]
 
 
 def _scatter_type(ct, x, *index):

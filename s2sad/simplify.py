@@ -10,6 +10,7 @@ After this pass:
 
 from __future__ import annotations
 
+from . import runtime as rt
 from .ir import APPEND, COPY, NEW_STACK, POP, TUPLE, Assign, For, If, Return, SetItem, Var, While, reads, walk
 
 SIDE_EFFECTS = (APPEND, POP, NEW_STACK)
@@ -18,6 +19,7 @@ SIDE_EFFECTS = (APPEND, POP, NEW_STACK)
 def simplify(fn):
     body = fn.body
     written = {s.array for s in walk(body) if isinstance(s, SetItem)}
+    written |= {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
     body = _cse(body, written)
     while True:
         live = _read_names(body)
@@ -74,7 +76,7 @@ def _cse(stmts, written):
     for stmt in stmts:
         if isinstance(stmt, Assign):
             key = None
-            if stmt.op not in SIDE_EFFECTS and stmt.op not in (COPY, TUPLE) and stmt.target not in written:
+            if stmt.op not in SIDE_EFFECTS and stmt.op not in (COPY, TUPLE, rt.scatter_add) and stmt.target not in written:
                 key = _key(stmt)
             if key is not None and key in seen:
                 stmt = Assign(stmt.target, COPY, [Var(seen[key])], {}, stmt.line)

@@ -435,7 +435,7 @@ def copy_to(target: str, value) -> Sym:
     builder's last one (so the generated code reads ``y_dot = ...``), else emits a copy."""
     b = current()
     fresh = len(b.stmts) > b.mark
-    if isinstance(value, Sym) and fresh and isinstance(b.stmts[-1], Assign) and b.stmts[-1].target == value.name:
+    if isinstance(value, Sym) and fresh and b.stmts and isinstance(b.stmts[-1], Assign) and b.stmts[-1].target == value.name:
         stmt = b.stmts[-1]
         b.types[target] = b.types.pop(stmt.target)
         b.names.taken.add(target)

@@ -461,8 +461,8 @@ _STRUCTURAL = {
     np.outer, np.trace, np.cumsum, np.diag, np.shape, np.ndim, np.size, np.zeros_like,
     np.ones_like, np.full_like, np.swapaxes, np.flip, builtins.len, builtins.range, np.array,
     np.asarray, np.atleast_1d, np.hstack, np.vstack,
-    rt.sum_to, rt.broadcast_like, rt.add_batch_axis, rt.bmatmul, rt.scatter, rt.cumsum_rows,
-    rt.zeros_batch,
+    rt.sum_to, rt.broadcast_like, rt.add_batch_axis, rt.bmatmul, rt.scatter, rt.scatter_add, rt.cumsum_rows,
+    rt.zeros_batch, rt.new_tape,
 }
 
 
@@ -639,6 +639,8 @@ class _Scalarizer:
             return {"float": 0.0, "int": 0, "bool": False}[kind[0]]
         if op is rt.basis:
             return _basis(*args)
+        if op is rt.one:
+            return 1.0
         if op is rt.seed:
             return _seed(*args)
         if op is rt.astype:

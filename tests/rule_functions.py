@@ -552,6 +552,13 @@ def sum_gather_sq(x, idx):
     return np.sum(x[idx] ** 2)
 
 
+def loop_gather_cube(x):
+    total = 0.0
+    for i in range(1, x.shape[0]):
+        total += x[i] * x[i] * x[i - 1]
+    return total
+
+
 def colsum_sq(x):
     return np.sum(x.sum(axis=0) ** 2)
 

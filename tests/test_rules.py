@@ -321,6 +321,13 @@ def g_sum_gather_sq(x, idx):
     return out
 
 
+def g_loop_gather_cube(x):
+    g = np.zeros_like(x)
+    g[1:] += 2.0 * x[1:] * x[:-1]
+    g[:-1] += x[1:] ** 2
+    return g
+
+
 def g_colsum_sq(x):
     return np.broadcast_to(2.0 * x.sum(axis=0), x.shape).copy()
 
@@ -352,6 +359,7 @@ class Spec2(NamedTuple):
     argnums: object
     ops: tuple  # runtime helpers the derivative code of this row is expected to use
     xfail: str = ""
+    modes: tuple = ("hessian", "jacrev_jacrev")  # (reverse over a loop's reverse is refused)
 
 
 def pick(g, k):
@@ -370,6 +378,7 @@ SPECS2 = [
     Spec2(rf.sum_tanh_layer, pick(g_sum_tanh_layer, 0), args(U((3, 4)), U((3,)), U((4,))), 0, (rt.bmatmul,)),
     Spec2(rf.sum_tanh_layer, g_sum_tanh_layer, args(U((3, 4)), U((3,)), U((4,))), (0, 1, 2), ()),
     Spec2(rf.sum_gather_sq, g_sum_gather_sq, args(U((5,)), C(IDX_REPEAT)), 0, (rt.scatter,)),
+    Spec2(rf.loop_gather_cube, g_loop_gather_cube, args(U((6,))), 0, (rt.scatter_add,), modes=("hessian",)),
     Spec2(rf.colsum_sq, g_colsum_sq, args(U((3, 4))), 0, (rt.broadcast_like,)),
     Spec2(rf.sum_cumsum_sq, g_sum_cumsum_sq, args(U((5,))), 0, (rt.cumsum_rows,)),
     Spec2(rf.sum_matmul_sq, pick(g_sum_matmul_sq, 0), args(U((2, 3)), U((3, 2))), 0, (rt.bmatmul,)),
@@ -388,7 +397,7 @@ def _second_order_param(spec, mode):
 
 @pytest.mark.parametrize(
     "spec,mode",
-    [_second_order_param(s, m) for s in SPECS2 for m in ("hessian", "jacrev_jacrev")],
+    [_second_order_param(s, m) for s in SPECS2 for m in s.modes],
 )
 def test_second_order(spec, mode):
     rng = np.random.default_rng(2)
@@ -429,6 +438,7 @@ HVP_ROWS = [s for s in SPECS2 if not s.xfail and s.argnums == 0]
 HVP_CASES = [pytest.param(s, "python", id=f"python-{s.fn.__name__}") for s in HVP_ROWS] + [
     pytest.param(HVP_ROWS[0], "numba", id=f"numba-{HVP_ROWS[0].fn.__name__}"),
     pytest.param(next(s for s in HVP_ROWS if s.fn is rf.sum_matmul_sq), "numba", id="numba-sum_matmul_sq"),
+    pytest.param(next(s for s in HVP_ROWS if s.fn is rf.loop_gather_cube), "numba", id="numba-loop_gather_cube"),
 ]
 
 

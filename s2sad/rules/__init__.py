@@ -29,6 +29,7 @@ TANGENT_RULES: dict = {}
 ADJOINT_RULES: dict = {}  # op -> {param name: rule}
 ELEMENTWISE: dict = {}  # op -> partials function
 NONDIFFERENTIABLE: set = set()
+UNIT_SAFE: set = set()  # ops whose rules take a scalar's derivative as it is (no seed axis)
 LINEAR: set = set()
 CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
 

@@ -15,7 +15,7 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from ..trace import _getitem, call
-from . import LINEAR, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
+from . import LINEAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
 
 
 def contiguous(x):
@@ -597,6 +597,28 @@ def scatter_tangent(ct, x, index, ct_dot):
     return rt.scatter(ct_dot, x, *index)
 
 
+@tangent_rule(rt.scatter_add)
+def scatter_add_tangent(acc, ct, x, index, acc_dot, ct_dot):
+    # acc_dot is the accumulator's own tangent (private, like acc): added to in place too
+    if ct_dot is None:
+        return acc_dot
+    # a scalar ct of one seed (unit mode) has no seed axis of its own: give it one
+    missing = (acc.ndim - x.ndim) - (ct.ndim - _gathered_rank(x, index))
+    if missing > 0:
+        ct_dot = ct_dot[(slice(None),) + (None,) * missing]
+    if acc_dot is None:
+        return rt.scatter(ct_dot, x, *index)
+    return rt.scatter_add(acc_dot, ct_dot, x, *index)
+
+
+@adjoint_rule(rt.scatter_add, "acc")
+@adjoint_rule(rt.scatter_add, "ct")
+def scatter_add_adjoint(y_bar, acc, ct, x, index):
+    # it writes in place: only the reverse of a loop makes it, and reverse mode over a loop's
+    # reverse (its tape) is refused before this rule is reached
+    raise UnsupportedError("reverse mode of an in-place accumulator (rt.scatter_add): not supported")
+
+
 @adjoint_rule(rt.scatter, "ct")
 def scatter_adjoint(y_bar, ct, x, index):
     lead = ct.ndim - _gathered_rank(x, index)
@@ -684,7 +706,9 @@ LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_di
 
 constant_operands(rt.sum_to, 1)
 constant_operands(rt.broadcast_like, 1)
+UNIT_SAFE.update({COPY, rt.astype})
 constant_operands(rt.scatter, 1)
+constant_operands(rt.scatter_add, 2)
 constant_operands(GETITEM, 1)
 
 # --- non-differentiable ------------------------------------------------------------------
@@ -696,7 +720,7 @@ nondifferentiable(
     np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
     np.floor_divide, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
     np.eye, np.arange, np.full, np.full_like, np.identity,
-    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.zeros_batch, np.remainder,
+    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, np.remainder,
 )
 # rt.prod_others is NOT non-differentiable (it depends on x): it has no rule yet, so a second
 # derivative through np.prod raises instead of silently dropping the d(prod_others) term.
