@@ -71,28 +71,35 @@ def thread_env(threads):
     }
 
 
-def fix_malloc_thresholds():
-    """Make glibc return large blocks to the OS at once, so an RSS peak shows each call's arrays.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
-    By default glibc raises its mmap threshold after a large free and then serves later large
-    arrays from memory that is already resident, which hides them from an RSS measurement.
+
+def set_malloc_thresholds(nbytes):
+    """Fix glibc's mmap and trim thresholds at ``nbytes``; False where that is impossible.
+
+    Memory is measured with small thresholds (64 KiB): every large array is mapped and
+    returned to the OS at once, so the peak RSS shows each call's arrays (by default glibc
+    serves them from memory already resident, which hides them). Time is measured with
+    32 MiB, the ceiling glibc's own dynamic threshold reaches in a long-running process
+    after the first large free: arrays are reused from the heap as in a user's process, not
+    mapped and faulted in anew at every call.
     """
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 1 << 16)
-        libc.mallopt(m_trim_threshold, 1 << 16)
-        return True
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, nbytes)) and bool(libc.mallopt(M_TRIM_THRESHOLD, nbytes))
     except (OSError, AttributeError):
         return False
+
+
+MEASURE_MEMORY, MEASURE_TIME = 1 << 16, 32 << 20
 
 
 # Before any import below: BLAS, Numba, XLA and OpenMP read their thread counts at import.
 ARGS = parse_args()
 os.environ.update(thread_env(ARGS.threads))
-MALLOC_FIXED = fix_malloc_thresholds()
+MALLOC_FIXED = set_malloc_thresholds(MEASURE_TIME)
 
 import dataclasses  # noqa: E402
 import gc  # noqa: E402
@@ -244,15 +251,19 @@ def peak_rss_delta_mib(call):
 
     None where /proc cannot reset the peak (not Linux); the call is made all the same.
     """
+    set_malloc_thresholds(MEASURE_MEMORY)
     try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")  # resets VmHWM, the peak RSS, to the current RSS
-        before = rss_kib("VmRSS")
-    except OSError:
+        try:
+            with open("/proc/self/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")  # resets VmHWM, the peak RSS, to the current RSS
+            before = rss_kib("VmRSS")
+        except OSError:
+            call()
+            return None
         call()
-        return None
-    call()
-    return max(rss_kib("VmHWM") - before, 0) / 1024
+        return max(rss_kib("VmHWM") - before, 0) / 1024
+    finally:
+        set_malloc_thresholds(MEASURE_TIME)
 
 
 def tracemalloc_peak_mib(call):
@@ -651,8 +662,9 @@ def markdown(rows, meta, cache_runs):
         "interrupted); s2sad's first call in a fresh process is in the last table",
         f"- s2sad: {s2sad_warm_up_text(meta.get('s2sad_warm_up'))}",
         "- peak MiB: peak RSS (VmHWM, reset before the call) minus RSS before, during one warm "
-        "call; glibc mmap threshold fixed at 64 KiB"
-        + ("" if meta["malloc_fixed"] else " (failed: may under-report)")
+        "call, with glibc's mmap and trim thresholds at 64 KiB; times are taken with them at "
+        "32 MiB (the ceiling of glibc's dynamic threshold in a long-running process)"
+        + ("" if meta["malloc_fixed"] else " (mallopt failed: memory may be under-reported)")
         + "; tracemalloc peak (NumPy/Python allocations only) is in the JSON",
         "- every result is checked against the closed form in NumPy (rtol 1e-6) before it is "
         "timed; a wrong result is never timed",

@@ -23,11 +23,31 @@ def simplify(fn):
     body = _cse(body, written)
     while True:
         live = _read_names(body)
-        new = _drop_dead(body, live)
+        new = _drop_dead_backward(_drop_dead(body, live), written)
         if _count(new) == _count(body):
             break
         body = new
     return fn.replace(body=body)
+
+
+def _drop_dead_backward(stmts, written):
+    """Flow-sensitive dead code in the top-level block: walking back from the return, an
+    assignment whose value is overwritten before any read is dropped (`x_bar = x_bar + c`
+    chains whose last value nothing reads, e.g. the gradient inside hvp). Loops and branches
+    are kept whole and everything they read is live; arrays written in place stay."""
+    live = set()
+    out = []
+    for stmt in reversed(stmts):
+        if isinstance(stmt, Assign):
+            if stmt.target not in live and stmt.op not in SIDE_EFFECTS and stmt.op is not rt.scatter_add \
+                    and stmt.target not in written:
+                continue
+            live.discard(stmt.target)
+            live.update(reads(stmt))
+        else:
+            live.update(_read_names([stmt]))
+        out.append(stmt)
+    return out[::-1]
 
 
 def _read_names(stmts) -> set:
