@@ -126,15 +126,18 @@ class Reverse(Derivative):
 
     # --- the tape -----------------------------------------------------------------------------
 
+    @staticmethod
+    def tape_base(key):
+        """The readable stem of the name of what holds ``key`` (a stack or a tape array)."""
+        if not isinstance(key, tuple):
+            return key
+        kind, stmt = key
+        return {"if": "branch", "trips": "trips", "for": getattr(stmt, "target", "i"), "assign": getattr(stmt, "target", "v"),
+                "setitem": f"{getattr(stmt, 'array', 'a')}_saved"}[kind]
+
     def stack(self, key):
         if key not in self.stacks:
-            if isinstance(key, tuple):
-                kind, stmt = key
-                base = {"if": "branch", "trips": "trips", "for": getattr(stmt, "target", "i"), "assign": getattr(stmt, "target", "v"),
-                        "setitem": f"{getattr(stmt, 'array', 'a')}_saved"}[kind]
-            else:
-                base = key
-            name = self.b.names.fresh(f"{base}_stack")
+            name = self.b.names.fresh(f"{self.tape_base(key)}_stack")
             self.stacks[key] = name
             self.prologue.append(Assign(name, NEW_STACK, [], line=self.b.line))
             self.b.types[name] = []
@@ -147,9 +150,7 @@ class Reverse(Derivative):
         dummy = self.b.dummy_of(atom)
         self.stack_types[key] = dummy
         if pre is not None and not isinstance(dummy, (tuple, range)) and np.ndim(dummy) == 0:
-            kind = key[0] if isinstance(key, tuple) else "v"
-            base = getattr(key[1], "target", kind) if kind == "assign" else {"if": "branch", "for": "i", "trips": "trips"}.get(kind, kind)
-            tape = self.b.names.fresh(f"{base}_tape")
+            tape = self.b.names.fresh(f"{self.tape_base(key)}_tape")
             fill = Const(0) if isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)) else atom
             self.b.types[tape] = dummy_array(1, np.asarray(dummy).dtype)
             self.prealloc[key] = (tape, pre["loop"])
