@@ -146,7 +146,7 @@ class Transformed:
             if entry is None:
                 ir = self.ir_for(dummies)
                 source = pipeline.emit(ir)
-                compiled = pipeline.compile(source, ir.name, self.backend)
+                compiled = pipeline.compile(ir, self.backend)
                 entry = (ir, source, compiled)
                 self._compiled[key] = entry
             self._last_key = key

@@ -42,8 +42,9 @@ def _header():
     )
 
 
-def _module_text(source: str) -> str:
-    return _header() + "\n\n" + source
+def _module_text(source: str, kernels: bool = False) -> str:
+    imports = "from s2sad import kernels as nk\n" if kernels else ""
+    return _header() + imports + "\n\n" + source
 
 
 def _write_module(text: str, name: str) -> str:
@@ -104,7 +105,7 @@ def compile_numba(source: str, name: str):
     import numba
 
     register_numba_runtime()
-    text = _module_text(source)
+    text = _module_text(source, kernels=True)
     path = _write_module(text, name)
     module = _import(path, name)
     _drop_broken_numba_cache(path)  # after the import: the cached data refers to the module
@@ -157,8 +158,15 @@ def register_numba_runtime():
 
 
 def _register():
+    import functools
+
     from numba import types
-    from numba.extending import overload
+    from numba.extending import overload as numba_overload
+
+    # implementations are cached on disk like generated code: a new derivative that uses a
+    # helper with argument types seen before links the cached machine code (Numba keys the
+    # cache on the closure's values too) instead of compiling the helper again
+    overload = functools.partial(numba_overload, jit_options={"cache": True})
 
     def is_array(t):
         return isinstance(t, types.Array)
@@ -319,7 +327,7 @@ def _register():
             return out.reshape(x.shape)
         return impl
 
-    _register_scatter(overload, types, is_array)
+    _register_scatter(overload, numba_overload, types, is_array)
 
 
 def _bmatmul_source(ra, rb):
@@ -351,22 +359,33 @@ def _bmatmul_source(ra, rb):
             "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (m, k))).reshape((-1, m, k))",
             "    out = np.empty((B.shape[0], n, k), a.dtype)",
             "    for i in range(B.shape[0]):",
-            "        out[i] = " + ("a2" if sa == 0 else "A[i]") + " @ B[i]",
+            # np.dot into the row: Numba's slice assignment compiles a shape-error path for
+            # seconds the first time
+            "        np.dot(" + ("a2" if sa == 0 else "A[i]") + ", B[i], out[i])",
             "    return out.reshape(stack + (n, k))",
         ]
-    namespace = {"np": np}
-    exec("\n".join(lines), namespace)
-    return namespace["impl"]
+    return _impl_from_source(lines)
 
 
-def _register_scatter(overload, types, is_array):
-    """``rt.scatter(ct, x, *index)``: one generated implementation per index pattern."""
+def _impl_from_source(lines, **constants):
+    """The function ``impl`` defined by generated ``lines``, from a module file in the cache
+    folder (so Numba can cache its machine code; an exec'd function has no file)."""
+    head = ["import numpy as np"] + [f"{k} = {v!r}" for k, v in constants.items()]
+    text = "\n".join(head + ["", ""] + list(lines)) + "\n"
+    path = _write_module(text, "s2sad_helper")
+    return _import(path, "s2sad_helper").impl
+
+
+def _register_scatter(overload, numba_overload, types, is_array):
+    """``rt.scatter(ct, x, *index)``: one generated implementation per index pattern.
+    ``scatter_add`` runs once per loop trip, often on one element: it is not cached on disk,
+    so LLVM can inline it (code loaded from Numba's cache cannot be)."""
 
     @overload(runtime.scatter)
     def scatter_impl(ct, x, *index):
         return _scatter_source(types, is_array, ct, x, index, in_place=False)
 
-    @overload(runtime.scatter_add)
+    @numba_overload(runtime.scatter_add)
     def scatter_add_impl(acc, ct, x, *index):
         return _scatter_source(types, is_array, ct, x, index, in_place=True, acc=acc)
 
@@ -393,13 +412,21 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
         raise S2SADError("rt.scatter: more than one index array has no Numba implementation yet")
     lead = ct.ndim - y_ndim if not in_place else acc.ndim - x_ndim
     kept = [i for i, k in enumerate(kinds) if k != "none"]
+    # ``view = out[...]; view += c`` instead of ``out[...] += c``: the same sum, without
+    # Numba's array slice assignment (whose shape-error path takes seconds to compile)
+    whole = lead == 0 and len(kept) == x_ndim and all(kinds[i] in ("int", "array") for i in kept)
     if in_place and not is_array(ct):  # a scalar (one seed): added to every leading index
         pre = ", ".join([":"] * lead)
         parts = [f"index[{i}]" for i in kept]
-        lines = ["def impl(acc, ct, x, *index):", f"    acc[{', '.join(([pre] if pre else []) + parts)}] += ct", "    return acc"]
-        namespace = {"np": np}
-        exec("\n".join(lines), namespace)
-        return namespace["impl"]
+        target = f"acc[{', '.join(([pre] if pre else []) + parts) or '...'}]"
+        add = [f"    {target} += ct"] if whole else [f"    view = {target}", "    view += ct"]
+        if not whole and len(kept) == x_ndim and all(kinds[i] == "int" for i in kept):
+            # one element per leading index (one seed: a loop of one): scalar code
+            loops = [f"    {'    ' * d}for s{d} in range(acc.shape[{d}]):" for d in range(lead)]
+            element = ", ".join([f"s{d}" for d in range(lead)] + parts)
+            add = loops + [f"    {'    ' * lead}acc[{element}] += ct"]
+        lines = ["def impl(acc, ct, x, *index):", *add, "    return acc"]
+        return _impl_from_source(lines)
     lines = ["def impl(acc, ct, x, *index):" if in_place else "def impl(ct, x, *index):"]
     lines += [f"    i{i} = index[{i}]" for i in range(len(kinds))]
     lines.append("    out = acc" if in_place else "    out = np.zeros(ct.shape[:LEAD] + x.shape, ct.dtype)")
@@ -435,12 +462,16 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
                     ct_parts.append(":")
         index_out = ", ".join(([pre] if pre else []) + parts)
         index_ct = ", ".join(([pre] if pre else []) + ct_parts)
-        lines.append(f"        out[{index_out}] += c[{index_ct}]")
+        if whole:
+            lines.append(f"        out[{index_out}] += c[{index_ct}]")
+        else:
+            lines += [f"        view = out[{index_out}]", f"        view += c[{index_ct}]"]
     else:
         parts = [f"i{i}" for i in kept]
         index_out = ", ".join(([pre] if pre else []) + parts) or "..."
-        lines.append(f"    out[{index_out}] += c")
+        if whole:
+            lines.append(f"    out[{index_out}] += c")
+        else:
+            lines += [f"    view = out[{index_out}]", "    view += c"]
     lines.append("    return out")
-    namespace = {"np": np, "LEAD": lead}
-    exec("\n".join(lines), namespace)
-    return namespace["impl"]
+    return _impl_from_source(lines, LEAD=lead)

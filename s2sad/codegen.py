@@ -39,6 +39,18 @@ INFIX = {
 }
 ATTRIBUTE_FORM = {np.shape: "shape", np.ndim: "ndim", np.size: "size"}
 
+# ufuncs (and np.where) the numba backend calls as shared kernels (s2sad/kernels.py, one
+# function per name) when an operand may be an array: ``nk.add(a, b)`` for ``a + b``
+KERNEL_UFUNCS = frozenset((
+    "add", "subtract", "multiply", "divide", "power", "floor_divide", "remainder",
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+    "maximum", "minimum", "arctan2", "hypot", "logaddexp",
+    "negative", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "arcsinh", "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p",
+    "sqrt", "cbrt", "absolute", "sign", "square", "reciprocal", "floor", "ceil", "trunc", "rint",
+    "isfinite", "isnan", "isinf", "logical_not",
+))
+
 _NAMES = None
 
 
@@ -132,9 +144,34 @@ def _float32_context(args, types):
     return False
 
 
-def expression(stmt: Assign, types=None) -> str:
+def kernel_name(op):
+    """The kernel of s2sad/kernels.py that computes ``op`` (None if there is none)."""
+    if op is np.where:
+        return "where"
+    if isinstance(op, np.ufunc) and op.__name__ in KERNEL_UFUNCS:
+        return op.__name__
+    return None
+
+
+def _may_be_array(args, types):
+    for a in args:
+        if isinstance(a, Var) and not isinstance(types.get(a.name), (float, int, bool, np.generic, tuple)):
+            return True
+    return False
+
+
+def expression(stmt: Assign, types=None, kernels=False) -> str:
     types = types or {}
     op, args = stmt.op, stmt.args
+    if kernels and not stmt.kwargs and kernel_name(op) and _may_be_array(args, types):
+        single = _float32_context(args, types)
+        if op is np.power and isinstance(args[1], Const):
+            if args[1].value == 2:  # the kernel's pow() would not see the constant
+                return f"nk.square({atom(args[0])})"
+        else:
+            return f"nk.{kernel_name(op)}({', '.join(_operand(a, single) for a in args)})"
+    if kernels and op is np.transpose and len(args) == 2 and not stmt.kwargs:
+        return f"nk.transpose({atom(args[0])}, {atom(args[1])})"
     if op is COPY:
         return atom(args[0])
     if op is NEW_STACK:
@@ -178,7 +215,29 @@ def _operand(a, single=False):
     return f"({text})" if isinstance(a, Const) and text.startswith("-") else text
 
 
-def block(stmts, indent, out, fn, last_line):
+def _scalar_scatter_add(stmt, types, pad=None):
+    """``acc = rt.scatter_add(acc, ct, x, i, j)`` of one element (a scalar ``ct``, an int per
+    axis of x) as in-place scalar code, a loop over the seed axes: a call per loop trip to a
+    compiled helper that takes arrays costs Numba 10-20 ns (reference counts), this ~1 ns."""
+    if stmt.op is not runtime.scatter_add or not stmt.args or stmt.args[0] != Var(stmt.target):
+        return None
+    acc, ct, x, *index = stmt.args
+    dummy = lambda a: types.get(a.name) if isinstance(a, Var) else a.value  # noqa: E731
+    acc_d, ct_d, x_d = dummy(acc), dummy(ct), dummy(x)
+    if not isinstance(acc_d, np.ndarray) or np.ndim(ct_d) != 0 or ct_d is None or len(index) != np.ndim(x_d):
+        return None
+    if not all(isinstance(dummy(i), (int, np.integer)) and not isinstance(dummy(i), bool) for i in index):
+        return None
+    if pad is None:
+        return True
+    lead = acc_d.ndim - len(index)
+    lines = [f"{pad}{'    ' * d}for s2sad_s{d} in range({atom(acc)}.shape[{d}]):" for d in range(lead)]
+    element = ", ".join([f"s2sad_s{d}" for d in range(lead)] + [atom(i) for i in index])
+    lines.append(f"{pad}{'    ' * lead}{atom(acc)}[{element}] += {atom(ct)}")
+    return lines
+
+
+def block(stmts, indent, out, fn, last_line, kernels=False):
     pad = "    " * indent
     for stmt in stmts:
         line = getattr(stmt, "line", None)
@@ -187,8 +246,10 @@ def block(stmts, indent, out, fn, last_line):
             last_line[0] = line
         if isinstance(stmt, Assign) and stmt.op is APPEND:
             out.append(f"{pad}{atom(stmt.args[0])}.append({atom(stmt.args[1])})")
+        elif isinstance(stmt, Assign) and kernels and _scalar_scatter_add(stmt, fn.types):
+            out.extend(_scalar_scatter_add(stmt, fn.types, pad))
         elif isinstance(stmt, Assign):
-            out.append(f"{pad}{stmt.target} = {expression(stmt, fn.types)}")
+            out.append(f"{pad}{stmt.target} = {expression(stmt, fn.types, kernels)}")
         elif isinstance(stmt, SetItem):
             index = ", ".join(atom(i) for i in stmt.index)
             out.append(f"{pad}{stmt.array}[{index}] = {atom(stmt.value)}")
@@ -199,32 +260,34 @@ def block(stmts, indent, out, fn, last_line):
             out.append(f"{pad}return {values}")
         elif isinstance(stmt, If):
             out.append(f"{pad}if {atom(stmt.test)}:")
-            block(stmt.body or [], indent + 1, out, fn, last_line)
+            block(stmt.body or [], indent + 1, out, fn, last_line, kernels)
             if not stmt.body:
                 out.append(f"{pad}    pass")
             if stmt.orelse:
                 out.append(f"{pad}else:")
-                block(stmt.orelse, indent + 1, out, fn, last_line)
+                block(stmt.orelse, indent + 1, out, fn, last_line, kernels)
         elif isinstance(stmt, For):
             out.append(f"{pad}for {stmt.target} in {atom(stmt.iter)}:")
-            block(stmt.body, indent + 1, out, fn, last_line)
+            block(stmt.body, indent + 1, out, fn, last_line, kernels)
             if not stmt.body:
                 out.append(f"{pad}    pass")
         elif isinstance(stmt, While):
-            block(stmt.test_body, indent, out, fn, last_line)
+            block(stmt.test_body, indent, out, fn, last_line, kernels)
             out.append(f"{pad}while {atom(stmt.test)}:")
-            block(stmt.body, indent + 1, out, fn, last_line)
-            block(stmt.test_body, indent + 1, out, fn, last_line)
+            block(stmt.body, indent + 1, out, fn, last_line, kernels)
+            block(stmt.test_body, indent + 1, out, fn, last_line, kernels)
         else:
             raise S2SADError(f"internal: cannot print {type(stmt).__name__}")
 
 
-def emit_source(fn, doc: str | None = None) -> str:
-    """The source text of one generated function (without the module header)."""
+def emit_source(fn, doc: str | None = None, kernels: bool = False) -> str:
+    """The source text of one generated function (without the module header). ``kernels``:
+    array operators as calls to the shared kernels (``nk.name``), as the numba backend
+    compiles them."""
     out = [f"def {fn.name}({', '.join(fn.params)}):"]
     if doc:
         out.append(f'    """{doc}"""')
-    block(fn.body, 1, out, fn, [None])
+    block(fn.body, 1, out, fn, [None], kernels)
     text = "\n".join(out) + "\n"
     ast.parse(text)  # the generated code is valid Python, or this is our bug
     return text

@@ -188,12 +188,14 @@ def build(g, dummies) -> Function:
     return out
 
 
-def emit(ir: Function) -> str:
-    return codegen.emit_source(ir)
+def emit(ir: Function, kernels: bool = False) -> str:
+    return codegen.emit_source(ir, kernels=kernels)
 
 
-def compile(source: str, name: str, backend: str):
-    return backends.compile_source(source, name, backend)
+def compile(ir: Function, backend: str):
+    """The compiled function; the numba backend compiles the source with shared kernels
+    (codegen.KERNEL_UFUNCS) for array operators."""
+    return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend)
 
 
 def compile_failure(exc, name):

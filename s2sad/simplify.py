@@ -11,7 +11,7 @@ After this pass:
 from __future__ import annotations
 
 from . import runtime as rt
-from .ir import APPEND, COPY, NEW_STACK, POP, TUPLE, Assign, For, If, Return, SetItem, Var, While, reads, walk
+from .ir import APPEND, COPY, GETITEM, NEW_STACK, POP, TUPLE, Assign, For, If, Return, SetItem, Var, While, atom_vars, reads, walk
 
 SIDE_EFFECTS = (APPEND, POP, NEW_STACK)
 
@@ -22,58 +22,121 @@ def simplify(fn):
     written |= {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
     body = _cse(body, written)
     while True:
-        live = _read_names(body)
-        new = _drop_dead_backward(_drop_dead(body, live), written)
+        stores = _stores(body)
+        read = set()  # stores some read of which is live
+        new, _ = _dead(body, set(), written, stores, read)
+        dead = set(stores) - read
+        if dead:
+            new = _drop_stores(new, dead)
         if _count(new) == _count(body):
             break
         body = new
     return fn.replace(body=body)
 
 
-def _drop_dead_backward(stmts, written):
-    """Flow-sensitive dead code in the top-level block: walking back from the return, an
-    assignment whose value is overwritten before any read is dropped (`x_bar = x_bar + c`
-    chains whose last value nothing reads, e.g. the gradient inside hvp). Loops and branches
-    are kept whole and everything they read is live; arrays written in place stay."""
-    live = set()
+def _stores(stmts) -> set:
+    """The tape's stores (stacks, preallocated tapes) that only pushes, pops, tape writes and
+    tape reads use: each can be dropped whole when no value read out of it is used."""
+    stores = set()
+    for s in walk(stmts):
+        if isinstance(s, Assign) and (s.op is NEW_STACK or s.op is rt.new_tape):
+            stores.add(s.target)
+    for s in walk(stmts):
+        if isinstance(s, SetItem):  # a tape write reads the tape (fine) and its index and value
+            others = [n for a in [*s.index, s.value] for n in atom_vars(a)]
+        elif isinstance(s, Assign) and s.op in (APPEND, POP, GETITEM) and s.args and isinstance(s.args[0], Var):
+            others = [n for a in [*s.args[1:], *s.kwargs.values()] for n in atom_vars(a)]
+        else:
+            others = reads(s)
+        stores.difference_update(others)  # a store used any other way stays
+    return stores
+
+
+def _store_of(stmt, stores):
+    """The store a statement creates, pushes to, pops from, writes or reads (None if none)."""
+    if isinstance(stmt, SetItem):
+        return stmt.array if stmt.array in stores else None
+    if not isinstance(stmt, Assign):
+        return None
+    if stmt.op is NEW_STACK or stmt.op is rt.new_tape:
+        return stmt.target if stmt.target in stores else None
+    first = stmt.args[0] if stmt.args else None
+    if isinstance(first, Var) and first.name in stores and stmt.op in (APPEND, POP, GETITEM):
+        return first.name
+    return None
+
+
+def _drop_stores(stmts, dead):
+    """Without every push, pop, write and read of the stores in ``dead``."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, If):
+            stmt = If(stmt.test, _drop_stores(stmt.body, dead), _drop_stores(stmt.orelse, dead), stmt.line)
+        elif isinstance(stmt, For):
+            stmt = For(stmt.target, stmt.iter, _drop_stores(stmt.body, dead), stmt.line)
+        elif isinstance(stmt, While):
+            stmt = While(_drop_stores(stmt.test_body, dead), stmt.test, _drop_stores(stmt.body, dead), stmt.line)
+        elif _store_of(stmt, dead) is not None:
+            continue
+        out.append(stmt)
+    return out
+
+
+def _dead(stmts, live, written, stores, read):
+    """Flow-sensitive dead-code elimination of a block (loops to a fixed point): returns the
+    block without the assignments whose value is overwritten or unused before any read, and
+    the names live at its start. ``live``: the names live after it. A value popped from (or
+    read back out of) a store that is live marks the store in ``read``; pushes, pops and
+    in-place writes are kept here (a store nothing reads is dropped whole by the caller)."""
+    live = set(live)
     out = []
     for stmt in reversed(stmts):
         if isinstance(stmt, Assign):
-            if stmt.target not in live and stmt.op not in SIDE_EFFECTS and stmt.op is not rt.scatter_add \
-                    and stmt.target not in written:
+            store = _store_of(stmt, stores) if stmt.op is POP or stmt.op is GETITEM else None
+            if store is not None and stmt.target in live:
+                read.add(store)
+            keep = stmt.target in live or stmt.op in SIDE_EFFECTS or stmt.op is rt.scatter_add \
+                or stmt.target in written
+            if not keep:
                 continue
             live.discard(stmt.target)
             live.update(reads(stmt))
-        else:
-            live.update(_read_names([stmt]))
-        out.append(stmt)
-    return out[::-1]
-
-
-def _read_names(stmts) -> set:
-    names = set()
-    for stmt in walk(stmts):
-        names.update(reads(stmt))
-        if isinstance(stmt, SetItem):
-            names.add(stmt.array)
-    return names
-
-
-def _drop_dead(stmts, live):
-    out = []
-    for stmt in stmts:
-        if isinstance(stmt, Assign):
-            if stmt.target in live or stmt.op in SIDE_EFFECTS:
-                out.append(stmt)
+        elif isinstance(stmt, Return):
+            live = set(reads(stmt))
         elif isinstance(stmt, If):
-            out.append(If(stmt.test, _drop_dead(stmt.body, live), _drop_dead(stmt.orelse, live), stmt.line))
+            body, live_b = _dead(stmt.body, live, written, stores, read)
+            orelse, live_o = _dead(stmt.orelse, live, written, stores, read)
+            stmt = If(stmt.test, body, orelse, stmt.line)
+            live = live_b | live_o | set(reads(stmt))
         elif isinstance(stmt, For):
-            out.append(For(stmt.target, stmt.iter, _drop_dead(stmt.body, live), stmt.line))
+            head = live | set(reads(stmt))  # live at the loop head: after the loop, or in the body
+            while True:
+                _, entry = _dead(stmt.body, head, written, stores, read)
+                new_head = head | (entry - {stmt.target})
+                if new_head == head:
+                    break
+                head = new_head
+            body, _ = _dead(stmt.body, head, written, stores, read)
+            stmt = For(stmt.target, stmt.iter, body, stmt.line)
+            live = head
         elif isinstance(stmt, While):
-            out.append(While(_drop_dead(stmt.test_body, live), stmt.test, _drop_dead(stmt.body, live), stmt.line))
-        else:
-            out.append(stmt)
-    return out
+            # test_body; while test: body; test_body.  at_test: live just before the test
+            at_test = live | set(reads(stmt))
+            while True:
+                _, before_test_body = _dead(stmt.test_body, at_test, written, stores, read)
+                _, entry = _dead(stmt.body, before_test_body, written, stores, read)
+                new = at_test | entry
+                if new == at_test:
+                    break
+                at_test = new
+            test_body, before_test_body = _dead(stmt.test_body, at_test, written, stores, read)
+            body, _ = _dead(stmt.body, before_test_body, written, stores, read)
+            stmt = While(test_body, stmt.test, body, stmt.line)
+            live = before_test_body
+        else:  # SetItem
+            live.update(reads(stmt))
+        out.append(stmt)
+    return out[::-1], live
 
 
 def _count(stmts):

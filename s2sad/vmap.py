@@ -243,9 +243,9 @@ def _build_numba(self, args, axes):
     self.inner.check_args(sample0)
     dummies = tuple(dummy_like(a) for a in sample0)
     ir = self.inner.ir_for(dummies)
-    inner_source = pipeline.emit(ir)
+    inner_source = pipeline.emit(ir, kernels=True)
     inner_jit = backends.compile_source(inner_source, ir.name, "numba")
-    inner_path = backends._write_module(backends._module_text(inner_source), ir.name)
+    inner_path = backends._write_module(backends._module_text(inner_source, kernels=True), ir.name)
     inner_module = "s2sad_generated_" + os.path.basename(inner_path)[:-3]
     free = pipeline.free_values(self.inner)
     first = inner_jit(*sample0, *free)
