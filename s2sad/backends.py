@@ -9,6 +9,7 @@ registered with ``linecache``, so tracebacks and pdb show the generated code.
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import importlib.util
 import linecache
 import os
@@ -56,6 +57,24 @@ def _write_module(text: str, name: str) -> str:
             fh.write(text)
         os.replace(tmp, path)  # atomic: two processes filling the cache never see half a file
     return path
+
+
+class _GeneratedModules(importlib.abc.MetaPathFinder):
+    """Imports ``s2sad_generated_<file>`` from the cache folder by name: Numba's cached
+    machine code names the modules of the helper implementations it calls, and imports them
+    when it loads that code in a new process."""
+
+    prefix = "s2sad_generated_"
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith(self.prefix):
+            return None
+        file = os.path.join(cache_dir(), fullname[len(self.prefix):] + ".py")
+        return importlib.util.spec_from_file_location(fullname, file) if os.path.exists(file) else None
+
+
+if not any(isinstance(f, _GeneratedModules) for f in sys.meta_path):
+    sys.meta_path.append(_GeneratedModules())
 
 
 def _import(path: str, name: str):

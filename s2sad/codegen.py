@@ -172,6 +172,11 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
             return f"nk.{kernel_name(op)}({', '.join(_operand(a, single) for a in args)})"
     if kernels and op is np.transpose and len(args) == 2 and not stmt.kwargs:
         return f"nk.transpose({atom(args[0])}, {atom(args[1])})"
+    if kernels and op is np.mean and isinstance(types.get(getattr(args[0], "name", None)), np.ndarray):
+        axis = stmt.kwargs.get("axis", args[1] if len(args) > 1 else None)
+        if isinstance(axis, Const) and isinstance(axis.value, int) and len(args) + len(stmt.kwargs) == 2:
+            ndim = types[args[0].name].ndim
+            return f"nk.mean_axis({atom(args[0])}, {axis.value % ndim})"
     if op is COPY:
         return atom(args[0])
     if op is NEW_STACK:

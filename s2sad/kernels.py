@@ -303,3 +303,9 @@ def _transpose_impl(x, axes):
             strides[k] = x.strides[axes[k]]
         return as_strided(x, to_fixed_tuple(shape, nd), to_fixed_tuple(strides, nd))
     return impl
+
+
+@jit
+def mean_axis(a, axis):
+    """``np.mean(a, axis=axis)`` for one axis (Numba has ``np.mean`` without ``axis`` only)."""
+    return np.sum(a, axis=axis) / a.shape[axis]

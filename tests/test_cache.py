@@ -50,6 +50,38 @@ def test_cache_survives_corruption_and_edits(tmp_path):
     np.testing.assert_allclose(run(tmp_path), -np.sin(x) * x + np.cos(x), rtol=1e-14)
 
 
+SLICED = """
+import numpy as np
+def f(x):
+    return np.sum((x[1:] - x[:-1] ** 2) ** 2)
+"""
+RUN_SLICED = """
+import numpy as np, s2sad, sliced
+print(repr(s2sad.grad(sliced.f)(np.linspace(0.1, 1.0, 5)).tolist()))
+"""
+
+
+def test_a_new_process_loads_cached_code_that_calls_generated_helpers(tmp_path):
+    # the gradient calls rt.scatter, whose implementation Numba compiles from a module in the
+    # cache folder; the cached machine code names that module, and a new process must be
+    # able to import it to load the code instead of compiling again
+    (tmp_path / "sliced.py").write_text(textwrap.dedent(SLICED))
+    env = dict(os.environ, S2SAD_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path), NUMBA_DEBUG_CACHE="1")
+    outs = [subprocess.run([sys.executable, "-c", RUN_SLICED], env=env, capture_output=True, text=True, cwd=tmp_path)
+            for _ in range(2)]
+    assert all(o.returncode == 0 for o in outs), outs[-1].stderr
+    x = np.linspace(0.1, 1.0, 5)
+    d = x[1:] - x[:-1] ** 2
+    expected = np.zeros(5)
+    expected[1:] += 2 * d
+    expected[:-1] += -4 * x[:-1] * d
+    for o in outs:
+        np.testing.assert_allclose(eval(o.stdout.strip().splitlines()[-1]), expected, rtol=1e-13)
+    generated = [line for line in outs[1].stdout.splitlines() + outs[1].stderr.splitlines()
+                 if "saved" in line and str(tmp_path) in line]
+    assert generated == [], generated  # nothing compiled again
+
+
 def test_two_processes_fill_the_cache_at_once(tmp_path):
     (tmp_path / "mod.py").write_text(textwrap.dedent(MODULE))
     env = dict(os.environ, S2SAD_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))

@@ -1,0 +1,71 @@
+"""The numba backend's shared kernels and compile-time rewrites (codegen ``kernels=True``):
+each kernel computes its ufunc; rewritten programs give the python backend's derivatives,
+which are checked against finite differences."""
+
+import numpy as np
+import pytest
+
+import kernel_functions as kf
+import s2sad
+from checks import check_jacobian
+from s2sad import codegen, kernels, pipeline
+from s2sad.trace import dummy_like
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.mark.parametrize("name", sorted(codegen.KERNEL_UFUNCS))
+def test_each_kernel_computes_its_ufunc(name):
+    ufunc = getattr(np, name)
+    rng = np.random.default_rng(0)
+    args = [rng.uniform(0.2, 0.9, (3, 4)) for _ in range(ufunc.nin)]
+    if name in ("isfinite", "isnan", "isinf", "logical_not"):
+        args = [np.array([[0.0, np.inf], [np.nan, 1.0]])]
+    with np.errstate(all="ignore"):
+        expected = ufunc(*args)
+        got = getattr(kernels, name)(*args)
+        scalar = getattr(kernels, name)(*(a[0, 0] for a in args))  # scalars work too
+    # libm and NumPy's SIMD loops may differ in the last bit of transcendentals
+    np.testing.assert_allclose(got, expected, rtol=4e-16 * 8, atol=0)
+    np.testing.assert_allclose(scalar, expected[0, 0], rtol=4e-16 * 8, atol=0)
+
+
+def _numba_text(g, *args):
+    return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in args)), kernels=True)
+
+
+def test_array_operators_become_kernel_calls_and_scalars_stay_inline():
+    g = s2sad.jacfwd(kf.matrix_out, argnums=0, backend="numba")
+    a, b = np.random.default_rng(1).uniform(-1, 1, (2, 3, 3))
+    text = _numba_text(g, a, b)
+    assert "nk.tanh(" in text and "nk.multiply(" in text
+    assert "nk.transpose(" in text  # the Jacobian's axes, without Numba's np.transpose
+    assert "nk." not in s2sad.source(g, a, b)  # what users read stays plain NumPy
+    check_jacobian(kf.matrix_out, (a, b), 0, g(a, b))
+    h = s2sad.grad(kf.huber_loop, backend="numba")
+    x = np.linspace(-3, 3, 7)
+    text = _numba_text(h, x, 1.0)
+    assert "0.5 * a" in text.replace("np.float64(0.5)", "0.5")  # scalar arithmetic is inline
+    assert "] += " in text and "rt.scatter_add" not in text  # one element: scalar code
+    np.testing.assert_allclose(h(x, 1.0), np.clip(x, -1.0, 1.0), rtol=1e-14)
+
+
+def test_mean_over_an_axis_compiles():
+    x = np.random.default_rng(2).uniform(-1, 1, (3, 4))
+    g = s2sad.grad(kf.mean_axes, backend="numba")
+    assert "nk.mean_axis(" in _numba_text(g, x)
+    check_jacobian(kf.mean_axes, (x,), 0, g(x))
+    h = s2sad.hessian(kf.mean_axes, backend="numba")(x)
+    np.testing.assert_allclose(h, s2sad.hessian(kf.mean_axes, backend="python")(x), rtol=1e-12, atol=1e-14)
+
+
+def test_a_tape_nothing_reads_is_dropped():
+    # the loop index is never read in reverse: no tape for it; s's old values are read
+    g = s2sad.grad(kf.loop_power, argnums=(0, 1), backend="python")
+    src = s2sad.source(g, 0.9, 0.5, 5)
+    assert src.count("rt.new_tape(") == 1
+    gx, gs = g(0.9, 0.5, 5)
+    f = lambda x, s: kf.loop_power(x, s, 5)  # noqa: E731
+    eps = 1e-6
+    assert abs(gx - (f(0.9 + eps, 0.5) - f(0.9 - eps, 0.5)) / (2 * eps)) < 1e-8
+    assert abs(gs - 0.9 ** 5) < 1e-14
