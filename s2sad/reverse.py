@@ -67,6 +67,7 @@ class Reverse(Derivative):
         self.rev_index = {}  # id(loop) -> the name of the trip index in its reverse
         self.loop_nest = []  # the loops (of fn) whose reverse is being emitted, outermost first
         self.loop_accs = {}  # id(loop) -> {array name: accumulator name} (see scatter_in_loop)
+        self.iter_local = {}  # id(loop) -> names whose adjoint starts each reverse trip at zero
 
     # --- adjoint variables ---------------------------------------------------------------------
 
@@ -109,12 +110,12 @@ class Reverse(Derivative):
             self.bars[name] = copy_to(target, zeros_batch(self.batch_like, self.b.sym(name)))
         self.private.add(name)
 
-    def materialize(self, stmts):
+    def materialize(self, stmts, skip=()):
         """Every varied name a region reads or writes gets an adjoint variable before it, so
-        adjoints are carried under one name through branches and loop trips."""
-        names = assigned_names(stmts)
+        adjoints are carried under one name through branches and loop trips (but ``skip``)."""
+        names = assigned_names(stmts) - set(skip)
         for stmt in walk(stmts):
-            names.update(reads(stmt))
+            names.update(n for n in reads(stmt) if n not in skip)
             if isinstance(stmt, SetItem):
                 names.add(stmt.array)
         loops = self.loop_nest + [s for s in stmts if isinstance(s, (For, While))]
@@ -291,7 +292,11 @@ class Reverse(Derivative):
                 orelse = self.nested(lambda stmt=stmt: self.backward_sweep(stmt.orelse, depth + 1))
                 self.b.append(If(Var(test), body, orelse, stmt.line))
             elif isinstance(stmt, (For, While)):
-                self.materialize([stmt])
+                local = set()
+                if isinstance(stmt, For):  # adjoints that need no zero before or after a trip
+                    local = {v for v in _iteration_local(stmt, self.fn.body) if self.bars.get(v) is None}
+                self.iter_local[id(stmt)] = local
+                self.materialize([stmt], skip=local)
                 trips = self.b.names.fresh("trips")
                 self.pop_into(("trips", stmt), trips)
                 counter = self.b.names.fresh("_trip")
@@ -353,8 +358,13 @@ class Reverse(Derivative):
         if y_bar is None:
             return
         self.adjoint(stmt, y_bar, output)
-        if reset and self.bars.get(stmt.target) is None:
+        if reset and self.bars.get(stmt.target) is None and not self._iteration_local(stmt.target):
             self.zero_bar(stmt.target)  # carried around the loop under its name: a real zero
+
+    def _iteration_local(self, name):
+        """Is ``name`` local to a trip of the loop being reversed? Then its adjoint is zero at
+        the start of every reverse trip and after its assignment: symbolic, never stored."""
+        return bool(self.loop_nest) and name in self.iter_local.get(id(self.loop_nest[-1]), ())
 
     def reverse_setitem(self, stmt):
         saved = self.b.names.fresh(f"{stmt.array}_saved")
@@ -541,6 +551,36 @@ def _read_in_reverse(fn, varied, builder):
         if len(arrays) > 1:
             names.update(arrays)
     return names
+
+
+def _iteration_local(loop, body):
+    """Names whose value never crosses a trip of the for ``loop`` (in the function ``body``):
+    assigned once in the loop, by a statement of the loop's own body that comes before every
+    read of them there, never written in place, and read nowhere outside the loop."""
+    outside = set()
+
+    def collect(stmts):
+        for s in stmts:
+            if s is loop:
+                continue
+            outside.update(reads(s))
+            if isinstance(s, SetItem):
+                outside.add(s.array)
+            for block in (getattr(s, "body", None), getattr(s, "orelse", None), getattr(s, "test_body", None)):
+                if block:
+                    collect(block)
+
+    collect(body)
+    assigned = [s.target for s in walk(loop.body) if isinstance(s, Assign)]
+    in_place = {s.array for s in walk(loop.body) if isinstance(s, SetItem)}
+    local, seen_reads = set(), set(reads(loop))
+    for stmt in loop.body:
+        for inner in walk([stmt]):
+            seen_reads.update(reads(inner))
+        if isinstance(stmt, Assign) and assigned.count(stmt.target) == 1 and stmt.target not in seen_reads \
+                and stmt.target not in outside and stmt.target not in in_place and stmt.target != loop.target:
+            local.add(stmt.target)
+    return local
 
 
 def _invariant_loop(loops, name):

@@ -118,6 +118,17 @@ def test_rk4_final_state_jacobian(mode, backend, steps):
     check_jacobian(sf.rk4, args, (0, 1), J, rng=np.random.default_rng(4))
 
 
+def test_values_local_to_a_trip_carry_no_zero_adjoints():
+    """RK4's stages live for one trip: their adjoints start each reverse trip as symbolic
+    zeros (the first contribution is copied, not added to a zero array), so the reverse loop
+    makes no zero arrays at all; only loop-carried names get one, before the loop."""
+    g = s2sad.jacrev(sf.rk4, argnums=(0, 1), backend="python")
+    text = s2sad.source(g, Y04, P3, 0.01, 5)
+    reverse_loop = text[text.rindex("    for _trip in"):]
+    assert "rt.zeros_batch(" not in reverse_loop
+    check_jacobian(sf.rk4, (Y04, P3, 0.01, 5), (0, 1), g(Y04, P3, 0.01, 5), rng=np.random.default_rng(8))
+
+
 def test_recursion_refused():
     with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: recursive call of recursive"):
         s2sad.jacrev(sf.recursive, backend="python")(np.ones(2))
