@@ -22,8 +22,9 @@ What each workload measures is in methods.py (the methods: s2sad, peers, closed 
 workloads.py (the functions as users write them, their inputs and the closed forms).
 
 Last, the s2sad disk cache: the first jacrev call of ``predict`` (D=16, the forecast example)
-in a fresh process with an empty S2SAD_CACHE_DIR, then in another fresh process with the
-cache that the first one filled.
+in a fresh process as on a fresh install (S2SAD_CACHE_DIR and NUMBA_CACHE_DIR empty), with
+an empty S2SAD_CACHE_DIR only, then in another fresh process with the cache that one filled;
+and the tape's memory per loop trip (peak RSS at two trip counts, fresh processes).
 """
 
 import argparse
@@ -39,7 +40,7 @@ def parse_args():
     here = os.path.dirname(os.path.abspath(__file__))
     parser.add_argument("--json", default=os.path.join(here, "results", "latest.json"))
     parser.add_argument("--png", default=os.path.join(here, "results", "latest.png"))
-    parser.add_argument("--no-cache-check", action="store_true", help="skip the cold/warm run")
+    parser.add_argument("--no-cache-check", action="store_true", help="skip the cold/warm and tape memory runs")
     parser.add_argument(
         "--timeout",
         type=float,
@@ -289,8 +290,10 @@ class S2sadWorker:
     The worker first warms s2sad up once through the public API (jacrev and jacfwd of a
     small function that is not a workload), then forks one child per method. So a first call
     pays that method's transform and compile, but not s2sad's one-time start-up
-    (``cold_warm_cache`` measures that), and nothing compiled for one method is reused by the
-    next. A crash, or a call past the time limit (the child is killed by SIGALRM: a numba
+    (``cold_warm_cache`` measures that), and no generated derivative compiled for one method
+    is reused by the next. The shared kernels and helper implementations (s2sad/kernels.py,
+    backends.py) are cached by Numba next to the package, as after any earlier use of s2sad
+    on the machine; the cold/warm table's "fresh install" row includes their compile. A crash, or a call past the time limit (the child is killed by SIGALRM: a numba
     compile cannot be interrupted safely), ends only that child. These processes never touch
     JAX or torch.
     """
@@ -575,18 +578,25 @@ print(json.dumps({"import_s": imported - start, "first_call_s": done - imported,
 
 
 def cold_warm_cache(threads):
-    """jacrev of the forecast example's predict (D=16): fresh processes, empty then warm cache."""
+    """jacrev of the forecast example's predict (D=16) in fresh processes: as on a fresh
+    install (every cache empty, Numba's included: the shared kernels compile too), with an
+    empty S2SAD_CACHE_DIR (kernels already cached, as after any earlier use), then warm."""
     cache = tempfile.mkdtemp(prefix="s2sad-bench-coldwarm-")
-    env = dict(
+    fresh = tempfile.mkdtemp(prefix="s2sad-bench-fresh-")
+    base = dict(
         os.environ,
         **thread_env(threads),
-        S2SAD_CACHE_DIR=cache,
         PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get("PYTHONPATH", "")]),
     )
+    envs = {
+        "fresh install": dict(base, S2SAD_CACHE_DIR=os.path.join(fresh, "s2sad"), NUMBA_CACHE_DIR=os.path.join(fresh, "numba")),
+        "cold": dict(base, S2SAD_CACHE_DIR=cache),
+        "warm": dict(base, S2SAD_CACHE_DIR=cache),
+    }
     command = [sys.executable, "-c", COLD_WARM_SCRIPT, os.path.join(REPO, "examples")]
     runs = []
     try:
-        for state in ("cold", "warm"):
+        for state, env in envs.items():
             start = time.perf_counter()
             try:
                 done = subprocess.run(
@@ -605,6 +615,83 @@ def cold_warm_cache(threads):
             runs.append(dict(run, cache=state, process_s=wall, status=status))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(fresh, ignore_errors=True)
+    return runs
+
+
+# --- the tape's memory per loop trip -------------------------------------------------------------
+
+TAPE_SCRIPT = """
+import ctypes, json, sys
+libc = ctypes.CDLL("libc.so.6")
+libc.mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD: as peak_rss_delta_mib
+libc.mallopt(-1, 1 << 16)
+import numpy as np
+import s2sad
+import workloads as wl
+
+
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+
+
+def peak(call):
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = rss("VmRSS")
+    call()
+    return rss("VmHWM") - before
+
+
+y0, p = wl.rk4_inputs()
+cases = [
+    ("W9 RK4 jacrev", lambda: s2sad.jacrev(wl.rk4_pendulums, argnums=(0, 1)),
+     lambda n: (y0, p, wl.RK4_DT, n), (1000, 5000)),
+    ("W9 RK4 jacfwd (no tape)", lambda: s2sad.jacfwd(wl.rk4_pendulums, argnums=(0, 1)),
+     lambda n: (y0, p, wl.RK4_DT, n), (1000, 5000)),
+    ("W10 Huber loop grad", lambda: s2sad.grad(wl.huber_loop),
+     lambda n: (wl.huber_inputs(n), wl.HUBER_DELTA), (100000, 500000)),
+]
+name, make, args_for, trips = cases[int(sys.argv[1])]
+n = trips[int(sys.argv[2])]
+g = make()
+g(*args_for(10))  # compile, or load from the cache
+print(json.dumps({"case": name, "trips": n, "peak_bytes": peak(lambda: g(*args_for(n)))}))
+"""
+
+
+def tape_memory(threads, n_cases=3):
+    """Bytes the derivative holds per loop trip (numba backend): the peak RSS of its first
+    call at two trip counts, each in a fresh process that loads the compiled code from the
+    cache; the difference over the extra trips."""
+    env = dict(os.environ, **thread_env(threads), PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get("PYTHONPATH", "")]))
+    runs = []
+    for case in range(n_cases):
+        found = []
+        # the first process compiles (whose freed memory would hold a small tape unseen); the
+        # measured ones load the compiled code from the cache
+        for size in (0, 0, 1):
+            try:
+                done = subprocess.run([sys.executable, "-c", TAPE_SCRIPT, str(case), str(size)], env=env,
+                                      capture_output=True, text=True, timeout=300, check=False)
+            except subprocess.TimeoutExpired:
+                found.append({"status": "timeout: > 300 s"})
+                continue
+            if done.returncode != 0:
+                last = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+                found.append({"status": f"error: {first_line(last[0])}"})
+                continue
+            found.append(dict(json.loads(done.stdout.strip().splitlines()[-1]), status="ok"))
+        bad = [f["status"] for f in found if f["status"] != "ok"]
+        if bad:
+            runs.append({"case": f"case {case}", "status": bad[0]})
+            continue
+        _, small, large = found
+        runs.append({"case": small["case"], "trips": [small["trips"], large["trips"]],
+                     "peak_bytes": [small["peak_bytes"], large["peak_bytes"]], "status": "ok",
+                     "bytes_per_trip": (large["peak_bytes"] - small["peak_bytes"]) / (large["trips"] - small["trips"])})
     return runs
 
 
@@ -643,7 +730,7 @@ def s2sad_warm_up_text(warm_up):
     )
 
 
-def markdown(rows, meta, cache_runs):
+def markdown(rows, meta, cache_runs, tape_runs=None):
     lines = [
         "# s2sad benchmark" + (" (--quick)" if meta["quick"] else ""),
         "",
@@ -659,7 +746,8 @@ def markdown(rows, meta, cache_runs):
         "- first call: transform + compile + one call (JAX, torch and numba already started "
         "by earlier rows); s2sad: each method in a child process of its own with an empty "
         "S2SAD_CACHE_DIR (killed past the time limit, as a numba compile cannot be "
-        "interrupted); s2sad's first call in a fresh process is in the last table",
+        "interrupted); the shared kernels it calls are in Numba's cache from earlier use; "
+        "s2sad's first call in a fresh process, a fresh install included, is in the cold/warm table",
         f"- s2sad: {s2sad_warm_up_text(meta.get('s2sad_warm_up'))}",
         "- peak MiB: peak RSS (VmHWM, reset before the call) minus RSS before, during one warm "
         "call, with glibc's mmap and trim thresholds at 64 KiB; times are taken with them at "
@@ -692,7 +780,7 @@ def markdown(rows, meta, cache_runs):
     if cache_runs is not None:
         lines += [
             "",
-            "## s2sad first call in a fresh process: empty vs warm S2SAD_CACHE_DIR",
+            "## s2sad first call in a fresh process: fresh install, empty vs warm S2SAD_CACHE_DIR",
             "",
             "jacrev of predict w.r.t. x, D=16, predict from "
             f"{cache_runs[0].get('source', '?') if cache_runs else '?'}; each run is a new "
@@ -707,6 +795,23 @@ def markdown(rows, meta, cache_runs):
                 f"| {format_number(run.get('first_call_s'), 3)} "
                 f"| {format_number(run.get('process_s'), 3)} | {run['status']} |"
             )
+    if tape_runs is not None:
+        lines += [
+            "",
+            "## s2sad tape memory per loop trip (numba)",
+            "",
+            "peak RSS of one call (glibc thresholds at 64 KiB) at two trip counts, each in a fresh "
+            "process loading the compiled code from the cache; bytes per trip = the difference / "
+            "the extra trips",
+            "",
+            "| case | trips | peak MiB | bytes per trip | status |",
+            "|---|---|---|---:|---|",
+        ]
+        for run in tape_runs:
+            trips = " / ".join(str(n) for n in run.get("trips", [])) or "-"
+            peaks = " / ".join(format_number(b / 2**20, 2) for b in run.get("peak_bytes", [])) or "-"
+            per = run.get("bytes_per_trip")
+            lines.append(f"| {run['case']} | {trips} | {peaks} | {'-' if per is None else f'{per:,.0f}'} | {run['status']} |")
     return "\n".join(lines)
 
 
@@ -838,18 +943,20 @@ def main(args):
         ]
         print(f"{len(tasks)} tasks, threads={args.threads}", file=sys.stderr)
         rows, meta["s2sad_warm_up"] = run_tasks(tasks, peers, cfg, cache_root)
-        cache_runs = None
+        cache_runs = tape_runs = None
         if not args.no_cache_check:
             print("  s2sad cold/warm cache ...", file=sys.stderr, flush=True)
             cache_runs = cold_warm_cache(args.threads)
+            print("  s2sad tape memory ...", file=sys.stderr, flush=True)
+            tape_runs = tape_memory(args.threads)
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
     meta["total_s"] = time.perf_counter() - started
-    print(markdown(rows, meta, cache_runs))
+    print(markdown(rows, meta, cache_runs, tape_runs))
     print(f"\ntotal: {meta['total_s']:.1f} s")
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as out:
-        json.dump({"meta": meta, "rows": rows, "cold_warm_cache": cache_runs}, out, indent=1)
+        json.dump({"meta": meta, "rows": rows, "cold_warm_cache": cache_runs, "tape_memory": tape_runs}, out, indent=1)
     if rows:
         chart(rows, meta, args.png)
         print(f"wrote {args.json} and {args.png}", file=sys.stderr)
