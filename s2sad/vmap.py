@@ -263,8 +263,17 @@ def _build_numba(self, args, axes):
         "    for i in numba.prange(n):",
         f"        r = per_sample({call})",
     ]
-    for j, path in enumerate(paths):
-        lines.append(f"        out{j}[i] = r{''.join(f'[{p}]' for p in path)}")
+    for j, (path, leaf) in enumerate(_flatten(first)):
+        value = f"r{''.join(f'[{p}]' for p in path)}"
+        if np.ndim(leaf) == 0:
+            lines.append(f"        out{j}[i] = {value}")
+        else:  # element by element: Numba's array slice assignment compiles for seconds
+            lines += [
+                f"        row{j} = out{j}[i].reshape(-1)",
+                f"        flat{j} = np.ascontiguousarray({value}).reshape(-1)",
+                f"        for k in range(flat{j}.size):",
+                f"            row{j}[k] = flat{j}[k]",
+            ]
     source = "\n".join(lines) + "\n"
     text = "import numba\n" + backends._module_text(source)
     path = backends._write_module(text, name)
