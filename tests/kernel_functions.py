@@ -16,13 +16,3 @@ def loop_power(x, s, n):
         s = s * x + 0.1
     return s
 
-
-def huber_loop(x, delta):
-    total = 0.0
-    for i in range(x.shape[0]):
-        a = x[i]
-        if abs(a) <= delta:
-            total += 0.5 * a * a
-        else:
-            total += delta * (abs(a) - 0.5 * delta)
-    return total
