@@ -346,7 +346,7 @@ def _register():
             return out.reshape(x.shape)
         return impl
 
-    _register_scatter(overload, numba_overload, types, is_array)
+    _register_scatter(overload, types, is_array)
 
 
 def _bmatmul_source(ra, rb):
@@ -395,16 +395,14 @@ def _impl_from_source(lines, **constants):
     return _import(path, "s2sad_helper").impl
 
 
-def _register_scatter(overload, numba_overload, types, is_array):
-    """``rt.scatter(ct, x, *index)``: one generated implementation per index pattern.
-    ``scatter_add`` runs once per loop trip, often on one element: it is not cached on disk,
-    so LLVM can inline it (code loaded from Numba's cache cannot be)."""
+def _register_scatter(overload, types, is_array):
+    """``rt.scatter(ct, x, *index)``: one generated implementation per index pattern."""
 
     @overload(runtime.scatter)
     def scatter_impl(ct, x, *index):
         return _scatter_source(types, is_array, ct, x, index, in_place=False)
 
-    @numba_overload(runtime.scatter_add)
+    @overload(runtime.scatter_add)
     def scatter_add_impl(acc, ct, x, *index):
         return _scatter_source(types, is_array, ct, x, index, in_place=True, acc=acc)
 

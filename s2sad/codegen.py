@@ -220,7 +220,7 @@ def _operand(a, single=False):
     return f"({text})" if isinstance(a, Const) and text.startswith("-") else text
 
 
-def _scalar_scatter_add(stmt, types, pad=None):
+def _scalar_scatter_add(stmt, types, pad):
     """``acc = rt.scatter_add(acc, ct, x, i, j)`` of one element (a scalar ``ct``, an int per
     axis of x) as in-place scalar code, a loop over the seed axes: a call per loop trip to a
     compiled helper that takes arrays costs Numba 10-20 ns (reference counts), this ~1 ns."""
@@ -233,8 +233,6 @@ def _scalar_scatter_add(stmt, types, pad=None):
         return None
     if not all(isinstance(dummy(i), (int, np.integer)) and not isinstance(dummy(i), bool) for i in index):
         return None
-    if pad is None:
-        return True
     lead = acc_d.ndim - len(index)
     lines = [f"{pad}{'    ' * d}for s2sad_s{d} in range({atom(acc)}.shape[{d}]):" for d in range(lead)]
     element = ", ".join([f"s2sad_s{d}" for d in range(lead)] + [atom(i) for i in index])
@@ -251,8 +249,8 @@ def block(stmts, indent, out, fn, last_line, kernels=False):
             last_line[0] = line
         if isinstance(stmt, Assign) and stmt.op is APPEND:
             out.append(f"{pad}{atom(stmt.args[0])}.append({atom(stmt.args[1])})")
-        elif isinstance(stmt, Assign) and kernels and _scalar_scatter_add(stmt, fn.types):
-            out.extend(_scalar_scatter_add(stmt, fn.types, pad))
+        elif isinstance(stmt, Assign) and kernels and (lines := _scalar_scatter_add(stmt, fn.types, pad)):
+            out.extend(lines)
         elif isinstance(stmt, Assign):
             out.append(f"{pad}{stmt.target} = {expression(stmt, fn.types, kernels)}")
         elif isinstance(stmt, SetItem):

@@ -2,8 +2,11 @@
 
 After this pass:
 
-* no statement computes a value that nothing reads (dead-code elimination; the tape's
-  pushes and pops and in-place writes always stay), e.g. the primal output of ``hvp``;
+* no statement computes a value that nothing reads before it is overwritten (flow-sensitive
+  dead-code elimination through branches and loops), e.g. the primal output of ``hvp``;
+  in-place writes stay, and so do the tape's pushes and pops, unless no value read back
+  out of a stack or preallocated tape is used: then that store goes whole (the index of a
+  loop whose reverse never reads it);
 * within a straight-line block, an operation computed twice on the same operands is computed
   once (common subexpressions: ``np.cos(x)`` of a tangent rule and of an adjoint rule).
 """

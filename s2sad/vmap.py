@@ -249,9 +249,9 @@ def _build_numba(self, args, axes):
     inner_module = "s2sad_generated_" + os.path.basename(inner_path)[:-3]
     free = pipeline.free_values(self.inner)
     first = inner_jit(*sample0, *free)
-    paths = [p for p, _ in _flatten(first)]
+    leaves = _flatten(first)
     n = len(args)
-    params = [f"a{k}" for k in range(n)] + [f"free{k}" for k in range(len(free))] + [f"out{j}" for j in range(len(paths))]
+    params = [f"a{k}" for k in range(n)] + [f"free{k}" for k in range(len(free))] + [f"out{j}" for j in range(len(leaves))]
     call = ", ".join([f"a{k}" if ax is None else f"a{k}[i]" for k, ax in enumerate(axes)] + [f"free{k}" for k in range(len(free))])
     name = f"{ir.name}_vmap"
     lines = [
@@ -263,7 +263,7 @@ def _build_numba(self, args, axes):
         "    for i in numba.prange(n):",
         f"        r = per_sample({call})",
     ]
-    for j, (path, leaf) in enumerate(_flatten(first)):
+    for j, (path, leaf) in enumerate(leaves):
         value = f"r{''.join(f'[{p}]' for p in path)}"
         if np.ndim(leaf) == 0:
             lines.append(f"        out{j}[i] = {value}")
