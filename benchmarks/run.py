@@ -293,9 +293,9 @@ class S2sadWorker:
     (``cold_warm_cache`` measures that), and no generated derivative compiled for one method
     is reused by the next. The shared kernels and helper implementations (s2sad/kernels.py,
     backends.py) are cached by Numba next to the package, as after any earlier use of s2sad
-    on the machine; the cold/warm table's "fresh install" row includes their compile. A crash, or a call past the time limit (the child is killed by SIGALRM: a numba
-    compile cannot be interrupted safely), ends only that child. These processes never touch
-    JAX or torch.
+    on the machine; the cold/warm table's "fresh install" row includes their compile. A crash,
+    or a call past the time limit (the child is killed by SIGALRM: a numba compile cannot be
+    interrupted safely), ends only that child. These processes never touch JAX or torch.
     """
 
     def __init__(self, tasks, cfg, cache_root):

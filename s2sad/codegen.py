@@ -163,7 +163,8 @@ def _may_be_array(args, types):
 def expression(stmt: Assign, types=None, kernels=False) -> str:
     types = types or {}
     op, args = stmt.op, stmt.args
-    if kernels and not stmt.kwargs and kernel_name(op) and _may_be_array(args, types):
+    if kernels and not stmt.kwargs and kernel_name(op) and _may_be_array(args, types) \
+            and (op is not np.where or len(args) == 3):
         single = _float32_context(args, types)
         if op is np.power and isinstance(args[1], Const):
             if args[1].value == 2:  # the kernel's pow() would not see the constant

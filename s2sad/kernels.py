@@ -284,14 +284,13 @@ def where(c, a, b):
     return np.where(c, a, b)
 
 
-
 def transpose(x, axes):
     """``np.transpose(x, axes)``: the same view, built from permuted shape and strides
     (Numba's own implementation with an ``axes`` tuple takes seconds to compile)."""
     return np.transpose(x, axes)
 
 
-@overload(transpose)
+@overload(transpose, jit_options={"cache": True})
 def _transpose_impl(x, axes):
     nd = x.ndim
 
