@@ -311,23 +311,13 @@ class Forward(Derivative):
                 )
             if callable(partial):
                 partial = partial()
-            if self.unit and not y.ndim:  # scalars only
-                terms.append(_scale(partial, d))
-                continue
-            d = _lead_expand(self.lift(d), y.ndim - (operand.ndim or 0))
+            if not (self.unit and not y.ndim):  # a scalar's tangent in unit mode is used as it is
+                d = _lead_expand(self.lift(d), y.ndim - (operand.ndim or 0))
             terms.append(_scale(partial, d))
         total = terms[0]
-        if self.unit and not y.ndim:
-            for t in terms[1:]:
-                total = total + t
-            return total
         for t in terms[1:]:
             total = total + t
-        if y.ndim and not all_arrays_active:
-            from .runtime import broadcast_like
-
-            total = broadcast_like(total, y)
-        elif y.ndim and total.ndim != y.ndim + 1:
+        if y.ndim and (not all_arrays_active or total.ndim != y.ndim + 1):
             from .runtime import broadcast_like
 
             total = broadcast_like(total, y)

@@ -322,7 +322,6 @@ class Reverse(Derivative):
                     self.backward_sweep(stmt.test_body, depth + 1)
                 body, accs = self.reverse_loop(stmt, loop_body)
                 rng = self.b.emit(range, [Var(trips)])
-                self.b.types[counter] = 1
                 self.b.append(For(counter, Var(rng.name), body, stmt.line))
                 for x, acc in accs.items():
                     self.accumulate(Var(x), self.b.sym(acc))
