@@ -14,7 +14,8 @@ import threading
 
 import numpy as np
 
-from . import pipeline
+from . import pipeline, scalarize
+from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, UsageError
 from .trace import dummy_like
 
@@ -73,6 +74,7 @@ class Transformed:
         self.backend = backend
         self.options = options
         self._compiled = {}
+        self._builds = {}
         self._plans = {}
         self._irs = {}
         self._last_key = None
@@ -145,9 +147,14 @@ class Transformed:
             entry = self._compiled.get(key)
             if entry is None:
                 ir = self.ir_for(dummies)
-                source = pipeline.emit(ir)
-                compiled = pipeline.compile(ir, self.backend)
-                entry = (ir, source, compiled)
+                spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
+                build_key = (_key(dummies), spec)  # small shapes matter only where specialized
+                entry = self._builds.get(build_key)
+                if entry is None:
+                    source = pipeline.emit(ir)
+                    compiled = pipeline.compile(ir, self.backend, spec)
+                    entry = (ir, source, compiled)
+                    self._builds[build_key] = entry
                 self._compiled[key] = entry
             self._last_key = key
         return entry
@@ -187,11 +194,12 @@ class Transformed:
 
 
 def _arg_key(args):
-    """The specialization key of actual arguments: rank and dtype (no values)."""
+    """The specialization key of actual arguments: rank and dtype (no values), and the shape
+    of a small array (code with loops is compiled for it: scalarize.py)."""
     key = []
     for a in args:
         if isinstance(a, np.ndarray):
-            key.append((a.ndim, a.dtype.char))
+            key.append((a.ndim, a.dtype.char, a.shape if a.size <= SMALL else None))
         elif isinstance(a, tuple):
             key.append(("tuple", _arg_key(a)))
         elif isinstance(a, np.generic):

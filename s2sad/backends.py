@@ -211,6 +211,18 @@ def _register():
     def new_tape_impl(n, like):
         return lambda n, like: np.full(n, like)
 
+    @overload(runtime.reserve)
+    def reserve_impl(tape, n):
+        def impl(tape, n):
+            if n <= tape.shape[0]:
+                return tape
+            out = np.empty(max(2 * tape.shape[0], n), tape.dtype)
+            for i in range(tape.shape[0]):  # (no slice assignment: it compiles slowly)
+                out[i] = tape[i]
+            return out
+
+        return impl
+
     @overload(runtime.one)
     def one_impl(x):
         dt = x.dtype if is_array(x) else x

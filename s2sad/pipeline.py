@@ -6,6 +6,8 @@
     differentiate    forward (jacfwd, jvp) or reverse (jacrev, grad, vjp), batched over seeds
     simplify         dead code and common subexpressions removed     (simplify.py)
     emit_source      IR -> readable Python                          (codegen.py)
+    scalarize        numba, code with loops: small arrays of known shape as scalars
+                     (scalarize.py; the compiled function is keyed on those shapes)
     compile          python | numba                                  (backends.py)
 
 ``S2SAD_DUMP_AFTER=normalize,differentiate,simplify`` prints the source after those passes.
@@ -21,11 +23,11 @@ import threading
 
 import numpy as np
 
-from . import backends, codegen, runtime as rt
+from . import backends, codegen, runtime as rt, scalarize
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
-from .ir import TUPLE, Assign, Const, Function, NameGen, Return, Var, all_names
+from .ir import NEW_STACK, TUPLE, Assign, Const, Function, NameGen, Return, Var, all_names, walk
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -184,6 +186,12 @@ def build(g, dummies) -> Function:
     _dump("differentiate", out)
     out = simplify(out)
     out.free_values = fn.free_values
+    # reverse mode of code without stacks pops every stack in the exact mirror order of its
+    # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
+    # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
+    out.mirror_stacks = kind in ("jacrev", "grad", "vjp") and not any(
+        isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
+    )
     _dump("simplify", out)
     return out
 
@@ -192,9 +200,17 @@ def emit(ir: Function, kernels: bool = False) -> str:
     return codegen.emit_source(ir, kernels=kernels)
 
 
-def compile(ir: Function, backend: str):
+def compile(ir: Function, backend: str, spec=None):
     """The compiled function; the numba backend compiles the source with shared kernels
-    (codegen.KERNEL_UFUNCS) for array operators."""
+    (codegen.KERNEL_UFUNCS) for array operators, and, given ``spec`` (the shapes of small
+    arguments, scalarize.spec_of), with those small arrays as scalars."""
+    if backend == "numba" and spec is not None:
+        small = scalarize.try_scalarize(ir, spec)
+        if small is not None:
+            split = small.split_stacks
+            small = simplify(small)
+            ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
+            _dump("scalarize", ir)
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend)
 
 

@@ -156,6 +156,17 @@ def new_tape(n, like):
 
 
 @primitive
+def reserve(tape, n):
+    """``tape`` (a 1-D float array) if it holds ``n`` values, else a copy twice as long:
+    the growable tape that scalarized stacks share (scalarize.py)."""
+    if n <= tape.shape[0]:
+        return tape
+    out = np.empty(max(2 * tape.shape[0], n), tape.dtype)
+    out[: tape.shape[0]] = tape
+    return out
+
+
+@primitive
 def one(x):
     """1 in x's float dtype: the seed of a scalar output when there is one seed (grad, vjp,
     jvp, hvp). Then derivatives of scalars are scalars, not arrays of one element."""
@@ -189,7 +200,7 @@ def prod_others(x):
     return (left * right).reshape(np.shape(x))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, cumsum_rows, add_batch_axis, bmatmul, prod_others]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, cumsum_rows, add_batch_axis, bmatmul, prod_others]
 
 
 def _scatter_type(ct, x, *index):

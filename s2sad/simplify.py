@@ -158,37 +158,58 @@ def _key(stmt):
 def _cse(stmts, written):
     """Common subexpressions of one straight-line block (nested blocks start afresh)."""
     out = []
-    seen = {}  # key -> name holding that value
+    seen = _Seen()
     for stmt in stmts:
         if isinstance(stmt, Assign):
             key = None
             if stmt.op not in SIDE_EFFECTS and stmt.op not in (COPY, TUPLE, rt.scatter_add) and stmt.target not in written:
                 key = _key(stmt)
-            if key is not None and key in seen:
-                stmt = Assign(stmt.target, COPY, [Var(seen[key])], {}, stmt.line)
+            if key is not None and key in seen.value:
+                stmt = Assign(stmt.target, COPY, [Var(seen.value[key])], {}, stmt.line)
             # a reassigned name invalidates what was computed from it, or stored in it
-            seen = {k: v for k, v in seen.items() if v != stmt.target and Var(stmt.target) not in k[1]
-                    and Var(stmt.target) not in dict(k[2]).values()}
+            seen.forget(stmt.target)
             if key is not None and stmt.op is not COPY and not any(
                 a == Var(stmt.target) for a in stmt.args
             ) and stmt.target not in written:
-                seen.setdefault(key, stmt.target)
+                seen.add(key, stmt.target)
             out.append(stmt)
         elif isinstance(stmt, If):
             out.append(If(stmt.test, _cse(stmt.body, written), _cse(stmt.orelse, written), stmt.line))
-            seen = {}
+            seen = _Seen()
         elif isinstance(stmt, For):
             out.append(For(stmt.target, stmt.iter, _cse(stmt.body, written), stmt.line))
-            seen = {}
+            seen = _Seen()
         elif isinstance(stmt, While):
             out.append(While(_cse(stmt.test_body, written), stmt.test, _cse(stmt.body, written), stmt.line))
-            seen = {}
+            seen = _Seen()
         elif isinstance(stmt, SetItem):
             out.append(stmt)
-            seen = {k: v for k, v in seen.items() if v != stmt.array and Var(stmt.array) not in k[1]}
+            seen.forget(stmt.array)
         else:
             out.append(stmt)
     return out
+
+
+class _Seen:
+    """Values computed so far in a block: key -> the name holding it, indexed by the names
+    each key reads and the name holding it, so a reassignment forgets in time O(its uses)."""
+
+    def __init__(self):
+        self.value = {}
+        self.by_name = {}  # name -> keys that read it or are held in it
+
+    def add(self, key, name):
+        if key in self.value:
+            return
+        self.value[key] = name
+        for n in [name] + [n for a in key[1] for n in atom_vars(a)] + [
+            n for _, v in key[2] for n in atom_vars(v)
+        ]:
+            self.by_name.setdefault(n, []).append(key)
+
+    def forget(self, name):
+        for key in self.by_name.pop(name, ()):
+            self.value.pop(key, None)
 
 
 __all__ = ["simplify", "Return"]

@@ -107,7 +107,7 @@ def test_user_helpers_inlined(mode, backend):
 
 @pytest.mark.parametrize(
     "mode, backend, steps",
-    [("jacrev", "python", 300), ("jacfwd", "python", 300), ("jacfwd", "numba", 300)],
+    [("jacrev", "python", 300), ("jacfwd", "python", 300), ("jacfwd", "numba", 300), ("jacrev", "numba", 300)],
 )
 def test_rk4_final_state_jacobian(mode, backend, steps):
     """An explicit RK4 integrator (a Python for loop, a helper for the ODE): Jacobian of the
