@@ -358,9 +358,16 @@ def hvp(fn, primals, tangents, *, backend="numba"):
     g = _cached(fn, "grad", active, backend)
     primals, tangents = _checked_pairs(primals, tangents, "hvp")
     h = _cached(g, "jvp_tangents", active, backend)
-    args = primals + tuple(np.asarray(tangents[k], dtype=np.asarray(primals[k]).dtype) for k in active)
+    args = primals + tuple(_tangent_like(tangents[k], primals[k]) for k in active)
     (out,) = h.call_extended(primals, args)
     return out
+
+
+def _tangent_like(t, primal):
+    """A tangent in its primal's dtype; a scalar's stays a scalar (a 0-d array is a different
+    type to Numba, and the compiled code has no rules for it)."""
+    dtype = np.asarray(primal).dtype
+    return np.asarray(t, dtype=dtype) if np.ndim(primal) else dtype.type(t)
 
 
 def source(g, *example_args) -> str:
