@@ -377,7 +377,7 @@ def spec_of(fn: Function, args) -> tuple | None:
     if not wanted(fn):
         return None
     spec = tuple(
-        a.shape if isinstance(a, np.ndarray) and a.dtype == np.float64 and 0 < a.size <= LIMIT else None
+        a.shape if isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim and 0 < a.size <= LIMIT else None
         for a in args
     )
     return spec if any(s is not None for s in spec) else None

@@ -89,6 +89,17 @@ def test_hvp_sum_sin(rng):
     np.testing.assert_allclose(hv, -np.sin(x) * v, rtol=1e-13)
 
 
+def test_hvp_with_a_scalar_primal_compiles(rng):
+    """A Python float primal's tangent is passed as a scalar, not a 0-d array (which the
+    compiled code has no rules for); checked against the Hessian contracted with v."""
+    x, v = rng.standard_normal(3), rng.standard_normal(3)
+    a, w = 0.7, -0.4
+    hv = s2sad.hvp(sf.loop_energy, (x, a), (v, w), backend="numba")
+    H = s2sad.hessian(sf.loop_energy, argnums=(0, 1), backend="python")(x, a)
+    np.testing.assert_allclose(hv[0], H[0][0] @ v + H[0][1] * w, rtol=1e-12)
+    np.testing.assert_allclose(hv[1], H[1][0] @ v + H[1][1] * w, rtol=1e-12)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_jvp_and_vjp_dot_product(rng, backend):
     W, b, x = tanh_layer(rng, 6, 4)

@@ -100,3 +100,10 @@ def test_transformed_reverse_code_keeps_its_stacks():
     one shared tape needs, so those stacks stay stacks."""
     g = s2sad.hessian(scf.swap_in_loop, backend="numba")
     assert not g.ir_for((dummy_like(X3), 4)).mirror_stacks
+
+
+def test_zero_d_arrays_are_not_specialized():
+    x = np.array(0.3)
+    g = s2sad.jacfwd(scf.scalar_and_array, backend="numba")
+    assert scalarize.spec_of(g.ir_for((dummy_like(x), 3)), (x, 3)) is None
+    np.testing.assert_allclose(g(x, 3), s2sad.jacfwd(scf.scalar_and_array, backend="python")(x, 3), rtol=1e-12)
