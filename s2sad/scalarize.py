@@ -452,6 +452,7 @@ class _Scalarizer:
         self.canon_names = {}
         self.tuple_refs = {}  # tuple name -> the names its parts read
         self.pending_on = {}  # name -> (array, index) whose element is read from that name
+        self.neg_refs = {}  # name -> (array, index) whose element is known as its negation
         self.env = {}
         self.out = []
         _STATE.emitter = self
@@ -494,6 +495,13 @@ class _Scalarizer:
             self.assigned(target)
 
     def before_assign(self, name):
+        for v, idx in self.neg_refs.pop(name, ()):  # a - b for a + -b would read the new value
+            arr = self.env.get(v)
+            if isinstance(arr, np.ndarray) and isinstance(arr[idx], El) and arr[idx].neg is not None \
+                    and arr[idx].neg.atom == Var(name):
+                arr = arr.copy()
+                arr[idx] = El(arr[idx].atom)
+                self.env[v] = arr
         refs = self.pending_on.pop(name, None)
         if not refs:
             return
@@ -530,6 +538,8 @@ class _Scalarizer:
             el = arr[idx]
             if isinstance(el, El) and isinstance(el.atom, Var) and el.atom.name != self.canon(v, idx):
                 self.pending_on.setdefault(el.atom.name, []).append((v, idx))
+            if isinstance(el, El) and el.neg is not None and isinstance(el.neg.atom, Var):
+                self.neg_refs.setdefault(el.neg.atom.name, []).append((v, idx))
 
     def flush(self):
         """Before and after control flow: every array's elements in its own names (the
@@ -838,7 +848,7 @@ class _Scalarizer:
                 and last_read.get(name, -1) <= position[a.name]
             ):
                 renames[a.name] = name
-                value[idx] = El(Var(name))
+                value[idx] = El(Var(name), neg=el.neg)
             else:
                 value[idx] = el
         self.env[target] = value  # (before the renames: its old value is not pending)
