@@ -101,7 +101,7 @@ class Transformed:
                 f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
                 f"arguments but {len(primals)} were given"
             )
-        _, _, compiled = self._compiled_for(args)
+        compiled = self._compiled_for(args)[2]
         try:
             out = compiled(*args, *pipeline.free_values(self))
         except Exception as exc:
@@ -137,9 +137,11 @@ class Transformed:
         return nums
 
     def _compiled_for(self, args):
-        key = _arg_key(args)
+        """(ir, source, compiled, by_shape) for these arguments; ``by_shape``: the compiled
+        code is specialized on the shapes of small arguments (scalarize.py)."""
+        key = (_arg_key(args), _shape_key(args))
         entry = self._compiled.get(key)
-        if entry is not None:  # the fast path of every call after the first
+        if entry is not None:  # the fast path of jvp, vjp and hvp calls after the first
             self._last_key = key
             return entry
         dummies = tuple(dummy_like(a) for a in args)
@@ -153,17 +155,21 @@ class Transformed:
                 if entry is None:
                     source = pipeline.emit(ir)
                     compiled = pipeline.compile(ir, self.backend, spec)
-                    entry = (ir, source, compiled)
+                    by_shape = self.backend == "numba" and scalarize.wanted(ir)
+                    entry = (ir, source, compiled, by_shape)
                     self._builds[build_key] = entry
                 self._compiled[key] = entry
             self._last_key = key
         return entry
 
     def __call__(self, *args):
-        plan = self._plans.get(_arg_key(args))
+        key = _arg_key(args)
+        plan = self._plans.get(key)
+        if plan is not None and plan[4]:  # compiled per shape of the small arguments
+            plan = self._plans.get((key, _shape_key(args)))
         if plan is None or len(args) != plan[3]:
             plan = self._plan(args)
-        compiled, free, dtype, _ = plan
+        compiled, free, dtype, _, _ = plan
         try:
             out = compiled(*args, *free()) if free else compiled(*args)
         except Exception as exc:
@@ -177,15 +183,17 @@ class Transformed:
         key = _arg_key(args)
         nums = self.check_args(args)
         converted = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
-        _, _, compiled = self._compiled_for(converted)
+        _, _, compiled, by_shape = self._compiled_for(converted)
         dtype = _float_dtype(converted, nums or range(len(converted)))
         has_free = bool(pipeline.user_ir(base_function(self)).free_values)
         free = functools.partial(pipeline.free_values, self) if has_free else None
         if any(isinstance(a, list) for a in args):
             inner = compiled
             compiled = lambda *a: inner(*(np.asarray(x) if isinstance(x, list) else x for x in a))  # noqa: E731
-        plan = (compiled, free, dtype, len(args))
+        plan = (compiled, free, dtype, len(args), by_shape)
         self._plans[key] = plan
+        if by_shape:
+            self._plans[(key, _shape_key(converted))] = plan
         return plan
 
     @property
@@ -194,12 +202,11 @@ class Transformed:
 
 
 def _arg_key(args):
-    """The specialization key of actual arguments: rank and dtype (no values), and the shape
-    of a small array (code with loops is compiled for it: scalarize.py)."""
+    """The specialization key of actual arguments: rank and dtype (no values)."""
     key = []
     for a in args:
         if isinstance(a, np.ndarray):
-            key.append((a.ndim, a.dtype.char, a.shape if a.size <= SMALL else None))
+            key.append((a.ndim, a.dtype.char))
         elif isinstance(a, tuple):
             key.append(("tuple", _arg_key(a)))
         elif isinstance(a, np.generic):
@@ -207,6 +214,11 @@ def _arg_key(args):
         else:
             key.append(type(a))
     return tuple(key)
+
+
+def _shape_key(args):
+    """The shapes of the small array arguments: code with loops is compiled for them."""
+    return tuple(a.shape if isinstance(a, np.ndarray) and a.size <= SMALL else None for a in args)
 
 
 def _key(dummies):
