@@ -19,9 +19,12 @@ operation that makes it can be evaluated this way; an array written in place is 
 only if nothing else refers to it (no view, alias or stack holds it), so value semantics are
 NumPy's. Where a scalarized value meets an operation the pass cannot evaluate, it is packed
 into an array again (``np.empty`` and element writes) just before. Stacks of the reverse
-sweep holding scalarized arrays are split into one stack per element. Each variable's
-elements live in fixed names (``y_0``, ``y_1``, ...), so values carried around loops and
-out of branches need no merging; between control-flow boundaries constants are propagated.
+sweep holding scalarized arrays are split into one stack per element (``shared_tape`` then
+puts them on one float tape). Each variable's elements live in fixed names (``y_0``,
+``y_1``, ...), so values carried around loops and out of branches need no merging; within
+straight-line code constants are propagated and copies deferred (an element may be read
+from another name until that name is overwritten), and at control flow every element is
+in its own name again.
 """
 
 from __future__ import annotations
@@ -288,7 +291,7 @@ def _aliasing_read(stmt, name, types):
     return not (stmt.op in VALUE_READS or isinstance(stmt.op, np.ufunc))
 
 
-def _aliased_writes(fn, written):
+def _aliased_writes(fn):
     """The arrays written in place whose writes another name might see: under NumPy a write
     goes to an object other names may share, here each name has its own elements. A write is
     safe when the array was last assigned a new array (``np.copy``, ``np.zeros``, an
@@ -400,9 +403,7 @@ class _Scalarizer:
     def __init__(self, fn, shapes):
         self.fn = fn
         self.param_shapes = shapes
-        written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
-        written |= {s.target for s in walk(fn.body) if isinstance(s, Assign) and s.op is rt.scatter_add}
-        unsafe = _aliased_writes(fn, written)
+        unsafe = _aliased_writes(fn)
         self.cand = set()
         for name, dummy in fn.types.items():
             if isinstance(dummy, np.ndarray) and dummy.dtype == np.float64:
