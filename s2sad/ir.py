@@ -143,6 +143,20 @@ def walk(stmts):
             yield from walk(stmt.body)
 
 
+def blocks(stmts):
+    """Every straight-line block: ``stmts`` and the bodies nested in it, outermost first."""
+    yield stmts
+    for stmt in stmts:
+        if isinstance(stmt, If):
+            yield from blocks(stmt.body)
+            yield from blocks(stmt.orelse)
+        elif isinstance(stmt, For):
+            yield from blocks(stmt.body)
+        elif isinstance(stmt, While):
+            yield from blocks(stmt.test_body)
+            yield from blocks(stmt.body)
+
+
 def atom_vars(atom):
     """Names read by an atom."""
     if isinstance(atom, Var):

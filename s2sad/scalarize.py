@@ -57,6 +57,7 @@ from .ir import (
     all_names,
     assigned_names,
     atom_vars,
+    blocks,
     reads,
     walk,
 )
@@ -1128,7 +1129,7 @@ def shared_tape(fn: Function, split: dict) -> Function:
         if isinstance(st, Assign) and st.op is NEW_STACK and st.target in split:
             elements.setdefault(split[st.target], []).append(st.target)
     ok = set(elements)
-    for block in _blocks(fn.body):
+    for block in blocks(fn.body):
         k = 0
         while k < len(block):
             kind = _stack_op(block[k], split)
@@ -1148,19 +1149,6 @@ def shared_tape(fn: Function, split: dict) -> Function:
     start = [Assign(tape, np.empty, [Const(64)]), Assign(top, COPY, [Const(0)])]
     out = fn.replace(body=start + body, types=types)
     return out
-
-
-def _blocks(stmts):
-    yield stmts
-    for st in stmts:
-        if isinstance(st, If):
-            yield from _blocks(st.body)
-            yield from _blocks(st.orelse)
-        elif isinstance(st, For):
-            yield from _blocks(st.body)
-        elif isinstance(st, While):
-            yield from _blocks(st.test_body)
-            yield from _blocks(st.body)
 
 
 def _stack_op(stmt, split):
