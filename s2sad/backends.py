@@ -120,10 +120,47 @@ def _drop_broken_numba_cache(path: str) -> None:
             return
 
 
-def compile_numba(source: str, name: str):
+# Generated functions whose own code is glue between compiled kernels (no loops): their LLVM
+# module gets no module-level optimization. Numba links the code of every function a function
+# calls into its module and optimizes the whole again; the kernels were optimized when they
+# were compiled, so that is most of a compile (rosen's Hessian: 9.2 s at -O3, 2.6 s at -O0).
+_GLUE = set()
+
+
+def _install_glue_hook():
+    """Once per process: libraries named in ``_GLUE`` skip the final module's O3 passes
+    (function-level passes still run on their own code). A Numba without this internal
+    method compiles everything as usual."""
+    from numba.core import codegen, config
+
+    library = getattr(codegen, "CPUCodeLibrary", None)
+    original = getattr(library, "_optimize_final_module", None)
+    prune = getattr(codegen, "remove_redundant_nrt_refct", None)
+    if original is None or prune is None or getattr(original, "s2sad_glue", False):
+        return
+
+    def optimize_final_module(self):
+        if self.name not in _GLUE:
+            return original(self)
+        try:
+            manager, builder = self._codegen._module_pass_manager(opt=0)
+        except Exception:  # noqa: BLE001 - another Numba's internals: compile as usual
+            return original(self)
+        if not config.LLVM_REFPRUNE_PASS:
+            self._final_module = prune(self._final_module)
+        manager.run(self._final_module, builder)
+
+    optimize_final_module.s2sad_glue = True
+    library._optimize_final_module = optimize_final_module
+
+
+def compile_numba(source: str, name: str, glue: bool = False):
     import numba
 
     register_numba_runtime()
+    if glue:
+        _install_glue_hook()
+        _GLUE.add(name)
     text = _module_text(source, kernels=True)
     path = _write_module(text, name)
     module = _import(path, name)
@@ -153,12 +190,14 @@ def compile_failure(exc, name):
     )
 
 
-def compile_source(source: str, name: str, backend: str):
+def compile_source(source: str, name: str, backend: str, glue: bool = False):
+    """``glue``: the function has no loops of its own (numba: its module is not optimized
+    again, see ``_GLUE``)."""
     try:
         compiler = BACKENDS[backend]
     except KeyError:
         raise S2SADError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}") from None
-    return compiler(source, name)
+    return compiler(source, name, glue=glue) if backend == "numba" else compiler(source, name)
 
 
 # --- Numba implementations of the runtime helpers -------------------------------------------

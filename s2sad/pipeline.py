@@ -27,7 +27,7 @@ from . import backends, codegen, runtime as rt, scalarize
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
-from .ir import NEW_STACK, TUPLE, Assign, Const, Function, NameGen, Return, Var, all_names, walk
+from .ir import NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, Var, While, all_names, walk
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -211,7 +211,16 @@ def compile(ir: Function, backend: str, spec=None):
             small = simplify(small)
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
-    return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend)
+    statements = list(walk(ir.body))
+    glue = len(statements) > GLUE_STATEMENTS and not any(isinstance(s, (For, While)) for s in statements)
+    return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
+
+
+# A loop-free function longer than this is compiled as glue between kernels (backends._GLUE):
+# no module-level optimization, which halves the first call of second-order code (rosen's
+# Hessian: 9-10 s -> 5 s) and costs about 10% per call where it inlined small helpers
+# (measured on rosen's gradient, 36 statements, which therefore stays optimized)
+GLUE_STATEMENTS = 40
 
 
 def compile_failure(exc, name):
