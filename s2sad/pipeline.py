@@ -212,14 +212,16 @@ def compile(ir: Function, backend: str, spec=None):
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
     statements = list(walk(ir.body))
-    glue = len(statements) > GLUE_STATEMENTS and not any(isinstance(s, (For, While)) for s in statements)
+    glue = len(statements) > GLUE_STATEMENTS and not any(isinstance(s, (For, While)) for s in statements) \
+        and not os.environ.get("S2SAD_NO_GLUE")
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
 
 
 # A loop-free function longer than this is compiled as glue between kernels (backends._GLUE):
 # no module-level optimization, which halves the first call of second-order code (rosen's
 # Hessian: 9-10 s -> 5 s) and costs about 10% per call where it inlined small helpers
-# (measured on rosen's gradient, 36 statements, which therefore stays optimized)
+# (measured on rosen's gradient, 36 statements, which therefore stays optimized).
+# S2SAD_NO_GLUE=1 turns it off (to compare).
 GLUE_STATEMENTS = 40
 
 
