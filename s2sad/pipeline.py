@@ -211,9 +211,10 @@ def compile(ir: Function, backend: str, spec=None):
             small = simplify(small)
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
-    statements = list(walk(ir.body))
-    glue = len(statements) > GLUE_STATEMENTS and not any(isinstance(s, (For, While)) for s in statements) \
-        and not os.environ.get("S2SAD_NO_GLUE")
+    glue = False
+    if backend == "numba" and not os.environ.get("S2SAD_NO_GLUE"):
+        statements = list(walk(ir.body))
+        glue = len(statements) > GLUE_STATEMENTS and not any(isinstance(s, (For, While)) for s in statements)
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
 
 
