@@ -773,20 +773,17 @@ class _Scalarizer:
             result = result.astype(object)
         if target in self.cand:
             if not isinstance(result, np.ndarray) or result.ndim == 0 or result.size > LIMIT:
-                raise_unsupported = True
-            else:
-                raise_unsupported = False
-                if self.analysis:
-                    old = self.new_shape.setdefault(target, result.shape)
-                    if old != result.shape or self.shape.get(target, result.shape) != result.shape:
-                        self.cand.discard(target)
-                        self.env.pop(target, None)
-                        del self.out[self.mark:]
-                        self.put(stmt)
-                        return
-            if raise_unsupported:
                 del self.out[self.mark:]
                 return self.unsupported(stmt)
+            if self.analysis and (
+                self.new_shape.setdefault(target, result.shape) != result.shape
+                or self.shape.get(target, result.shape) != result.shape
+            ):  # another assignment gives it another shape: it stays an array
+                self.cand.discard(target)
+                self.env.pop(target, None)
+                del self.out[self.mark:]
+                self.put(stmt)
+                return
             self.emit_array(target, result)
             return
         if isinstance(result, tuple):
@@ -804,7 +801,8 @@ class _Scalarizer:
         atom = _atom(result)
         if isinstance(atom, Const) and isinstance(self.fn.types.get(target), (float, np.floating)):
             atom = Const(float(atom.value))
-        if isinstance(atom, Var) and atom.name in self.fresh_temps and self.types.get(atom.name) is not False:
+        if isinstance(atom, Var) and atom.name in self.fresh_temps and self.types.get(atom.name) is not False \
+                and self._renamable(atom.name, target):
             self._rename(atom.name, target)
         else:
             self.put(Assign(target, COPY, [atom], line=stmt.line))
@@ -812,6 +810,13 @@ class _Scalarizer:
             self.env[target] = El(atom)
         else:
             self.env.pop(target, None)
+
+    def _renamable(self, temp, name):
+        """May the statement computing ``temp`` assign ``name`` instead? Not if a statement
+        of this evaluation reads ``temp``, or reads ``name``'s old value after it."""
+        emitted = self.out[self.mark:]
+        at = next(k for k, st in enumerate(emitted) if st is self.fresh_temps[temp])
+        return not any(temp in reads(st) or (k > at and name in reads(st)) for k, st in enumerate(emitted))
 
     def _rename(self, temp, name):
         """The statement computing ``temp`` computes ``name`` instead (no copy)."""
