@@ -161,6 +161,13 @@ def _atom(v):
     raise Unsupported(f"not an element: {type(v).__name__}")
 
 
+def _element_atom(v):
+    """The atom of a float array's element: a constant as a float (a Numba list or variable
+    that first gets an int would be typed int)."""
+    a = _atom(v)
+    return Const(float(a.value)) if isinstance(a, Const) else a
+
+
 def _value(a):
     """An atom as a value: a Const's number, else an El."""
     return _py(a.value) if isinstance(a, Const) and _number(a.value) else El(a)
@@ -557,7 +564,7 @@ class _Scalarizer:
                 if isinstance(el, El) and el.atom == Var(name):
                     continue
                 self.types[name] = 0.5
-                self.put(Assign(name, COPY, [el.atom if isinstance(el, El) else Const(float(el))], line=self.line))
+                self.put(Assign(name, COPY, [_element_atom(el)], line=self.line))
                 if isinstance(el, El):
                     arr = self.env[v].copy()
                     arr[idx] = El(Var(name))
@@ -918,9 +925,7 @@ class _Scalarizer:
                 if old == got.shape:
                     if not self.analysis:
                         for idx in np.ndindex(got.shape):
-                            a = _atom(got[idx])
-                            if isinstance(a, Const):
-                                a = Const(float(a.value))
+                            a = _element_atom(got[idx])
                             self.put(Assign("_", APPEND, [Var(self.canon(stack, idx)), a], line=stmt.line))
                     return
             if self.analysis:
@@ -1013,10 +1018,7 @@ class _Scalarizer:
             self.put(Assign(name, np.empty, [Const(tuple(v.shape))], line=self.line))
             self.types[name] = dummy_array(v.ndim, np.float64)
             for idx in np.ndindex(v.shape):
-                a = _atom(v[idx])
-                if isinstance(a, Const):
-                    a = Const(float(a.value))
-                self.put(SetItem(name, [Const(i) for i in idx], a, self.line))
+                self.put(SetItem(name, [Const(i) for i in idx], _element_atom(v[idx]), self.line))
             return Var(name)
         if isinstance(v, tuple):
             name = self.names.fresh(f"{hint}_tuple")
