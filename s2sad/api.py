@@ -16,7 +16,7 @@ import numpy as np
 
 from . import pipeline, scalarize
 from .scalarize import LIMIT as SMALL
-from .errors import S2SADError, UsageError
+from .errors import S2SADError, StructureMiss, UsageError
 from .trace import dummy_like
 
 
@@ -78,6 +78,7 @@ class Transformed:
         self._plans = {}
         self._irs = {}
         self._last_key = None
+        self._plain = set()  # signatures whose structured code met a size-1 axis (structure.py)
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = f"{getattr(fn, '__name__', 'f')}_{kind}"
@@ -103,7 +104,11 @@ class Transformed:
             )
         compiled = self._compiled_for(args)[2]
         try:
-            out = compiled(*args, *pipeline.free_values(self))
+            try:
+                out = compiled(*args, *pipeline.free_values(self))
+            except StructureMiss:
+                self._fall_back(args)
+                out = self._compiled_for(args)[2](*args, *pipeline.free_values(self))
         except Exception as exc:
             raise (pipeline.compile_failure(exc, self.__name__) or exc) from exc
         nums = self.argnums if isinstance(self.argnums, tuple) else ()
@@ -111,13 +116,14 @@ class Transformed:
 
     # --- IR per signature --------------------------------------------------------------------
 
-    def ir_for(self, dummies: tuple):
-        """The typed IR of this transformation for arguments with these dummies."""
-        key = _key(dummies)
+    def ir_for(self, dummies: tuple, plain=False):
+        """The typed IR of this transformation for arguments with these dummies (``plain``:
+        without the structure pass, see pipeline.build)."""
+        key = (_key(dummies), plain)
         with self._lock:
             ir = self._irs.get(key)
             if ir is None:
-                ir = pipeline.build(self, dummies)
+                ir = pipeline.build(self, dummies, plain)
                 self._irs[key] = ir
         return ir
 
@@ -139,7 +145,8 @@ class Transformed:
     def _compiled_for(self, args):
         """(ir, source, compiled, by_shape) for these arguments; ``by_shape``: the compiled
         code is specialized on the shapes of small arguments (scalarize.py)."""
-        key = (_arg_key(args), _shape_key(args))
+        plain = bool(self._plain) and _arg_key(args) in self._plain
+        key = (_arg_key(args), _shape_key(args), plain)
         entry = self._compiled.get(key)
         if entry is not None:  # the fast path of jvp, vjp and hvp calls after the first
             self._last_key = key
@@ -148,9 +155,9 @@ class Transformed:
         with self._lock:
             entry = self._compiled.get(key)
             if entry is None:
-                ir = self.ir_for(dummies)
+                ir = self.ir_for(dummies, plain)
                 spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
-                build_key = (_key(dummies), spec)  # small shapes matter only where specialized
+                build_key = (_key(dummies), spec, plain)  # small shapes matter only where specialized
                 entry = self._builds.get(build_key)
                 if entry is None:
                     source = pipeline.emit(ir)
@@ -172,11 +179,25 @@ class Transformed:
         compiled, free, dtype, _, _ = plan
         try:
             out = compiled(*args, *free()) if free else compiled(*args)
+        except StructureMiss:
+            self._fall_back(args)
+            return self(*args)
         except Exception as exc:
             raise (pipeline.compile_failure(exc, self.__name__) or exc) from exc
         if type(out) is np.ndarray and out.dtype == dtype and out.ndim and out.flags.writeable:
             return out  # the common case, without the generic conversion
         return _finish(out, dtype)
+
+    def _fall_back(self, args):
+        """The structured code of this signature met a size-1 axis it does not cover (its
+        guard raised before anything was returned): use code built without the structure
+        pass for the signature from now on."""
+        key = _arg_key(tuple(np.asarray(a) if isinstance(a, list) else a for a in args))
+        if key in self._plain:
+            raise S2SADError(f"internal: {self.__name__}: code built without structure raised StructureMiss")
+        with self._lock:
+            self._plain.add(key)
+            self._plans.clear()
 
     def _plan(self, args):
         """Check the arguments, compile for their signature, and remember how to call."""

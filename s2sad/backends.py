@@ -221,6 +221,8 @@ def _register():
     from numba import types
     from numba.extending import overload as numba_overload
 
+    from .errors import StructureMiss
+
     # implementations are cached on disk like generated code: a new derivative that uses a
     # helper with argument types seen before links the cached machine code (Numba keys the
     # cache on the closure's values too) instead of compiling the helper again
@@ -301,6 +303,28 @@ def _register():
             out[offset] = 1.0
             return out
         return scalar_impl
+
+    miss = runtime.STRUCTURE_MISS
+
+    @overload(runtime.check_diag)
+    def check_diag_impl(n):
+        def impl(n):
+            if n == 1:
+                raise StructureMiss(miss)
+            return 0
+        return impl
+
+    @overload(runtime.check_no_unit_dims)
+    def check_no_unit_dims_impl(x):
+        if not is_array(x):
+            return lambda x: 0
+
+        def impl(x):
+            for d in x.shape:
+                if d == 1:
+                    raise StructureMiss(miss)
+            return 0
+        return impl
 
     @overload(runtime.add_batch_axis)
     def add_batch_axis_impl(t):

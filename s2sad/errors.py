@@ -20,6 +20,12 @@ class UsageError(S2SADError, ValueError):
     """A bad call of the API: argnums out of range, grad of a non-scalar, bad tangents."""
 
 
+class StructureMiss(S2SADError):
+    """Internal: derivative code built on the identity structure of its seeds (structure.py)
+    met a size-1 axis it does not cover. The caller runs the code built without that pass;
+    a user never sees this error."""
+
+
 class SourceError(S2SADError):
     """The function's source cannot be retrieved (REPL, builtins, C functions, lambdas)."""
 

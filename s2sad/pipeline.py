@@ -5,6 +5,8 @@
     infer_types      dummies for the call's ranks and dtypes         (activity.py)
     differentiate    forward (jacfwd, jvp) or reverse (jacrev, grad, vjp), batched over seeds
     simplify         dead code and common subexpressions removed     (simplify.py)
+    structure        identity seeds followed as diagonal values, then simplify again
+                     (structure.py; guarded: code built with plain=True is the fallback)
     emit_source      IR -> readable Python                          (codegen.py)
     scalarize        numba, code with loops: small arrays of known shape as scalars
                      (scalarize.py; the compiled function is keyed on those shapes)
@@ -24,6 +26,7 @@ import threading
 import numpy as np
 
 from . import backends, codegen, runtime as rt, scalarize
+from . import structure as diagonal
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
@@ -69,14 +72,15 @@ def free_values(g):
     return tuple(resolve_free_name(owner, name) for owner, name in user_ir(fn).free_sources)
 
 
-def typed_input(g, dummies) -> Function:
-    """The typed IR that a transformation ``g`` differentiates."""
+def typed_input(g, dummies, plain=False) -> Function:
+    """The typed IR that a transformation ``g`` differentiates (``plain``: built without the
+    structure pass, at every level)."""
     from .api import Transformed
 
     inner = g.fn
     dummies = tuple(dummies)[: g.nargs]  # the user's arguments (not tangents or cotangents)
     if isinstance(inner, Transformed):
-        return inner.ir_for(dummies)
+        return inner.ir_for(dummies, plain)
     ir = user_ir(inner)
     free = tuple(dummy_like(v) for v in free_values(g))
     typed = infer_types(ir, dict(zip(ir.params, dummies + free)))
@@ -84,9 +88,11 @@ def typed_input(g, dummies) -> Function:
     return typed
 
 
-def build(g, dummies) -> Function:
-    """Run the passes of transformation ``g`` for arguments with these dummies."""
-    fn = typed_input(g, dummies)
+def build(g, dummies, plain=False) -> Function:
+    """Run the passes of transformation ``g`` for arguments with these dummies; ``plain``:
+    without following identity seeds as diagonal values (structure.py), the code its
+    guards fall back to."""
+    fn = typed_input(g, dummies, plain)
     nargs = len(fn.params) - len(fn.free_values)
     user_params = fn.params[:nargs]
     builder = Builder({p: fn.types[p] for p in fn.params}, NameGen(all_names(fn)))
@@ -185,6 +191,11 @@ def build(g, dummies) -> Function:
     out.free_values = fn.free_values
     _dump("differentiate", out)
     out = simplify(out)
+    if not plain and diagonal.enabled():
+        structured = diagonal.exploit_seeds(out)
+        if structured is not out:
+            _dump("structure", structured)
+            out = simplify(structured)
     out.free_values = fn.free_values
     # reverse mode of code without stacks pops every stack in the exact mirror order of its
     # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from . import trace
+from .errors import StructureMiss
 
 
 def primitive(fn):
@@ -167,6 +168,30 @@ def reserve(tape, n):
 
 
 @primitive
+def check_diag(n):
+    """Guard of structure.py: identity seeds are kept diagonal only for more than one seed
+    (a 1 x 1 identity broadcasts like any other size-1 axis)."""
+    if n == 1:
+        raise StructureMiss(STRUCTURE_MISS)
+    return 0
+
+
+@primitive
+def check_no_unit_dims(x):
+    """Guard of structure.py: ``x`` has no axis of length 1, so ``sum_to``/``broadcast_like``
+    against it (or of it) change nothing."""
+    if 1 in np.shape(x):
+        raise StructureMiss(STRUCTURE_MISS)
+    return 0
+
+
+STRUCTURE_MISS = "s2sad: a size-1 axis meets structured seeds; recompiling without them"
+check_diag.abstract_eval = lambda n: 0
+check_no_unit_dims.abstract_eval = lambda x: 0
+GUARDS = (check_diag, check_no_unit_dims)
+
+
+@primitive
 def one(x):
     """1 in x's float dtype: the seed of a scalar output when there is one seed (grad, vjp,
     jvp, hvp). Then derivatives of scalars are scalars, not arrays of one element."""
@@ -200,7 +225,7 @@ def prod_others(x):
     return (left * right).reshape(np.shape(x))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, cumsum_rows, add_batch_axis, bmatmul, prod_others]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others]
 
 
 def _scatter_type(ct, x, *index):

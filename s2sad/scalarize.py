@@ -249,7 +249,7 @@ STRUCTURAL = {
     np.outer, np.squeeze, np.expand_dims, np.broadcast_to, np.eye, np.full, np.ravel,
     np.hstack, np.vstack, np.flip, np.diag, np.trace,
     rt.sum_to, rt.broadcast_like, rt.scatter, rt.scatter_add, rt.seed, rt.zeros_batch,
-    rt.basis, rt.one, rt.add_batch_axis, rt.bmatmul,
+    rt.basis, rt.one, rt.add_batch_axis, rt.bmatmul, *rt.GUARDS,
 }
 OPERATORS = {
     operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
@@ -264,7 +264,7 @@ FRESH = {
     np.empty_like, PLACEHOLDER,
 }
 # operations that read an array's values without keeping a reference to it
-VALUE_READS = FRESH | set(SHAPE_OPS) | {rt.one}
+VALUE_READS = FRESH | set(SHAPE_OPS) | {rt.one, *rt.GUARDS}
 SHAPE_ARGS = {rt.sum_to: 1, rt.broadcast_like: 1}  # (its result is a view of the other)
 
 

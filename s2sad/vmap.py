@@ -30,7 +30,7 @@ import numpy as np
 
 from . import backends, pipeline
 from . import runtime as rt
-from .errors import S2SADError, UsageError
+from .errors import S2SADError, StructureMiss, UsageError
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
 
 _LOCK = threading.RLock()
@@ -226,7 +226,15 @@ def _call_numba(self, args, axes, size):
     self._last_source = source
     free = pipeline.free_values(self.inner)
     sample0 = _sample(args, axes, 0)
-    first = inner_jit(*sample0, *free)  # sample 0 gives the output shapes and dtypes
+    try:
+        first = inner_jit(*sample0, *free)  # sample 0 gives the output shapes and dtypes
+    except StructureMiss:  # every sample has sample 0's shapes: the loop would not raise
+        with _LOCK:
+            entry = _build_numba(self, args, axes, plain=True)
+            self._cache[key] = entry
+        inner_jit, loop, source = entry
+        self._last_source = source
+        first = inner_jit(*sample0, *free)
     leaves = [np.asarray(v) for _, v in _flatten(first)]
     outs = tuple(np.empty((size,) + v.shape, v.dtype) for v in leaves)
     loop(size, *args, *free, *outs)
@@ -234,7 +242,9 @@ def _call_numba(self, args, axes, size):
     return _unflatten(first, [_finish_leaf(o, dtype) for o in outs])
 
 
-def _build_numba(self, args, axes):
+def _build_numba(self, args, axes, plain=False):
+    """(per-sample njit function, the prange loop, source); ``plain``: the per-sample code
+    built without the structure pass (its guards raised for these shapes)."""
     import numba
 
     from .trace import dummy_like
@@ -242,13 +252,18 @@ def _build_numba(self, args, axes):
     sample0 = _sample(args, axes, 0)
     self.inner.check_args(sample0)
     dummies = tuple(dummy_like(a) for a in sample0)
-    ir = self.inner.ir_for(dummies)
+    ir = self.inner.ir_for(dummies, plain)
     inner_source = pipeline.emit(ir, kernels=True)
     inner_jit = backends.compile_source(inner_source, ir.name, "numba")
     inner_path = backends._write_module(backends._module_text(inner_source, kernels=True), ir.name)
     inner_module = "s2sad_generated_" + os.path.basename(inner_path)[:-3]
     free = pipeline.free_values(self.inner)
-    first = inner_jit(*sample0, *free)
+    try:
+        first = inner_jit(*sample0, *free)
+    except StructureMiss:
+        if plain:
+            raise
+        return _build_numba(self, args, axes, plain=True)
     leaves = _flatten(first)
     n = len(args)
     params = [f"a{k}" for k in range(n)] + [f"free{k}" for k in range(len(free))] + [f"out{j}" for j in range(len(leaves))]
@@ -535,6 +550,10 @@ def _seed(x, offset, total):
     return _objectify(out.reshape((total,) + shape))
 
 
+def _shape_only(v):
+    return np.empty(np.shape(v), dtype=np.int8) if isinstance(v, np.ndarray) else v
+
+
 def _shape_of(v):
     return () if isinstance(v, Scalar) else np.shape(v)
 
@@ -646,6 +665,8 @@ class _Scalarizer:
             if kind[0] == "array":
                 return _objectify(np.zeros((0,) * kind[1]))
             return {"float": 0.0, "int": 0, "bool": False}[kind[0]]
+        if op in rt.GUARDS:  # shapes are static here: checked now (raises StructureMiss)
+            return op.impl(*[_shape_only(a) for a in args])
         if op is rt.basis:
             return _basis(*args)
         if op is rt.one:
@@ -717,7 +738,12 @@ def _call_cuda(self, args, axes, size):
     entry = self._cache.get(key)
     if entry is None:
         with _LOCK:
-            entry = self._cache.get(key) or _build_cuda(self, args, axes, free)
+            entry = self._cache.get(key)
+            if entry is None:
+                try:
+                    entry = _build_cuda(self, args, axes, free)
+                except StructureMiss:  # a guard failed at specialization: shapes are static
+                    entry = _build_cuda(self, args, axes, free, plain=True)
             self._cache[key] = entry
     kernel, out_specs, template, source, kernel_args = entry
     self._last_source = source
@@ -742,13 +768,13 @@ def _call_cuda(self, args, axes, size):
     return _unflatten(template, outs)
 
 
-def _build_cuda(self, args, axes, free):
+def _build_cuda(self, args, axes, free, plain=False):
     from numba import cuda
 
     sample = tuple(_sample_dummy(a, ax) for a, ax in zip(args, axes))
     # argument checks as the per-sample call would do them (dtypes of differentiated args)
     self.inner.check_args(sample)
-    ir = self.inner.ir_for(sample)
+    ir = self.inner.ir_for(sample, plain)
     dtype = _target_dtype(self.inner, sample)
     params = list(ir.params)  # the user's parameters, then the free values'
     lines = []

@@ -721,6 +721,7 @@ nondifferentiable(
     np.floor_divide, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
     np.eye, np.arange, np.full, np.full_like, np.identity,
     math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, np.remainder,
+    rt.check_diag, rt.check_no_unit_dims,
 )
 # rt.prod_others is NOT non-differentiable (it depends on x): it has no rule yet, so a second
 # derivative through np.prod raises instead of silently dropping the d(prod_others) term.
