@@ -5,8 +5,10 @@
     infer_types      dummies for the call's ranks and dtypes         (activity.py)
     differentiate    forward (jacfwd, jvp) or reverse (jacrev, grad, vjp), batched over seeds
     simplify         dead code and common subexpressions removed     (simplify.py)
-    structure        identity seeds followed as diagonal values, then simplify again
-                     (structure.py; guarded: code built with plain=True is the fallback)
+    structure        shapes followed symbolically: copies that change nothing dropped
+                     (shapes.py); identity seeds followed as diagonal values (structure.py);
+                     transposes of Jacobian blocks sunk into the operations that make them;
+                     then simplify again. Guarded: code built with plain=True is the fallback
     emit_source      IR -> readable Python                          (codegen.py)
     scalarize        numba, code with loops: small arrays of known shape as scalars
                      (scalarize.py; the compiled function is keyed on those shapes)
@@ -26,7 +28,7 @@ import threading
 import numpy as np
 
 from . import backends, codegen, runtime as rt, scalarize
-from . import structure as diagonal
+from . import shapes, structure as diagonal
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
@@ -192,10 +194,13 @@ def build(g, dummies, plain=False) -> Function:
     _dump("differentiate", out)
     out = simplify(out)
     if not plain and diagonal.enabled():
-        structured = diagonal.exploit_seeds(out)
+        structured = diagonal.exploit_seeds(shapes.simplify_shapes(out))
         if structured is not out:
-            _dump("structure", structured)
+            structured = simplify(structured)
+        structured = shapes.sink_transposes(structured)
+        if structured is not out:
             out = simplify(structured)
+            _dump("structure", out)
     out.free_values = fn.free_values
     # reverse mode of code without stacks pops every stack in the exact mirror order of its
     # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again

@@ -415,8 +415,23 @@ def test_second_order(spec, mode):
     check_jacobian(spec.grad, a, spec.argnums, H)
 
 
-def test_second_order_rows_cover_runtime_helpers():
-    """The runtime helpers with derivative rules appear in second-order rows' derivative code."""
+@pytest.mark.parametrize(
+    "spec", [pytest.param(s, id=f"{s.fn.__name__}-argnums={s.argnums}") for s in SPECS2 if s.ops and not s.xfail]
+)
+def test_second_order_of_plain_code(spec, monkeypatch):
+    """The rows again without the structure pass: the code its guards fall back to (where
+    the runtime helpers' own rules run: the pass turns a sum_to that sums nothing into an
+    assignment)."""
+    monkeypatch.setenv("S2SAD_NO_STRUCTURE", "1")
+    a = spec.make_args(np.random.default_rng(2))
+    H = s2sad.hessian(spec.fn, argnums=spec.argnums, backend="python")(*a)
+    check_jacobian(spec.grad, a, spec.argnums, H)
+
+
+def test_second_order_rows_cover_runtime_helpers(monkeypatch):
+    """The runtime helpers with derivative rules appear in second-order rows' derivative code
+    (as built without the structure pass: test_second_order_of_plain_code runs it)."""
+    monkeypatch.setenv("S2SAD_NO_STRUCTURE", "1")
     helpers = {op for op in set(rules.TANGENT_RULES) | set(rules.ADJOINT_RULES) if op in RUNTIME_HELPERS}
     used = set()
     for spec in SPECS2:
