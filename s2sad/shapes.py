@@ -27,7 +27,7 @@ from collections import Counter
 import numpy as np
 
 from . import runtime as rt
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, SetItem, SliceAtom, Var, While, all_names, reads, walk
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, SetItem, SliceAtom, Var, all_names, reads, walk
 from .trace import Builder, building
 
 
@@ -98,7 +98,7 @@ def simplify_shapes(fn):
     for s in walk(fn.body):
         if isinstance(s, (Assign, For)):
             counts[s.target] += 1
-    written = _written(fn.body)
+    written = written_in_place(fn.body)
     analysis = _Shapes(fn)
     body, changed = [], False
     for stmt in fn.body:
@@ -353,7 +353,7 @@ def sink_transposes(fn):
     defs = {s.target: s for s in body if isinstance(s, Assign)}
     counts = Counter(s.target for s in walk(body) if isinstance(s, (Assign, For)))
     counts.update(fn.params)
-    for name in _written(body):
+    for name in written_in_place(body):
         counts[name] += 2  # written in place: never read through a later view
     targets = [
         s for s in body if isinstance(s, Assign) and s.op is np.ascontiguousarray and isinstance(s.args[0], Var)
@@ -388,7 +388,8 @@ def _elementwise(op):
     return (isinstance(op, np.ufunc) and op.signature is None) or op in ELEMENTWISE_OPERATORS
 
 
-def _written(body):
+def written_in_place(body):
+    """Names some statement writes into (``x[i] = v``, reverse mode's scatter_add)."""
     names = {s.array for s in walk(body) if isinstance(s, SetItem)}
     return names | {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
 

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import runtime as rt
-from .ir import COPY, Assign, Const, For, If, NameGen, SetItem, Var, While, all_names, reads, walk
+from .ir import COPY, Assign, Const, For, If, NameGen, Var, While, all_names, atom_vars, reads, walk
+from .shapes import written_in_place
 from .trace import Builder, Sym, building
 
 
@@ -63,8 +64,7 @@ def exploit_seeds(fn):
     for s in walk(fn.body):
         if isinstance(s, (Assign, For)):
             counts[s.target] += 1
-    written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
-    written |= {s.args[0].name for s in walk(fn.body) if isinstance(s, Assign) and s.op is rt.scatter_add}
+    written = written_in_place(fn.body)
     once = {n for n, c in counts.items() if c == 1 and n not in written}
     builder = Builder(dict(fn.types), NameGen(all_names(fn)))
     pass_ = _Pass(builder, once)
@@ -131,9 +131,7 @@ class _Pass:
 
     def _rule(self, stmt):
         op, args = stmt.op, stmt.args
-        keeps = stmt.target in self.once and all(
-            n in self.once for a in [*args, *stmt.kwargs.values()] for n in _vars(a)
-        )
+        keeps = self._keeps(stmt)
         if op is rt.seed and keeps and self._is_identity_seed(args):
             x = self.b.sym(args[0].name)
             self._guard(rt.check_diag, self.b.sym(args[2].name))
@@ -288,7 +286,10 @@ class _Pass:
         return True
 
     def _keeps(self, stmt):
-        return stmt.target in self.once and all(n in self.once for a in stmt.args for n in _vars(a))
+        """Can the statement be replayed later (its target and operands never change)?"""
+        return stmt.target in self.once and all(
+            n in self.once for a in [*stmt.args, *stmt.kwargs.values()] for n in atom_vars(a)
+        )
 
     def _transpose(self, stmt):
         A = self._get(stmt.args[0])
@@ -321,12 +322,6 @@ def _align(A, B):
     if (A.a + sa, A.p + sa) != (B.a + sb, B.p + sb):
         return None
     return A.a + sa, A.p + sa, nd
-
-
-def _vars(atom):
-    from .ir import atom_vars
-
-    return atom_vars(atom)
 
 
 def _all_reads(stmt):
