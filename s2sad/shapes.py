@@ -94,10 +94,6 @@ SAME_SHAPE = (COPY, np.ascontiguousarray, np.copy, rt.astype, np.ones_like, np.z
 def simplify_shapes(fn):
     """``fn`` with the broadcasts, sums and reshapes that change no shape made assignments,
     and the entry checks that the assumption needs (see the module docstring)."""
-    counts = Counter(fn.params)
-    for s in walk(fn.body):
-        if isinstance(s, (Assign, For)):
-            counts[s.target] += 1
     written = written_in_place(fn.body)
     analysis = _Shapes(fn)
     body, changed = [], False
@@ -351,10 +347,7 @@ def sink_transposes(fn):
     body = fn.body
     uses = Counter(n for s in walk(body) for n in reads(s))
     defs = {s.target: s for s in body if isinstance(s, Assign)}
-    counts = Counter(s.target for s in walk(body) if isinstance(s, (Assign, For)))
-    counts.update(fn.params)
-    for name in written_in_place(body):
-        counts[name] += 2  # written in place: never read through a later view
+    once = assigned_once(fn)
     targets = [
         s for s in body if isinstance(s, Assign) and s.op is np.ascontiguousarray and isinstance(s.args[0], Var)
         and s.args[0].name in defs and defs[s.args[0].name].op is np.transpose and uses[s.args[0].name] == 1
@@ -372,7 +365,7 @@ def sink_transposes(fn):
                 continue
             builder.stmts = []
             builder.hint = stmt.target
-            sinker = _Sinker(builder, defs, uses, counts, position[id(stmt)], position)
+            sinker = _Sinker(builder, defs, uses, once, position[id(stmt)], position)
             value = sinker.sink(t.args[0], perm, top=True)
             if value is None:
                 continue
@@ -386,6 +379,17 @@ def sink_transposes(fn):
 def _elementwise(op):
     """A ufunc applied element by element (np.matmul is a ufunc with a core signature)."""
     return (isinstance(op, np.ufunc) and op.signature is None) or op in ELEMENTWISE_OPERATORS
+
+
+def assigned_once(fn):
+    """Names (parameters included) assigned exactly once and never written in place: their
+    value is the same wherever they are read after their definition."""
+    counts = Counter(fn.params)
+    for s in walk(fn.body):
+        if isinstance(s, (Assign, For)):
+            counts[s.target] += 1
+    written = written_in_place(fn.body)
+    return {n for n, c in counts.items() if c == 1 and n not in written}
 
 
 def written_in_place(body):
@@ -406,17 +410,17 @@ def _perm(t, types):
 
 
 class _Sinker:
-    def __init__(self, builder, defs, uses, counts, at, position):
+    def __init__(self, builder, defs, uses, once, at, position):
         self.b = builder
         self.defs = defs
         self.uses = uses
-        self.counts = counts
+        self.once = once
         self.at = at  # the position of the statement being rewritten
         self.position = position
 
     def _stable(self, atom):
         """An atom whose value at ``self.at`` is the one its definition computed."""
-        return not isinstance(atom, Var) or self.counts[atom.name] <= 1
+        return not isinstance(atom, Var) or atom.name in self.once
 
     def sink(self, atom, perm, top=False):
         """An atom holding ``np.transpose(atom, perm)`` computed without a transposed copy.

@@ -33,14 +33,13 @@ at run time and raise ``StructureMiss``; the caller then runs code built without
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import runtime as rt
 from .ir import COPY, Assign, Const, For, If, NameGen, Var, While, all_names, atom_vars, reads, walk
-from .shapes import written_in_place
+from .shapes import assigned_once
 from .trace import Builder, Sym, building
 
 
@@ -60,12 +59,7 @@ def exploit_seeds(fn):
     """``fn`` with identity seeds followed as diagonal values (see the module docstring)."""
     if not any(isinstance(s, Assign) and (s.op is rt.seed or s.op is rt.basis) for s in fn.body):
         return fn
-    counts = Counter(fn.params)
-    for s in walk(fn.body):
-        if isinstance(s, (Assign, For)):
-            counts[s.target] += 1
-    written = written_in_place(fn.body)
-    once = {n for n, c in counts.items() if c == 1 and n not in written}
+    once = assigned_once(fn)
     builder = Builder(dict(fn.types), NameGen(all_names(fn)))
     pass_ = _Pass(builder, once)
     with building(builder, "diag"):
@@ -267,7 +261,6 @@ class _Pass:
     def _matmul(self, stmt):
         left, right = stmt.args
         A, B = self._get(left), self._get(right)
-        b = self.b
         if A is not None and B is not None:
             if A.nd != 2 or B.nd != 2 or not self._keeps(stmt):
                 return None
@@ -282,7 +275,7 @@ class _Pass:
                 return None
             m = self._dense(left)
             value = m * B.d
-        _rename(b, value, stmt.target)
+        _rename(self.b, value, stmt.target)
         return True
 
     def _keeps(self, stmt):
