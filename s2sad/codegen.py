@@ -51,6 +51,13 @@ KERNEL_UFUNCS = frozenset((
     "isfinite", "isnan", "isinf", "logical_not",
 ))
 
+# binary kernels with a ``<name>_loops`` twin, for results of 3 or more axes (kernels._loops)
+LOOP_KERNELS = frozenset((
+    "add", "subtract", "multiply", "divide", "power", "floor_divide", "remainder",
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+    "maximum", "minimum", "arctan2", "hypot", "logaddexp",
+))
+
 _NAMES = None
 
 
@@ -170,7 +177,11 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
             if args[1].value == 2:  # the kernel's pow() would not see the constant
                 return f"nk.square({atom(args[0])})"
         else:
-            return f"nk.{kernel_name(op)}({', '.join(_operand(a, single) for a in args)})"
+            name = kernel_name(op)
+            result = types.get(stmt.target)
+            if name in LOOP_KERNELS and isinstance(result, np.ndarray) and result.ndim >= 3:
+                name += "_loops"
+            return f"nk.{name}({', '.join(_operand(a, single) for a in args)})"
     if kernels and op is np.transpose and len(args) == 2 and not stmt.kwargs:
         return f"nk.transpose({atom(args[0])}, {atom(args[1])})"
     if kernels and op is np.mean and isinstance(types.get(getattr(args[0], "name", None)), np.ndarray):

@@ -31,6 +31,43 @@ def test_each_kernel_computes_its_ufunc(name):
     np.testing.assert_allclose(scalar, expected[0, 0], rtol=4e-16 * 8, atol=0)
 
 
+@pytest.mark.parametrize("name", sorted(codegen.LOOP_KERNELS))
+def test_each_loop_kernel_computes_its_ufunc(name):
+    # a contiguous operand against a strided one broadcast on two axes
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.2, 0.9, (2, 3, 4))
+    b = rng.uniform(0.2, 0.9, (4, 1, 2)).transpose(2, 1, 0)
+    with np.errstate(all="ignore"):
+        expected = getattr(np, name)(a, b)
+        got = getattr(kernels, name + "_loops")(a, b)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=4e-16 * 8, atol=0)
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((2, 3, 4), (2, 3, 4)),
+        ((2, 3, 1), (2, 1, 4)),  # an outer product
+        ((1, 3, 4), (2, 1, 1)),
+        ((5, 2, 3, 4), (3, 1)),  # ranks differ
+        ((4,), (2, 3, 1)),
+        ((2, 3, 4), ()),  # a Python float
+    ],
+)
+def test_loop_kernels_broadcast_as_numpy(shapes):
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal(s) if s else 2.5 for s in shapes)
+    for x, y in ((a, b), (b, a)):
+        np.testing.assert_array_equal(kernels.multiply_loops(x, y), x * y)
+    if np.ndim(b):
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(kernels.divide_loops(a, 0 * b), a / (0 * b))  # inf, nan
+    huge = kernels.empty((1 << 20,), np.float64)  # 8 MiB: in 2 MiB pages where Linux gives them
+    huge[:] = 1.0
+    assert huge.sum() == 1 << 20
+
+
 def _numba_text(g, *args):
     return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in args)), kernels=True)
 
@@ -41,6 +78,7 @@ def test_array_operators_become_kernel_calls_and_scalars_stay_inline():
     text = _numba_text(g, a, b)
     assert "nk.tanh(" in text and "nk.multiply(" in text
     assert "nk.transpose(" in text  # the Jacobian's axes, without Numba's np.transpose
+    assert "nk.multiply_loops(" in text  # 3-D results: loops (kernels._loops)
     assert "nk." not in s2sad.source(g, a, b)  # what users read stays plain NumPy
     check_jacobian(kf.matrix_out, (a, b), 0, g(a, b))
     h = s2sad.grad(sf.huber_loop, backend="numba")
