@@ -83,6 +83,7 @@ class Vmapped:
         self.backend = backend
         self.inner = fn if isinstance(fn, Transformed) else Transformed(fn, "primal", None, "python" if backend == "python" else "numba")
         self._cache = {}
+        self._outputs = {}  # (cache key, _layout_key of sample 0): _skeleton of its result
         self._last_source = None
         name = getattr(fn, "__name__", "f")
         self.__name__ = f"{name}_vmap"
@@ -175,14 +176,16 @@ def _flatten(value, path=()):
 
 
 def _unflatten(template, leaves):
-    it = iter(leaves)
+    """``template``'s (nested) tuples with ``leaves`` in order. No closure: a recursive inner
+    function is a reference cycle, which kept the unfinished iterator's list of outputs alive
+    until the cyclic collector ran (the heap grew by W6's 0.5 MB output at every call)."""
+    return _build(template, iter(leaves))
 
-    def build(t):
-        if isinstance(t, tuple):
-            return tuple(build(v) for v in t)
-        return next(it)
 
-    return build(template)
+def _build(template, leaves):
+    if isinstance(template, tuple):
+        return tuple(_build(t, leaves) for t in template)
+    return next(leaves)
 
 
 def _finish_leaf(a, dtype):
@@ -222,24 +225,59 @@ def _call_numba(self, args, axes, size):
         with _LOCK:
             entry = self._cache.get(key) or _build_numba(self, args, axes)
             self._cache[key] = entry
-    inner_jit, loop, source = entry
-    self._last_source = source
     free = pipeline.free_values(self.inner)
     sample0 = _sample(args, axes, 0)
-    try:
-        first = inner_jit(*sample0, *free)  # sample 0 gives the output shapes and dtypes
-    except StructureMiss:  # every sample has sample 0's shapes: the loop would not raise
-        with _LOCK:
-            entry = _build_numba(self, args, axes, plain=True)
-            self._cache[key] = entry
-        inner_jit, loop, source = entry
-        self._last_source = source
-        first = inner_jit(*sample0, *free)
-    leaves = [np.asarray(v) for _, v in _flatten(first)]
-    outs = tuple(np.empty((size,) + v.shape, v.dtype) for v in leaves)
+    layout = _layout_key(sample0 + free)
+    outputs = self._outputs.get((key, layout)) if layout is not None else None
+    if outputs is None:  # sample 0, run once, gives the output shapes and dtypes
+        try:
+            first = entry[0](*sample0, *free)
+        except StructureMiss:  # every sample has sample 0's shapes: the loop would not raise
+            with _LOCK:
+                entry = _build_numba(self, args, axes, plain=True)
+                self._cache[key] = entry
+            first = entry[0](*sample0, *free)
+        outputs = _skeleton(first)
+        if layout is not None:
+            if len(self._outputs) >= 256:  # e.g. a scalar argument that changes every call
+                self._outputs.clear()
+            self._outputs[(key, layout)] = outputs
+    inner_jit, loop, source = entry
+    self._last_source = source
+    # the outputs first: a hole another call's outputs left in the heap fits them again
+    # (allocated after sample 0's temporaries, glibc grew the heap at every call: 128 page
+    # faults of 4 KiB for W6's 0.5 MB)
+    outs = tuple(np.empty((size,) + leaf.shape, leaf.dtype) for _, leaf in _flatten(outputs))
     loop(size, *args, *free, *outs)
     dtype = _target_dtype(self.inner, sample0)
-    return _unflatten(first, [_finish_leaf(o, dtype) for o in outs])
+    return _unflatten(outputs, [_finish_leaf(o, dtype) for o in outs])
+
+
+def _skeleton(value):
+    """``value`` with each leaf replaced by a dummy of its shape and dtype."""
+    if isinstance(value, tuple):
+        return tuple(_skeleton(v) for v in value)
+    value = np.asarray(value)
+    return np.lib.stride_tricks.as_strided(np.zeros(1, value.dtype), value.shape, (0,) * value.ndim)
+
+
+def _layout_key(values):
+    """What the output shapes of a sample may depend on: the shapes and dtypes of arrays, the
+    values of scalars (None for a value of another kind: no key)."""
+    key = []
+    for v in values:
+        if isinstance(v, np.ndarray):
+            key.append((v.shape, v.dtype.str))
+        elif isinstance(v, tuple):
+            inner = _layout_key(v)
+            if inner is None:
+                return None
+            key.append(("tuple", inner))
+        elif isinstance(v, (bool, int, float, complex, str, np.generic)) or v is None:
+            key.append((type(v), v))
+        else:
+            return None
+    return tuple(key)
 
 
 def _build_numba(self, args, axes, plain=False):

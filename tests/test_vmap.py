@@ -128,6 +128,25 @@ def test_float32(rng):
         np.testing.assert_allclose(gx, 2 * x * y, rtol=1e-5)
 
 
+@pytest.mark.parametrize("backend", CPU)
+def test_results_are_freed_when_dropped(layer, backend):
+    # no reference cycle keeps a batch's outputs alive until the cyclic collector runs
+    import gc
+    import weakref
+
+    W, b, X = layer
+    g = vmap(s2sad.jacrev(vf.predict, argnums=(1, 2)), in_axes=(None, None, 0), backend=backend)
+    g(W, b, X)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        refs = [weakref.ref(r) for r in g(W, b, X)]
+        assert all(r() is None for r in refs)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def test_numba_is_one_prange_loop(layer):
     W, b, X = layer
     g = vmap(s2sad.jacrev(vf.predict, argnums=2), in_axes=(None, None, 0))
