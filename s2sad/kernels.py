@@ -528,6 +528,16 @@ def _transpose_impl(x, axes):
 
 
 @jit
+def store(dst, src):
+    """``dst[...] = src`` for a C-contiguous ``dst`` of ``src``'s size, element by element
+    (Numba's slice assignment takes seconds to compile)."""
+    row = dst.reshape(-1)
+    flat = np.ascontiguousarray(src).reshape(-1)
+    for k in range(flat.size):
+        row[k] = flat[k]
+
+
+@jit
 def mean_axis(a, axis):
     """``np.mean(a, axis=axis)`` for one axis (Numba has ``np.mean`` without ``axis`` only)."""
     return np.sum(a, axis=axis) / a.shape[axis]

@@ -230,12 +230,17 @@ def compile(ir: Function, backend: str, spec=None):
             small = simplify(small)
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
-    glue = False
-    if backend == "numba" and not os.environ.get("S2SAD_NO_GLUE"):
-        statements = list(walk(ir.body))
-        long = len(statements) > GLUE_STATEMENTS or getattr(ir, "second_order", False)
-        glue = long and not any(isinstance(s, (For, While)) for s in statements)
+    glue = backend == "numba" and is_glue(ir)
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
+
+
+def is_glue(ir: Function) -> bool:
+    """Is ``ir`` compiled as glue between kernels (see GLUE_STATEMENTS)?"""
+    if os.environ.get("S2SAD_NO_GLUE"):
+        return False
+    statements = list(walk(ir.body))
+    long = len(statements) > GLUE_STATEMENTS or getattr(ir, "second_order", False)
+    return long and not any(isinstance(s, (For, While)) for s in statements)
 
 
 # A loop-free function longer than this (or any loop-free derivative of a derivative, which
