@@ -1091,8 +1091,19 @@ def shared_tape(fn: Function, split: dict) -> Function:
         stmts.append(Assign(t, np.add, [Var(top), Const(k)], line=line))
         return Var(t)
 
+    def pushes_ahead(stmts, k):
+        """The pushes from ``stmts[k]`` up to the next pop or control flow: one reserve for
+        them all (RK4's reverse sweep: one per trip instead of 16, 12% of its compile)."""
+        n = 0
+        for stmt in stmts[k:]:
+            kind = _stack_op(stmt, split)
+            if isinstance(stmt, (If, For, While)) or (kind is not None and kind[0] == "pop"):
+                break
+            n += kind is not None
+        return n
+
     def lower(stmts):
-        out, k = [], 0
+        out, k, reserved = [], 0, 0
         while k < len(stmts):
             stmt = stmts[k]
             if isinstance(stmt, Assign) and stmt.op is NEW_STACK and stmt.target in split:
@@ -1100,6 +1111,8 @@ def shared_tape(fn: Function, split: dict) -> Function:
                 continue
             kind = _stack_op(stmt, split)
             if kind is None:
+                if isinstance(stmt, (If, For, While)):
+                    reserved = 0
                 if isinstance(stmt, If):
                     stmt = If(stmt.test, lower(stmt.body), lower(stmt.orelse), stmt.line)
                 elif isinstance(stmt, For):
@@ -1116,14 +1129,21 @@ def shared_tape(fn: Function, split: dict) -> Function:
             used[0] = True
             line, n = stmt.line, len(group)
             if kind[0] == "push":
+                if reserved < n:
+                    reserved = pushes_ahead(stmts, k - n)
+                    end = names.fresh("s2sad_end")
+                    types[end] = 1
+                    out.append(Assign(end, np.add, [Var(top), Const(reserved)], line=line))
+                    out.append(Assign(tape, rt.reserve, [Var(tape), Var(end)], line=line))
+                reserved -= n
                 end = names.fresh("s2sad_end")
                 types[end] = 1
                 out.append(Assign(end, np.add, [Var(top), Const(n)], line=line))
-                out.append(Assign(tape, rt.reserve, [Var(tape), Var(end)], line=line))
                 for j, push in enumerate(group):
                     out.append(SetItem(tape, [offset(j, out, line)], push.args[1], line))
                 out.append(Assign(top, COPY, [Var(end)], line=line))
             else:
+                reserved = 0
                 out.append(Assign(top, np.subtract, [Var(top), Const(n)], line=line))
                 for j, pop in enumerate(group):
                     out.append(Assign(pop.target, GETITEM, [Var(tape), offset(j, out, line)], line=line))

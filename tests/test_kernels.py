@@ -68,6 +68,24 @@ def test_loop_kernels_broadcast_as_numpy(shapes):
     assert huge.sum() == 1 << 20
 
 
+@pytest.mark.parametrize("name", sorted(codegen.MATH_OF_UFUNC))
+def test_math_functions_replace_ufuncs_of_float64_scalars_exactly(name):
+    # what codegen swaps: Numba's math function for its ufunc of a float64 scalar
+    import math
+
+    by_math = numba.njit(eval(f"lambda x: math.{codegen.MATH_OF_UFUNC[name]}(x)", {"math": math}))
+    by_ufunc = numba.njit(eval(f"lambda x: np.{name}(x)", {"np": np}))
+    values = [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 710.0, 1e-300, 1e300, -1e300, np.inf, -np.inf, np.nan]
+    got = np.array([by_math(v) for v in values])  # Numba's math functions raise no domain errors
+    with np.errstate(all="ignore"):
+        same = np.array([by_ufunc(v) for v in values])
+        numpy = getattr(np, name)(np.array(values))
+    np.testing.assert_array_equal(got, same)  # bit for bit (nan where nan)
+    finite = np.isfinite(got)
+    assert np.array_equal(np.signbit(got[finite]), np.signbit(same[finite]))
+    np.testing.assert_allclose(got, numpy, rtol=4e-16 * 8, atol=0)  # NumPy's SIMD loops: last bits
+
+
 def _numba_text(g, *args):
     return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in args)), kernels=True)
 
