@@ -1093,7 +1093,7 @@ def shared_tape(fn: Function, split: dict) -> Function:
 
     def pushes_ahead(stmts, k):
         """The pushes from ``stmts[k]`` up to the next pop or control flow: one reserve for
-        them all (RK4's reverse sweep: one per trip instead of 16, 12% of its compile)."""
+        them all (RK4's forward sweep: one per trip instead of 16)."""
         n = 0
         for stmt in stmts[k:]:
             kind = _stack_op(stmt, split)
