@@ -38,11 +38,23 @@ class _Dims:
         self.parent = []
         self.unit = []  # True: 1; False: not 1; None: unknown
         self.consts = {}
+        self.shifts = {}  # (dimension, offset <= 0): dimension (see shifted)
 
     def new(self, unit=None):
         self.parent.append(len(self.parent))
         self.unit.append(unit)
         return len(self.parent) - 1
+
+    def shifted(self, i, offset):
+        """The dimension ``i + offset`` (offset <= 0): the length of ``x[a:]``, ``x[:b]`` or
+        ``x[a:b]`` (a >= 0, b < 0) of an axis of length i, the same for the same offset
+        (rosen's ``x[1:]`` and ``x[:-1]``). Its unit-ness is unknown."""
+        if offset == 0:
+            return i
+        key = (self.find(i), offset)
+        if key not in self.shifts:
+            self.shifts[key] = self.new()
+        return self.shifts[key]
 
     def const(self, value):
         if value not in self.consts:
@@ -303,7 +315,8 @@ class _Shapes:
                 out += xs[k:k + rest]
                 k += rest
             elif isinstance(i, SliceAtom):
-                out.append(xs[k] if i == SliceAtom() else dims.new())
+                offset = _slice_offset(i)
+                out.append(dims.new() if offset is None else dims.shifted(xs[k], offset))
                 k += 1
             elif isinstance(i, (Var, Const)) and np.ndim(self.fn.types.get(i.name) if isinstance(i, Var) else i.value) == 0:
                 k += 1  # an integer index drops the axis
@@ -337,6 +350,18 @@ class _Shapes:
 
 
 # --- transposes sunk into the elementwise operations that feed them --------------------------------
+
+
+def _slice_offset(i):
+    """``len(x[i]) - len(x)`` for a slice ``i`` whose result's length is ``len(x)`` plus a
+    constant (``[a:]``, ``[:b]``, ``[a:b]`` with a >= 0, b < 0, step 1); None otherwise."""
+    lower, upper, step = (None if p is None else p.value if isinstance(p, Const) else i for p in (i.lower, i.upper, i.step))
+    if step not in (None, 1) or lower is i or upper is i:
+        return None
+    lower = 0 if lower is None else lower
+    if not (isinstance(lower, int) and lower >= 0 and (upper is None or (isinstance(upper, int) and upper < 0))):
+        return None
+    return -lower + (upper or 0)
 
 
 def sink_transposes(fn):

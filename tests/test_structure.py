@@ -114,6 +114,21 @@ def test_vmap_of_a_structured_jacobian_and_its_fallback(backend):
     np.testing.assert_allclose(g(W1, B1, xs), expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_slices_of_one_axis_by_the_same_offset_have_one_length(backend):
+    # rosen's x[1:] and x[:-1]: its sums and broadcasts between them change no shape and go
+    import sample_functions as sf
+    from scipy.optimize import rosen_der, rosen_hess_prod
+
+    g = s2sad.grad(sf.rosen, backend=backend)
+    for n in (2, 3, 50):  # at n = 2 the slices have length 1
+        x, v = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+        np.testing.assert_allclose(g(x), rosen_der(x), rtol=1e-12, atol=1e-12)
+        (hv,) = s2sad.hvp(sf.rosen, (x,), (v,), backend=backend)
+        np.testing.assert_allclose(hv, rosen_hess_prod(x, v), rtol=1e-12, atol=1e-12)
+    assert "rt.sum_to" not in s2sad.source(g, x)
+
+
 def test_the_pass_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("S2SAD_NO_STRUCTURE", "1")
     g = s2sad.jacrev(stf.layer, argnums=2, backend="python")
