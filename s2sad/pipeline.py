@@ -230,6 +230,7 @@ def compile(ir: Function, backend: str, spec=None):
             small = simplify(small)
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
+    ir = shapes.accumulate_scatters(ir)
     glue = backend == "numba" and is_glue(ir)
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
 

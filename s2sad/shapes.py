@@ -27,7 +27,7 @@ from collections import Counter
 import numpy as np
 
 from . import runtime as rt
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, SetItem, SliceAtom, Var, all_names, reads, walk
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, SetItem, SliceAtom, Var, all_names, atom_vars, reads, walk
 from .trace import Builder, building
 
 
@@ -277,6 +277,12 @@ class _Shapes:
         if op is rt.add_batch_axis:
             t = self.array(args[0])
             return (dims.const(1),) + t if t is not None else None
+        if op in (rt.scatter, rt.scatter_add) and isinstance(dummy, np.ndarray):
+            if op is rt.scatter_add:
+                return self.array(args[0])
+            ct, xs = self.array(args[0]), self.array(args[1])
+            lead = dummy.ndim - len(xs) if xs is not None else -1
+            return ct[:lead] + xs if ct is not None and 0 <= lead <= len(ct) else None
         if op is np.sum and len(args) == 1:
             xs = self.array(args[0])
             axis = stmt.kwargs.get("axis")
@@ -350,6 +356,79 @@ class _Shapes:
 
 
 # --- transposes sunk into the elementwise operations that feed them --------------------------------
+
+
+def accumulate_scatters(fn):
+    """``a + rt.scatter(ct, x, i)``, where ``a`` is a fresh zero-based array nothing else reads
+    (itself a scatter, or such a sum) of the same shape, made ``rt.scatter_add(a, ct, x, i)``:
+    the contribution is added into ``a`` in place, not written into a new array of zeros and
+    then added (rosen's gradient sums three slices of its adjoint). For compiled code only:
+    derivative code is differentiated again before this, and reverse mode has no rule for an
+    in-place accumulator. Top-level straight-line code only."""
+    body = list(fn.body)
+    # each definition (by position) with the positions that read it
+    defs, readers, current = {}, {}, {}
+    for k, stmt in enumerate(body):
+        names = [n for s in walk([stmt]) for n in reads(s)]
+        for n in names:
+            if n in current:
+                readers[current[n]].append(k)
+        for s in walk([stmt]):
+            if isinstance(s, (Assign, For)):
+                target = s.target
+                current[target] = k if s is stmt else ("nested", k)
+                readers.setdefault(current[target], [])
+                defs[current[target]] = s
+            elif isinstance(s, SetItem) and s.array in current:
+                readers[current[s.array]].append(k)  # written in place: not fresh
+    analysis = _Shapes(fn)
+    fresh = set()  # positions whose value is a zero-based accumulator only its one reader uses
+    dropped, rewritten, changed = set(), set(), False
+    at = {}  # name: the position of its current definition
+    for k, stmt in enumerate(body):
+        if isinstance(stmt, Assign) and stmt.op is np.add and len(stmt.args) == 2 and not stmt.kwargs \
+                and all(isinstance(a, Var) for a in stmt.args):
+            sources = [at.get(a.name) for a in stmt.args]
+            for acc, part in ((0, 1), (1, 0)):
+                a, c = sources[acc], sources[part]
+                if a is None or c is None or a not in fresh or readers.get(a) != [k] or readers.get(c) != [k]:
+                    continue
+                scatter = body[c]
+                if not (isinstance(scatter, Assign) and scatter.op is rt.scatter) or c in dropped:
+                    continue
+                # the scatter's operands mean the same at k as at c
+                operands = {n for x in scatter.args for n in atom_vars(x)}
+                if any(not isinstance(body[j], (Assign, SetItem)) for j in range(c + 1, k)) or any(
+                    (body[j].target if isinstance(body[j], Assign) else body[j].array) in operands
+                    or (isinstance(body[j], Assign) and body[j].op is rt.scatter_add and body[j].args[0].name in operands)
+                    for j in range(c + 1, k)
+                ):
+                    continue
+                shapes = [analysis.array(Var(stmt.args[acc].name)), analysis.array(Var(stmt.args[part].name))]
+                if not analysis.same(shapes[0], shapes[1]):
+                    continue
+                stmt = Assign(stmt.target, rt.scatter_add, [stmt.args[acc], *scatter.args], {}, stmt.line)
+                body[k] = stmt
+                dropped.add(c)
+                rewritten.add(k)
+                changed = True
+                break
+        if isinstance(stmt, Assign):
+            analysis.assign(stmt)
+            at[stmt.target] = k
+            if stmt.op is rt.scatter or k in rewritten or (stmt.op is COPY and isinstance(stmt.args[0], Var)
+                                                          and at.get(stmt.args[0].name) in fresh
+                                                          and readers.get(at[stmt.args[0].name]) == [k]):
+                fresh.add(k)
+        else:
+            for s in walk([stmt]):
+                if isinstance(s, (Assign, For)):
+                    analysis.facts.pop(s.target, None)
+                    analysis.forgotten.add(s.target)
+                    at.pop(s.target, None)
+    if not changed:
+        return fn
+    return fn.replace(body=[s for k, s in enumerate(body) if k not in dropped])
 
 
 def _slice_offset(i):

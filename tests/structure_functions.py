@@ -24,3 +24,8 @@ def scaled_columns(B, x):
 
 def row_scaled(x, M):
     return (x[:, None] * M).sum(axis=1) + x
+
+
+def three_slices(x):
+    # the adjoint of x gets a contribution from each slice
+    return np.sum(x[2:] * x[1:-1] - np.sin(x[:-2]) * x[1:-1] ** 2)

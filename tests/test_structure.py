@@ -129,6 +129,25 @@ def test_slices_of_one_axis_by_the_same_offset_have_one_length(backend):
     assert "rt.sum_to" not in s2sad.source(g, x)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("mode", ["grad", "jacrev", "hessian"])
+def test_slice_adjoints_are_added_in_place(mode, backend):
+    # compiled code adds each slice's contribution into one array (shapes.accumulate_scatters)
+    from s2sad import runtime as rt, shapes
+    from s2sad.trace import dummy_like
+
+    x = rng.uniform(-1, 1, 9)
+    g = getattr(s2sad, mode)(stf.three_slices, backend=backend)
+    ir = g.ir_for((dummy_like(x),))
+    before = [s.op for s in ir.body if hasattr(s, "op")]
+    after = [s.op for s in shapes.accumulate_scatters(ir).body if hasattr(s, "op")]
+    assert after.count(rt.scatter_add) >= 1 and after.count(rt.scatter) < before.count(rt.scatter)
+    if mode == "hessian":
+        check_jacobian(s2sad.grad(stf.three_slices, backend="python"), (x,), 0, g(x), rtol=1e-6, atol=1e-8)
+    else:
+        check_jacobian(stf.three_slices, (x,), 0, g(x), rtol=1e-6, atol=1e-8)
+
+
 def test_the_pass_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("S2SAD_NO_STRUCTURE", "1")
     g = s2sad.jacrev(stf.layer, argnums=2, backend="python")
