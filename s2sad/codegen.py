@@ -18,7 +18,7 @@ import numpy as np
 
 from . import runtime
 from .errors import S2SADError
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, walk
 
 INFIX = {
     operator.add: "+",
@@ -186,6 +186,8 @@ def _is_float64_scalar(a, types):
 def expression(stmt: Assign, types=None, kernels=False) -> str:
     types = types or {}
     op, args = stmt.op, stmt.args
+    if hasattr(op, "module_text"):  # fusion.Fused
+        return f"{op.name}({', '.join(atom(a) for a in args)})"
     if kernels and isinstance(op, np.ufunc) and op.__name__ in MATH_OF_UFUNC and len(args) == 1 \
             and not stmt.kwargs and _is_float64_scalar(args[0], types):
         return f"math.{MATH_OF_UFUNC[op.__name__]}({atom(args[0])})"
@@ -318,7 +320,10 @@ def emit_source(fn, doc: str | None = None, kernels: bool = False) -> str:
     """The source text of one generated function (without the module header). ``kernels``:
     array operators as calls to the shared kernels (``nk.name``), as the numba backend
     compiles them."""
-    out = [f"def {fn.name}({', '.join(fn.params)}):"]
+    fused = {s.op.name: s.op.module for s in walk(fn.body) if isinstance(s, Assign) and hasattr(s.op, "module_text")}
+    out = [f"from {module} import fused as {name}" for name, module in sorted(fused.items())]
+    out += ["", ""] if fused else []
+    out.append(f"def {fn.name}({', '.join(fn.params)}):")
     if doc:
         out.append(f'    """{doc}"""')
     block(fn.body, 1, out, fn, [None], kernels)

@@ -20,6 +20,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 from numpy.lib.stride_tricks import as_strided
 
 jit = numba.njit(cache=True)
+fused_jit = numba.njit(cache=True, error_model="numpy")  # fusion.py's kernels
 
 # --- large arrays: allocated as NumPy allocates them ---------------------------------------
 # NumPy asks Linux for 2 MiB pages (madvise MADV_HUGEPAGE) for arrays of 4 MiB or more; Numba's

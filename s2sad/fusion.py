@@ -1,0 +1,187 @@
+"""Fusion (numba backend): chains of elementwise operations computed by one kernel.
+
+The numba backend computes each array operator with a shared kernel (``kernels.py``): one
+call, one new array, one pass over memory per operation. On large arrays that traffic is the
+cost: rosen's Hessian-vector product at n = 100 000 made 25 arrays of 800 kB. This pass
+finds trees of elementwise operations on float64 arrays of at most two axes, in
+straight-line code, whose intermediate values nothing else reads, and replaces each by one
+call of a kernel made for the tree: ``out = fk(a, b, c)`` with ``fk`` compiled by Numba
+from ``np.sin(a * b) + c``, which Numba computes in one loop. The kernel's module is named
+by its text in the cache folder, so every function with the same tree shares it, and its
+machine code is cached on disk. (Operations on three or more axes keep their loop kernels:
+Numba's own broadcasting is slower there, see ``kernels._loops``.)
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import backends
+from .ir import Assign, Const, For, If, SetItem, Var, While, walk
+from .ir import reads as ir_reads
+
+# elementwise ufuncs of floats to floats (no comparisons: bool results)
+FUSABLE = frozenset((
+    "add", "subtract", "multiply", "divide", "power", "negative", "sin", "cos", "tan",
+    "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh",
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "absolute",
+    "square", "reciprocal", "maximum", "minimum", "arctan2", "hypot", "logaddexp",
+))
+
+
+class Fused:
+    """The op of a fused statement: ``text`` is the kernel's expression over ``a0, a1, ...``
+    (its statement's arguments, in order); ``name`` the kernel's name in generated code."""
+
+    def __init__(self, text, nargs):
+        self.text = text
+        params = ", ".join(f"a{k}" for k in range(nargs))
+        self.module_text = (
+            "import numpy as np\n\nfrom s2sad import kernels as nk\n\n\n"
+            "@nk.fused_jit\n"
+            f"def fused({params}):\n"
+            f"    return {text}\n"
+        )
+        path = backends._write_module(self.module_text, "fused")
+        backends._drop_broken_numba_cache(path)
+        self.module = "s2sad_generated_" + os.path.basename(path)[:-3]
+        self.name = "fk_" + self.module.rsplit("_", 1)[-1]
+
+    def __repr__(self):
+        return f"fused[{self.text}]"
+
+
+def fuse(fn):
+    """``fn`` with its elementwise trees fused (see the module docstring)."""
+    reads, defs = {}, {}
+    for stmt in walk(fn.body):
+        for name in ir_reads(stmt):
+            reads[name] = reads.get(name, 0) + 1
+        if isinstance(stmt, (Assign, For)):
+            defs[stmt.target] = defs.get(stmt.target, 0) + 1
+    single = {n for n, k in defs.items() if k == 1 and reads.get(n) == 1}
+    changed = [False]
+
+    def block(stmts):
+        out, run = [], []
+        for stmt in stmts:
+            if isinstance(stmt, (If, For, While)):
+                out += straight(run)
+                run = []
+                if isinstance(stmt, If):
+                    stmt = If(stmt.test, block(stmt.body), block(stmt.orelse), stmt.line)
+                elif isinstance(stmt, For):
+                    stmt = For(stmt.target, stmt.iter, block(stmt.body), stmt.line)
+                else:
+                    stmt = While(block(stmt.test_body), stmt.test, block(stmt.body), stmt.line)
+                out.append(stmt)
+            else:
+                run.append(stmt)
+        return out + straight(run)
+
+    def straight(stmts):
+        reader = {}  # a single-use name: the position of the statement that reads it
+        for k, stmt in enumerate(stmts):
+            for name in _reads(stmt):
+                if name in single:
+                    reader[name] = k
+        pending = {}  # name: (tree, its leaves) of a statement folded into its reader
+        out = []
+        for k, stmt in enumerate(stmts):
+            if not _candidate(stmt, fn.types):
+                out.append(stmt)
+                continue
+            tree = (stmt.op.__name__, [pending.pop(a.name) if isinstance(a, Var) and a.name in pending else a for a in stmt.args])
+            r = reader.get(stmt.target)
+            if stmt.target in single and r is not None and r > k and _candidate(stmts[r], fn.types) \
+                    and not _written(stmts[k + 1:r], _leaves(tree)):
+                pending[stmt.target] = tree
+                continue
+            if _size(tree) < 2:
+                out.append(stmt)
+                continue
+            leaves = []
+            text = _text(tree, leaves)
+            out.append(Assign(stmt.target, Fused(text, len(leaves)), [Var(n) for n in leaves], {}, stmt.line))
+            changed[0] = True
+        return out
+
+    body = block(fn.body)
+    return fn.replace(body=body) if changed[0] else fn
+
+
+def _reads(stmt):
+    """Names ``stmt`` reads, those of the statements nested in it included."""
+    return [n for s in walk([stmt]) for n in ir_reads(s)]
+
+
+def _candidate(stmt, types):
+    if not (isinstance(stmt, Assign) and isinstance(stmt.op, np.ufunc) and stmt.op.__name__ in FUSABLE) or stmt.kwargs:
+        return False
+    result = types.get(stmt.target)
+    if not (isinstance(result, np.ndarray) and result.dtype == np.float64 and 1 <= result.ndim <= 2):
+        return False
+    for a in stmt.args:
+        if isinstance(a, Const):
+            if type(a.value) not in (int, float) or not np.isfinite(a.value):
+                return False
+            continue
+        d = types.get(a.name) if isinstance(a, Var) else None
+        if isinstance(d, np.ndarray):
+            if d.dtype != np.float64 or d.ndim > 2:
+                return False
+        elif type(d) not in (float, int, np.float64):
+            return False
+    return True
+
+
+def _leaves(tree):
+    out = set()
+    for a in tree[1]:
+        if isinstance(a, tuple):
+            out |= _leaves(a)
+        elif isinstance(a, Var):
+            out.add(a.name)
+    return out
+
+
+def _written(stmts, names):
+    """Does a statement of ``stmts`` assign or write into one of ``names``?"""
+    for stmt in walk(stmts):
+        if isinstance(stmt, (Assign, For)) and stmt.target in names:
+            return True
+        if isinstance(stmt, SetItem) and stmt.array in names:
+            return True
+        if isinstance(stmt, Assign) and stmt.args and isinstance(stmt.args[0], Var) and stmt.args[0].name in names \
+                and getattr(stmt.op, "__name__", "") == "scatter_add":
+            return True
+    return False
+
+
+def _size(tree):
+    return 1 + sum(_size(a) for a in tree[1] if isinstance(a, tuple))
+
+
+_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+
+
+def _text(tree, leaves):
+    """The expression of ``tree`` over a0, a1, ... (``leaves`` collects the names, in order)."""
+    op, args = tree
+    parts = []
+    for a in args:
+        if isinstance(a, tuple):
+            parts.append(f"({_text(a, leaves)})")
+        elif isinstance(a, Var):
+            if a.name not in leaves:
+                leaves.append(a.name)
+            parts.append(f"a{leaves.index(a.name)}")
+        else:
+            parts.append(f"({a.value!r})")
+    if op in _OPERATORS:
+        return f"{parts[0]} {_OPERATORS[op]} {parts[1]}"
+    if op == "negative":
+        return f"-{parts[0]}"
+    return f"np.{op}({', '.join(parts)})"
