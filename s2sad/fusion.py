@@ -2,7 +2,7 @@
 
 The numba backend computes each array operator with a shared kernel (``kernels.py``): one
 call, one new array, one pass over memory per operation. On large arrays that traffic is the
-cost: rosen's Hessian-vector product at n = 100 000 made 25 arrays of 800 kB. This pass
+cost: rosen's Hessian-vector product at n = 100 000 made about 25 arrays of 800 kB. This pass
 finds trees of elementwise operations on float64 arrays of at most two axes, in
 straight-line code, whose intermediate values nothing else reads, and replaces each by one
 call of a kernel made for the tree: ``out = fk(a, b, c)`` with ``fk`` compiled by Numba

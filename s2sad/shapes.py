@@ -355,7 +355,7 @@ class _Shapes:
         return stmt
 
 
-# --- transposes sunk into the elementwise operations that feed them --------------------------------
+# --- adjoints of slices added in place -------------------------------------------------------------
 
 
 def accumulate_scatters(fn):
@@ -366,8 +366,7 @@ def accumulate_scatters(fn):
     derivative code is differentiated again before this, and reverse mode has no rule for an
     in-place accumulator. Top-level straight-line code only."""
     body = list(fn.body)
-    # each definition (by position) with the positions that read it
-    defs, readers, current = {}, {}, {}
+    readers, current = {}, {}  # each definition (by position): the positions that read it
     for k, stmt in enumerate(body):
         names = [n for s in walk([stmt]) for n in reads(s)]
         for n in names:
@@ -378,7 +377,6 @@ def accumulate_scatters(fn):
                 target = s.target
                 current[target] = k if s is stmt else ("nested", k)
                 readers.setdefault(current[target], [])
-                defs[current[target]] = s
             elif isinstance(s, SetItem) and s.array in current:
                 readers[current[s.array]].append(k)  # written in place: not fresh
     analysis = _Shapes(fn)
@@ -414,12 +412,11 @@ def accumulate_scatters(fn):
                 changed = True
                 break
         if isinstance(stmt, Assign):
+            source = at.get(stmt.args[0].name) if stmt.op is COPY and isinstance(stmt.args[0], Var) else None
+            if stmt.op is rt.scatter or k in rewritten or (source in fresh and readers.get(source) == [k]):
+                fresh.add(k)
             analysis.assign(stmt)
             at[stmt.target] = k
-            if stmt.op is rt.scatter or k in rewritten or (stmt.op is COPY and isinstance(stmt.args[0], Var)
-                                                          and at.get(stmt.args[0].name) in fresh
-                                                          and readers.get(at[stmt.args[0].name]) == [k]):
-                fresh.add(k)
         else:
             for s in walk([stmt]):
                 if isinstance(s, (Assign, For)):
@@ -441,6 +438,9 @@ def _slice_offset(i):
     if not (isinstance(lower, int) and lower >= 0 and (upper is None or (isinstance(upper, int) and upper < 0))):
         return None
     return -lower + (upper or 0)
+
+
+# --- transposes sunk into the elementwise operations that feed them --------------------------------
 
 
 def sink_transposes(fn):

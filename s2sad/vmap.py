@@ -244,9 +244,7 @@ def _call_numba(self, args, axes, size):
             self._outputs[(key, layout)] = outputs
     inner_jit, loop, source = entry
     self._last_source = source
-    # the outputs first: a hole another call's outputs left in the heap fits them again
-    # (allocated after sample 0's temporaries, glibc grew the heap at every call: 128 page
-    # faults of 4 KiB for W6's 0.5 MB)
+    # the batch's outputs, shaped from the memo: sample 0 runs once, in the loop
     outs = tuple(np.empty((size,) + leaf.shape, leaf.dtype) for _, leaf in _flatten(outputs))
     loop(size, *args, *free, *outs)
     dtype = _target_dtype(self.inner, sample0)
