@@ -19,8 +19,9 @@ import os
 import numpy as np
 
 from . import backends
-from .ir import Assign, Const, For, If, SetItem, Var, While, walk
+from .ir import Assign, Const, For, If, Var, While, walk
 from .ir import reads as ir_reads
+from .shapes import written_in_place
 
 # elementwise ufuncs of floats to floats (no comparisons: bool results)
 FUSABLE = frozenset((
@@ -87,7 +88,7 @@ def fuse(fn):
             for name in _reads(stmt):
                 if name in single:
                     reader[name] = k
-        pending = {}  # name: (tree, its leaves) of a statement folded into its reader
+        pending = {}  # name: the tree of a statement folded into its reader
         out = []
         for k, stmt in enumerate(stmts):
             if not _candidate(stmt, fn.types):
@@ -149,15 +150,8 @@ def _leaves(tree):
 
 def _written(stmts, names):
     """Does a statement of ``stmts`` assign or write into one of ``names``?"""
-    for stmt in walk(stmts):
-        if isinstance(stmt, (Assign, For)) and stmt.target in names:
-            return True
-        if isinstance(stmt, SetItem) and stmt.array in names:
-            return True
-        if isinstance(stmt, Assign) and stmt.args and isinstance(stmt.args[0], Var) and stmt.args[0].name in names \
-                and getattr(stmt.op, "__name__", "") == "scatter_add":
-            return True
-    return False
+    assigned = {s.target for s in walk(stmts) if isinstance(s, (Assign, For))}
+    return bool(names & (assigned | written_in_place(stmts)))
 
 
 def _size(tree):
