@@ -180,10 +180,51 @@ def _install_glue_hook():
     library._optimize_final_module = optimize_final_module
 
 
+_SCALAR_TYPINGS = {}  # (function type, typing context, target, argument types) -> signature
+
+
+def _install_scalar_typing_memo():
+    """Once per process: Numba types every ``a * b`` of the generated code afresh, trying each
+    template of ``operator.mul`` (NumPy's ufunc rules among them) for the same two float64
+    arguments again; a scalarized RK4 reverse sweep has ~1700 such statements, and typing them
+    took 0.65-1.0 s of its 2.5 s compile. Operators and ``math`` functions on scalar numbers
+    (the only calls memoized) type the same way each time on the same function type (whose
+    key is its templates, so an added overload makes a new one), context and target, so their
+    signature is remembered. A Numba without these internals types everything as usual;
+    ``S2SAD_NO_TYPING_MEMO=1`` turns it off (to compare)."""
+    try:
+        from numba.core import types
+        from numba.core.target_extension import get_local_target
+        from numba.core.types.functions import BaseFunction
+    except ImportError:  # another Numba's internals
+        return
+    original = getattr(BaseFunction, "get_call_type", None)
+    if original is None or getattr(original, "s2sad_memo", False) or os.environ.get("S2SAD_NO_TYPING_MEMO"):
+        return
+    scalar = (types.Float, types.Integer, types.Boolean)
+    modules = ("_operator", "operator", "math")
+
+    def get_call_type(self, context, args, kws):
+        key = self.key[0] if isinstance(self.key, tuple) and self.key else None
+        if kws or getattr(key, "__module__", None) not in modules or not all(isinstance(a, scalar) for a in args):
+            return original(self, context, args, kws)
+        memo_key = (self, context, get_local_target(context), tuple(args))
+        signature = _SCALAR_TYPINGS.get(memo_key)
+        if signature is None:
+            signature = original(self, context, args, kws)  # raises as usual where none matches
+            _SCALAR_TYPINGS[memo_key] = signature
+        return signature
+
+    get_call_type.s2sad_memo = True
+    get_call_type.s2sad_original = original
+    BaseFunction.get_call_type = get_call_type
+
+
 def compile_numba(source: str, name: str, glue: bool = False):
     import numba
 
     register_numba_runtime()
+    _install_scalar_typing_memo()
     if glue:
         _install_glue_hook()
         _GLUE.add(name)

@@ -28,7 +28,7 @@ import threading
 import numpy as np
 
 from . import backends, codegen, runtime as rt, scalarize
-from . import fusion, shapes, structure as diagonal
+from . import fusion, rename, shapes, structure as diagonal
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
@@ -232,6 +232,8 @@ def compile(ir: Function, backend: str, spec=None):
             _dump("scalarize", ir)
     ir = shapes.accumulate_scatters(ir)
     glue = backend == "numba" and is_glue(ir)
+    if backend == "numba" and not os.environ.get("S2SAD_NO_RENAME"):
+        ir = rename.rename(ir)
     if backend == "numba" and not os.environ.get("S2SAD_NO_FUSION"):
         ir = fusion.fuse(ir)
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
