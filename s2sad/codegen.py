@@ -38,6 +38,8 @@ INFIX = {
     np.not_equal: "!=",
 }
 ATTRIBUTE_FORM = {np.shape: "shape", np.ndim: "ndim", np.size: "size"}
+# reductions along one axis the numba backend calls as nk.extreme_axis (True: the largest)
+EXTREMES = {np.max: True, np.amax: True, np.min: False, np.amin: False}
 
 # ufuncs (and np.where) the numba backend calls as shared kernels (s2sad/kernels.py, one
 # function per name) when an operand may be an array: ``nk.add(a, b)`` for ``a + b``
@@ -210,6 +212,13 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
         if isinstance(axis, Const) and isinstance(axis.value, int) and len(args) + len(stmt.kwargs) == 2:
             ndim = types[args[0].name].ndim
             return f"nk.mean_axis({atom(args[0])}, {axis.value % ndim})"
+    if kernels and op in EXTREMES and isinstance(types.get(getattr(args[0], "name", None)), np.ndarray):
+        axis = stmt.kwargs.get("axis", args[1] if len(args) > 1 else None)
+        ndim = types[args[0].name].ndim
+        if isinstance(axis, Const) and isinstance(axis.value, int) and len(args) + len(stmt.kwargs) == 2 and ndim:
+            if ndim == 1:  # the one axis: Numba's reduction without an axis
+                return f"np.{'max' if EXTREMES[op] else 'min'}({atom(args[0])})"
+            return f"nk.extreme_axis({atom(args[0])}, {axis.value % ndim}, {EXTREMES[op]})"
     if op is COPY:
         return atom(args[0])
     if op is NEW_STACK:

@@ -542,3 +542,48 @@ def store(dst, src):
 def mean_axis(a, axis):
     """``np.mean(a, axis=axis)`` for one axis (Numba has ``np.mean`` without ``axis`` only)."""
     return np.sum(a, axis=axis) / a.shape[axis]
+
+
+def extreme_axis(a, axis, largest):
+    """``np.max(a, axis=axis)`` (``largest``) or ``np.min`` for one axis of an array of two or
+    more axes (Numba has them without ``axis`` only). NaN propagates, as in NumPy."""
+    return np.max(a, axis=axis) if largest else np.min(a, axis=axis)
+
+
+@overload(extreme_axis, jit_options={"cache": True})
+def _extreme_axis_impl(a, axis, largest):
+    if not isinstance(a, types.Array) or a.ndim < 2:
+        return None
+    nd = a.ndim
+    out_nd = nd - 1
+
+    def impl(a, axis, largest):
+        A = np.ascontiguousarray(a)
+        if axis < 0:
+            axis += nd
+        pre, post = 1, 1
+        dims = np.empty(out_nd, np.int64)
+        for k in range(nd):
+            if k < axis:
+                pre *= A.shape[k]
+                dims[k] = A.shape[k]
+            elif k > axis:
+                post *= A.shape[k]
+                dims[k - 1] = A.shape[k]
+        n = A.shape[axis]
+        if n == 0 and pre * post > 0:
+            raise ValueError("zero-size array to reduction operation, which has no identity")
+        flat = A.reshape((pre, n, post))
+        out = np.empty((pre, post), A.dtype)
+        for i in range(pre):
+            for k in range(post):
+                out[i, k] = flat[i, 0, k]
+            for j in range(1, n):
+                for k in range(post):
+                    v = flat[i, j, k]
+                    m = out[i, k]
+                    if (v > m if largest else v < m) or v != v:
+                        out[i, k] = v
+        return out.reshape(to_fixed_tuple(dims, out_nd))
+
+    return impl

@@ -16,3 +16,8 @@ def loop_power(x, s, n):
         s = s * x + 0.1
     return s
 
+
+
+def extremes_along_axes(x):
+    """np.max / np.min / np.amax along one axis of a 3-axis array, and of a 1-axis one."""
+    return np.sum(np.max(np.sin(x), axis=1)[:, None, :] * np.min(x, axis=-1)[:, :, None]) + np.amax(x[0, 0], axis=0)

@@ -153,6 +153,37 @@ def test_mean_over_an_axis_compiles():
     check_jacobian(kf.mean_axes, (x,), 0, g(x))
 
 
+@pytest.mark.parametrize("shape, axis", [((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((2, 3, 5), 1), ((2, 3, 5), 2), ((4, 1, 3, 2), 0)])
+def test_extreme_along_an_axis_computes_numpys(shape, axis):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(shape)
+    a.flat[::5] = 0.25  # ties
+    for x in (a, np.swapaxes(a, 0, -1), a.astype(np.int64)):  # strided, integer
+        for largest, ref in ((True, np.max), (False, np.min)):
+            out = kernels.extreme_axis(x, axis % x.ndim, largest)
+            expected = ref(x, axis=axis % x.ndim)
+            assert out.dtype == expected.dtype and out.shape == expected.shape
+            np.testing.assert_array_equal(out, expected)
+    nan = a.copy()
+    nan.flat[1] = np.nan
+    np.testing.assert_array_equal(kernels.extreme_axis(nan, axis % a.ndim, True), np.max(nan, axis=axis % a.ndim))
+
+
+def test_extreme_of_an_empty_axis_raises_as_numpy():
+    with pytest.raises(ValueError):
+        kernels.extreme_axis(np.ones((3, 0)), 1, True)
+    assert kernels.extreme_axis(np.ones((0, 3)), 1, False).shape == (0,)
+
+
+def test_max_and_min_along_an_axis_compile():
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 3, 4))
+    g = s2sad.grad(kf.extremes_along_axes, backend="numba")
+    assert "nk.extreme_axis(" in _numba_text(g, x)
+    check_jacobian(kf.extremes_along_axes, (x,), 0, g(x))
+    J = s2sad.jacfwd(kf.extremes_along_axes, backend="numba")(x)
+    np.testing.assert_allclose(J, g(x), rtol=1e-12, atol=1e-14)
+
+
 def test_a_tape_nothing_reads_is_dropped():
     # the loop index is never read in reverse: no tape for it; s's old values are read
     g = s2sad.grad(kf.loop_power, argnums=(0, 1), backend="python")
