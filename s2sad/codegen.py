@@ -207,18 +207,16 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
             return f"nk.{name}({', '.join(_operand(a, single) for a in args)})"
     if kernels and op is np.transpose and len(args) == 2 and not stmt.kwargs:
         return f"nk.transpose({atom(args[0])}, {atom(args[1])})"
-    if kernels and op is np.mean and isinstance(types.get(getattr(args[0], "name", None)), np.ndarray):
-        axis = stmt.kwargs.get("axis", args[1] if len(args) > 1 else None)
-        if isinstance(axis, Const) and isinstance(axis.value, int) and len(args) + len(stmt.kwargs) == 2:
-            ndim = types[args[0].name].ndim
-            return f"nk.mean_axis({atom(args[0])}, {axis.value % ndim})"
-    if kernels and op in EXTREMES and isinstance(types.get(getattr(args[0], "name", None)), np.ndarray):
-        axis = stmt.kwargs.get("axis", args[1] if len(args) > 1 else None)
-        ndim = types[args[0].name].ndim
-        if isinstance(axis, Const) and isinstance(axis.value, int) and len(args) + len(stmt.kwargs) == 2 and ndim:
-            if ndim == 1:  # the one axis: Numba's reduction without an axis
-                return f"np.{'max' if EXTREMES[op] else 'min'}({atom(args[0])})"
-            return f"nk.extreme_axis({atom(args[0])}, {axis.value % ndim}, {EXTREMES[op]})"
+    one = _one_axis(stmt, types) if kernels and (op is np.sum or op is np.mean or op in EXTREMES) else None
+    if one is not None:
+        x, axis, ndim = one
+        if op is np.sum:  # Numba's np.sum over an axis took 1.8 s to compile in each process
+            return f"nk.sum_axis({x}, {axis})" if ndim > 1 else f"np.sum({x})"
+        if op is np.mean:
+            return f"nk.mean_axis({x}, {axis})"
+        if ndim == 1:  # the one axis: Numba's reduction without an axis
+            return f"np.{'max' if EXTREMES[op] else 'min'}({x})"
+        return f"nk.extreme_axis({x}, {axis}, {EXTREMES[op]})"
     if op is COPY:
         return atom(args[0])
     if op is NEW_STACK:
@@ -246,6 +244,19 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
             op = np.stack  # the same array; Numba builds arrays from tuples of scalars only
     parts = [_call_arg(a) for a in args] + [f"{k}={_call_arg(v)}" for k, v in stmt.kwargs.items()]
     return f"{callable_name(op)}({', '.join(parts)})"
+
+
+def _one_axis(stmt, types):
+    """(array, axis, ndim) of a reduction over one axis given as an int constant, the array's
+    rank known (the axis made non-negative); None for any other form."""
+    args = stmt.args
+    d = types.get(getattr(args[0], "name", None)) if args else None
+    axis = stmt.kwargs.get("axis", args[1] if len(args) > 1 else None)
+    if not isinstance(d, np.ndarray) or not d.ndim or len(args) + len(stmt.kwargs) != 2:
+        return None
+    if not isinstance(axis, Const) or not isinstance(axis.value, int) or isinstance(axis.value, bool):
+        return None
+    return atom(args[0]), axis.value % d.ndim, d.ndim
 
 
 def _call_arg(a):

@@ -169,6 +169,18 @@ def test_extreme_along_an_axis_computes_numpys(shape, axis):
     np.testing.assert_array_equal(kernels.extreme_axis(nan, axis % a.ndim, True), np.max(nan, axis=axis % a.ndim))
 
 
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5), (0, 3)])
+def test_sum_along_an_axis_computes_numpys(shape):
+    a = np.random.default_rng(8).standard_normal(shape)
+    for x in (a, np.swapaxes(a, 0, -1)):
+        for axis in range(x.ndim):
+            np.testing.assert_allclose(kernels.sum_axis(x, axis), np.sum(x, axis=axis), rtol=1e-14, atol=0)
+    x = np.random.default_rng(9).uniform(-1, 1, (3, 4))
+    g = s2sad.jacfwd(kf.mean_axes, backend="numba")
+    assert "nk.sum_axis(" in _numba_text(g, x)
+    check_jacobian(kf.mean_axes, (x,), 0, g(x))
+
+
 def test_extreme_of_an_empty_axis_raises_as_numpy():
     with pytest.raises(ValueError):
         kernels.extreme_axis(np.ones((3, 0)), 1, True)
