@@ -181,6 +181,17 @@ def test_sum_along_an_axis_computes_numpys(shape):
     check_jacobian(kf.mean_axes, (x,), 0, g(x))
 
 
+def test_matmul_kernel_computes_numpys():
+    rng = np.random.default_rng(10)
+    A, B, v = rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal(4)
+    for a, b in [(A, B), (A, v), (v, B), (v, v), (B.T, A.T), (A[:, ::2], B[::2])]:  # strided too
+        np.testing.assert_allclose(kernels.matmul(a, b), a @ b, rtol=1e-14, atol=1e-14)
+    g = s2sad.jacrev(sf.predict, argnums=2, backend="numba")
+    W, bias, x = rng.standard_normal((3, 4)), rng.standard_normal(3), rng.standard_normal(4)
+    assert "nk.matmul(" in _numba_text(g, W, bias, x)
+    check_jacobian(sf.predict, (W, bias, x), 2, g(W, bias, x))
+
+
 def test_extreme_of_an_empty_axis_raises_as_numpy():
     with pytest.raises(ValueError):
         kernels.extreme_axis(np.ones((3, 0)), 1, True)
