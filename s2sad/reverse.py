@@ -68,6 +68,7 @@ class Reverse(Derivative):
         self.loop_nest = []  # the loops (of fn) whose reverse is being emitted, outermost first
         self.loop_accs = {}  # id(loop) -> {array name: accumulator name} (see scatter_in_loop)
         self.iter_local = {}  # id(loop) -> names whose adjoint starts each reverse trip at zero
+        self.counted = {}  # id(loop) -> its range's arguments: the index is computed, not taped
 
     # --- adjoint variables ---------------------------------------------------------------------
 
@@ -215,8 +216,13 @@ class Reverse(Derivative):
                 # a top-level loop runs once, its trip count known before it: preallocated tape
                 inner = {"loop": stmt, "trips": trips, "tapes": []} if depth == 0 else None
 
+                counted = _counted_range(self.fn.body, stmt) if depth == 0 else None
+                if counted is not None:
+                    self.counted[id(stmt)] = counted
+
                 def loop_body(stmt=stmt, trips=trips, inner=inner):
-                    self.push(("for", stmt), Var(stmt.target), inner)
+                    if id(stmt) not in self.counted:
+                        self.push(("for", stmt), Var(stmt.target), inner)
                     self.forward_sweep(stmt.body, depth + 1, inner)
                     self.b.emit(np.add, [Var(trips), Const(1)], target=trips)
 
@@ -303,13 +309,16 @@ class Reverse(Derivative):
                 self.b.types[counter] = 1
 
                 def loop_body(stmt=stmt, trips=trips, counter=counter):
-                    if any(loop is stmt for _, loop in self.prealloc.values()):
+                    if id(stmt) in self.counted or any(loop is stmt for _, loop in self.prealloc.values()):
                         k = self.b.names.fresh("k")
                         self.b.emit(np.subtract, [Var(trips), Var(counter)], target=k)
                         k = self.b.emit(np.subtract, [Var(k), Const(1)], target=k)
                         self.rev_index[id(stmt)] = k.name
                     if isinstance(stmt, For):
-                        self.pop_into(("for", stmt), stmt.target)
+                        if id(stmt) in self.counted:
+                            self.index_of_trip(stmt)
+                        else:
+                            self.pop_into(("for", stmt), stmt.target)
                         self.backward_sweep(stmt.body, depth + 1)
                     else:
                         for inner in walk(stmt.test_body):
@@ -325,6 +334,20 @@ class Reverse(Derivative):
                 self.b.append(For(counter, Var(rng.name), body, stmt.line))
                 for x, acc in accs.items():
                     self.accumulate(Var(x), self.b.sym(acc))
+
+    def index_of_trip(self, loop):
+        """The index of the forward trip the reverse trip undoes, ``start + k * step`` of its
+        ``range`` (see _counted_range), into the loop's target."""
+        args = self.counted[id(loop)]
+        k = Var(self.rev_index[id(loop)])
+        if len(args) == 1:
+            self.b.emit(COPY, [k], target=loop.target)
+        else:
+            if len(args) == 3:
+                k = Var(self.b.emit(np.multiply, [k, args[2]], target=self.b.names.fresh("k")).name)
+            self.b.emit(np.add, [args[0], k], target=loop.target)
+        # the forward's dummy: an index valid for the dummy arrays (the trip number's is not)
+        self.b.types[loop.target] = _iter_dummy(self.b, loop.iter)
 
     def needs_value(self, name):
         """Must the reverse sweep see this variable's earlier values? Only what some adjoint
@@ -651,3 +674,26 @@ def differentiate_reverse(fn, builder, wrt, seeds, unit=False):
 
 
 __all__ = ["differentiate_reverse", "Reverse"]
+
+
+def _counted_range(body, loop):
+    """The arguments of ``loop``'s ``range`` where the reverse sweep can compute each trip's
+    index instead of taping it: the range is assigned once, and each argument is an int or a
+    name assigned at most once (so it holds the same value when the reverse sweep runs)."""
+    assigned = {}
+    for s in walk(body):
+        if isinstance(s, (Assign, For)):
+            assigned[s.target] = assigned.get(s.target, 0) + 1
+    it = loop.iter
+    if not isinstance(it, Var) or assigned.get(it.name) != 1:
+        return None
+    defining = next(s for s in walk(body) if isinstance(s, Assign) and s.target == it.name)
+    if defining.op is not range or defining.kwargs or not 1 <= len(defining.args) <= 3:
+        return None
+    for a in defining.args:
+        if isinstance(a, Const) and isinstance(a.value, int) and not isinstance(a.value, bool):
+            continue
+        if isinstance(a, Var) and assigned.get(a.name, 0) <= 1:
+            continue
+        return None
+    return list(defining.args)

@@ -315,3 +315,15 @@ def rank_changes_between_branches(x, y):
     else:
         w = np.cos(y)
     return np.sum(w)
+
+
+def strided_ranges(x, n):
+    """Loops over range(start, stop, step) that read x at their index, forward and backward."""
+    total = 0.0
+    for i in range(1, x.shape[0], 2):
+        total = total + np.sin(x[i]) * x[i - 1]
+    for j in range(x.shape[0] - 1, 0, -3):
+        total = total * 0.9 + x[j] ** 2
+    for k in range(n):
+        total = total + x[k] * k
+    return total
