@@ -673,9 +673,6 @@ def differentiate_reverse(fn, builder, wrt, seeds, unit=False):
     return rev
 
 
-__all__ = ["differentiate_reverse", "Reverse"]
-
-
 def _counted_range(body, loop):
     """The arguments of ``loop``'s ``range`` where the reverse sweep can compute each trip's
     index instead of taping it: the range is assigned once, and each argument is an int or a
@@ -697,3 +694,6 @@ def _counted_range(body, loop):
             continue
         return None
     return list(defining.args)
+
+
+__all__ = ["differentiate_reverse", "Reverse"]
