@@ -5,8 +5,8 @@ call, one new array, one pass over memory per operation. On large arrays that tr
 cost: rosen's Hessian-vector product at n = 100 000 made about 25 arrays of 800 kB. This pass
 finds trees of elementwise operations on float64 arrays of at most two axes, in
 straight-line code, whose intermediate values nothing else reads, and replaces each by one
-call of a kernel made for the tree: ``out = fk(a, b, c)`` with ``fk`` compiled by Numba
-from ``np.sin(a * b) + c``, which Numba computes in one loop. The kernel's module is named
+call of a kernel made for the tree: ``out = fk(a, b, c)`` with ``fk`` loops over the
+broadcast result computing ``math.sin(a[j] * b[j]) + c[j]`` (see ``Fused``). The kernel's module is named
 by its text in the cache folder, so every function with the same tree shares it, and its
 machine code is cached on disk. (Operations on three or more axes keep their loop kernels:
 Numba's own broadcasting is slower there, see ``kernels._loops``.)
@@ -15,10 +15,12 @@ Numba's own broadcasting is slower there, see ``kernels._loops``.)
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
 from . import backends
+from .codegen import MATH_OF_UFUNC
 from .ir import Assign, Const, For, If, Var, While, walk
 from .ir import reads as ir_reads
 from .shapes import written_in_place
@@ -34,17 +36,17 @@ FUSABLE = frozenset((
 
 class Fused:
     """The op of a fused statement: ``text`` is the kernel's expression over ``a0, a1, ...``
-    (its statement's arguments, in order); ``name`` the kernel's name in generated code."""
+    (its statement's arguments, in order); ``name`` the kernel's name in generated code.
+    ``ranks``: each argument's (0 a number, -1 a 0-d array, else its number of axes).
 
-    def __init__(self, text, nargs):
+    The kernel is loops over the broadcast result (a row at a time where it has two axes),
+    each argument read at the element it contributes: Numba compiled the same expression on
+    arrays in 0.9 s against 0.4 s for the loops (W1's jacfwd), which run as fast or faster
+    (a (2048, 1) * (1, 32) * (2048, 32) product: 15 us against 37 us)."""
+
+    def __init__(self, text, ranks):
         self.text = text
-        params = ", ".join(f"a{k}" for k in range(nargs))
-        self.module_text = (
-            "import numpy as np\n\nfrom s2sad import kernels as nk\n\n\n"
-            "@nk.fused_jit\n"
-            f"def fused({params}):\n"
-            f"    return {text}\n"
-        )
+        self.module_text = _loop_module(text, ranks)
         path = backends._write_module(self.module_text, "fused")
         backends._drop_broken_numba_cache(path)
         self.module = "s2sad_generated_" + os.path.basename(path)[:-3]
@@ -52,6 +54,55 @@ class Fused:
 
     def __repr__(self):
         return f"fused[{self.text}]"
+
+
+def _loop_module(text, ranks):
+    """The module of the kernel computing ``text`` (over a0, a1, ...) with loops."""
+    nd = max(ranks)
+    params = ", ".join(f"a{k}" for k in range(len(ranks)))
+    lines = ["import math", "import numpy as np", "", "from s2sad import kernels as nk", "", "",
+             "@nk.fused_jit", f"def fused({params}):"]
+    arrays = [k for k, r in enumerate(ranks) if r > 0]
+    for t in range(nd):  # the result's shape, by NumPy's broadcasting rules
+        lines.append(f"    n{t} = 1")
+        for k in arrays:
+            axis = t - (nd - ranks[k])
+            if axis >= 0:
+                lines += [f"    d = a{k}.shape[{axis}]", "    if d != 1:", f"        if n{t} != 1 and d != n{t}:",
+                          '            raise ValueError("operands could not be broadcast together")',
+                          f"        n{t} = d"]
+    for k in arrays:
+        lines += [f"    f{k}_{axis} = a{k}.shape[{axis}] != 1" for axis in range(ranks[k])]
+    for k, r in enumerate(ranks):
+        if r == 0:
+            lines.append(f"    x{k} = a{k}")
+        elif r < 0:
+            lines.append(f"    x{k} = a{k}[()]")
+    shape = ", ".join(f"n{t}" for t in range(nd))
+    lines.append(f"    out = np.empty(({shape},), np.float64)")
+    element = re.sub(r"\ba(\d+)\b", r"x\1", text)  # on numbers: math's spelling where it has one
+    element = re.sub(r"\bnp\.(\w+)\(", lambda m: f"math.{MATH_OF_UFUNC[m[1]]}(" if m[1] in MATH_OF_UFUNC else m[0], element)
+    if nd == 1:
+        lines.append("    for j in range(n0):")
+        lines += [f"        x{k} = a{k}[j if f{k}_0 else 0]" for k in arrays]
+        lines.append(f"        out[j] = {element}")
+    else:
+        lines.append("    for i in range(n0):")
+        lines += [f"        r{k} = a{k}[i if f{k}_0 else 0]" for k in arrays if ranks[k] == 2]
+        lines += ["        o = out[i]", "        for j in range(n1):"]
+        for k in arrays:
+            row, axis = (f"r{k}", 1) if ranks[k] == 2 else (f"a{k}", 0)
+            lines.append(f"            x{k} = {row}[j if f{k}_{axis} else 0]")
+        lines.append(f"            o[j] = {element}")
+    lines.append("    return out")
+    return "\n".join(lines) + "\n"
+
+
+def rank_of(dummy):
+    """A leaf's rank for ``Fused``: 0 a number, -1 a 0-d array, else its number of axes."""
+    if isinstance(dummy, np.ndarray):
+        return dummy.ndim if dummy.ndim else -1
+    return 0
 
 
 def fuse(fn):
@@ -105,7 +156,8 @@ def fuse(fn):
                 continue
             leaves = []
             text = _text(tree, leaves)
-            out.append(Assign(stmt.target, Fused(text, len(leaves)), [Var(n) for n in leaves], {}, stmt.line))
+            ranks = [rank_of(fn.types.get(n)) for n in leaves]
+            out.append(Assign(stmt.target, Fused(text, ranks), [Var(n) for n in leaves], {}, stmt.line))
             changed[0] = True
         return out
 

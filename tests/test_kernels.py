@@ -87,7 +87,8 @@ def test_math_functions_replace_ufuncs_of_float64_scalars_exactly(name):
 
 
 def test_fused_kernels_compute_their_trees():
-    # each tree evaluated op by op with NumPy is the oracle; the fused kernel is one loop
+    # each tree evaluated op by op with NumPy is the oracle; the fused kernel is loops over the
+    # broadcast result, for operands of every rank it takes (numbers, 0-d, 1-d, 2-d, strided)
     import importlib
 
     from s2sad import fusion
@@ -96,18 +97,38 @@ def test_fused_kernels_compute_their_trees():
     rng = np.random.default_rng(5)
     a, b, c = rng.uniform(0.2, 0.9, (3, 4, 3))
     trees = [
-        (("subtract", [Var("a"), ("power", [Var("b"), Const(2.0)])]), lambda: a - b ** 2.0),
-        (("negative", [("multiply", [Var("a"), ("multiply", [Const(2.0), Var("b")])])]), lambda: -(a * (2.0 * b))),
+        (("subtract", [Var("a"), ("power", [Var("b"), Const(2.0)])]), lambda a, b, c: a - b ** 2.0),
+        (("negative", [("multiply", [Var("a"), ("multiply", [Const(2.0), Var("b")])])]), lambda a, b, c: -(a * (2.0 * b))),
         (("add", [("sin", [("divide", [Var("a"), Var("c")])]), ("maximum", [Var("b"), Var("a")])]),
-         lambda: np.sin(a / c) + np.maximum(b, a)),
-        (("subtract", [Const(1), ("multiply", [Var("c"), Var("c")])]), lambda: 1 - c * c),
+         lambda a, b, c: np.sin(a / c) + np.maximum(b, a)),
+        (("subtract", [Const(1), ("multiply", [Var("c"), Var("c")])]), lambda a, b, c: 1 - c * c),
+        (("multiply", [("tanh", [Var("a")]), ("arctan2", [Var("b"), ("log1p", [Var("c")])])]),
+         lambda a, b, c: np.tanh(a) * np.arctan2(b, np.log1p(c))),
     ]
-    values = {"a": a, "b": b, "c": c}
+    operands = [
+        (a, b, c),  # (4, 3) each
+        (a[:, :1], b[:1], c[::2, ::-1][:1]),  # broadcast (4, 1) (1, 3) (1, 3), strided
+        (a[0], b, 0.7),  # a row against a matrix, and a number
+        (a[:, 0], np.float64(0.3), np.array(0.4)),  # 1-d, a NumPy number, a 0-d array
+        (np.ones((0, 3)), b[:1], c[0]),  # an empty result
+    ]
     for tree, expected in trees:
         leaves = []
         text = fusion._text(tree, leaves)
-        kernel = importlib.import_module(fusion.Fused(text, len(leaves)).module).fused
-        np.testing.assert_allclose(kernel(*(values[n] for n in leaves)), expected(), rtol=4e-16 * 8, atol=0)
+        for ops in operands:
+            values = dict(zip("abc", ops))
+            args = [values[n] for n in leaves]
+            want = expected(*(values[n] for n in "abc"))
+            if np.ndim(want) == 0:
+                continue  # fusion makes arrays only
+            ranks = [fusion.rank_of(x) for x in args]
+            kernel = importlib.import_module(fusion.Fused(text, ranks).module).fused
+            got = kernel(*args)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=4e-16 * 8, atol=0)
+    kernel = importlib.import_module(fusion.Fused("a0 * a1", [2, 2]).module).fused
+    with pytest.raises(ValueError):
+        kernel(a, a[:3])  # shapes NumPy does not broadcast
 
 
 @pytest.mark.parametrize("mode", ["grad", "hvp"])
