@@ -223,11 +223,12 @@ class Transformed:
 
 
 def _arg_key(args):
-    """The specialization key of actual arguments: rank and dtype (no values)."""
+    """The specialization key of actual arguments: rank and dtype (no values). Computed at
+    every call: a plain array (the common case) is tested first, its dtype object kept."""
     key = []
     for a in args:
-        if isinstance(a, np.ndarray):
-            key.append((a.ndim, a.dtype.char))
+        if type(a) is np.ndarray or isinstance(a, np.ndarray):
+            key.append((a.ndim, a.dtype))
         elif isinstance(a, tuple):
             key.append(("tuple", _arg_key(a)))
         elif isinstance(a, np.generic):
