@@ -11,21 +11,13 @@ import pytest
 
 import s2sad
 import sample_functions as sf
-import scalar_functions as scf
 from s2sad import backends, pipeline, rename, scalarize, simplify
 from s2sad.ir import COPY, Assign, For, If, While, blocks
 from s2sad.trace import dummy_like
 
-rng = np.random.default_rng(11)
-X3 = rng.uniform(-0.8, 0.8, 3)
-X4 = rng.uniform(-0.8, 0.8, 4)
+from test_scalarize import CASES as SCALAR_CASES, X3, X4  # noqa: E402 - loops over small arrays
 
-CASES = [
-    (scf.swap_in_loop, (X3, 7)),
-    (scf.writes_in_place, (X3, 6)),
-    (scf.branches_in_loop, (X3, 9)),
-    (scf.newton_2d, (np.array([2.0, 0.5]),)),
-    (scf.parts_and_sums, (X4, 5)),
+CASES = SCALAR_CASES + [
     (sf.rk4, (X4, np.array([0.3, 0.7, 0.2]), 0.05, 12)),
     (sf.huber_loop, (np.array([-2.0, 0.3, 1.5, -0.1]), 1.0)),
     (sf.while_break, (X4,)),
