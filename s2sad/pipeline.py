@@ -32,7 +32,7 @@ from . import fusion, rename, shapes, structure as diagonal
 from .activity import infer_types
 from .errors import UsageError
 from .forward import differentiate_forward
-from .ir import NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, Var, While, all_names, walk
+from .ir import GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -223,6 +223,7 @@ def compile(ir: Function, backend: str, spec=None):
     """The compiled function; the numba backend compiles the source with shared kernels
     (codegen.KERNEL_UFUNCS) for array operators, and, given ``spec`` (the shapes of small
     arguments, scalarize.spec_of), with those small arrays as scalars."""
+    small = None
     if backend == "numba" and spec is not None:
         small = scalarize.try_scalarize(ir, spec)
         if small is not None:
@@ -231,12 +232,33 @@ def compile(ir: Function, backend: str, spec=None):
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
     ir = shapes.accumulate_scatters(ir)
-    glue = backend == "numba" and is_glue(ir)
+    glue = backend == "numba" and (is_glue(ir) or (small is None and array_loops(ir)))
     if backend == "numba" and not os.environ.get("S2SAD_NO_RENAME"):
         ir = rename.rename(ir)
     if backend == "numba" and not os.environ.get("S2SAD_NO_FUSION"):
         ir = fusion.fuse(ir)
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
+
+
+def array_loops(ir: Function) -> bool:
+    """Is ``ir`` long code whose loops work on whole arrays (kernel calls), never on one
+    element (no element read, no in-place write inside a loop)? Such a function is compiled
+    as glue too: LLVM's module passes took 2-3.6 s of a 5-8 s first call (a loop of slices,
+    ``np.concatenate`` and ``@``) and found nothing to speed up there, while loops over
+    elements (the Huber loop, a nested matrix-vector product) ran up to 2.2x slower without
+    them."""
+    if os.environ.get("S2SAD_NO_GLUE"):
+        return False
+    statements = list(walk(ir.body))
+    loops = [s for s in statements if isinstance(s, (For, While))]
+    if len(statements) <= GLUE_STATEMENTS or not loops:
+        return False
+    for stmt in walk(loops):
+        if isinstance(stmt, SetItem):
+            return False
+        if isinstance(stmt, Assign) and stmt.op is GETITEM and np.ndim(ir.types.get(stmt.target)) == 0:
+            return False
+    return True
 
 
 def is_glue(ir: Function) -> bool:
