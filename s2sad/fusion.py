@@ -6,9 +6,9 @@ cost: rosen's Hessian-vector product at n = 100 000 made about 25 arrays of 800 
 finds trees of elementwise operations on float64 arrays of at most two axes, in
 straight-line code, whose intermediate values nothing else reads, and replaces each by one
 call of a kernel made for the tree: ``out = fk(a, b, c)`` with ``fk`` loops over the
-broadcast result computing ``math.sin(a[j] * b[j]) + c[j]`` (see ``Fused``). The kernel's module is named
-by its text in the cache folder, so every function with the same tree shares it, and its
-machine code is cached on disk. (Operations on three or more axes keep their loop kernels:
+broadcast result computing ``math.sin(a[j] * b[j]) + c[j]`` (see ``Fused``). The kernel's
+module is named by its text in the cache folder, so every function with the same tree shares
+it, and its machine code is cached on disk. (Operations on three or more axes keep their loop kernels:
 Numba's own broadcasting is slower there, see ``kernels._loops``.)
 """
 
@@ -80,8 +80,10 @@ def _loop_module(text, ranks):
             lines.append(f"    x{k} = a{k}[()]")
     shape = ", ".join(f"n{t}" for t in range(nd))
     lines.append(f"    out = np.empty(({shape},), np.float64)")
-    element = re.sub(r"\ba(\d+)\b", r"x\1", text)  # on numbers: math's spelling where it has one
-    element = re.sub(r"\bnp\.(\w+)\(", lambda m: f"math.{MATH_OF_UFUNC[m[1]]}(" if m[1] in MATH_OF_UFUNC else m[0], element)
+    # the expression on elements x0, x1, ...: math's spelling of a function where it has one
+    element = re.sub(r"\ba(\d+)\b", r"x\1", text)
+    element = re.sub(r"\bnp\.(\w+)\(",
+                     lambda m: f"math.{MATH_OF_UFUNC[m[1]]}(" if m[1] in MATH_OF_UFUNC else m[0], element)
     if nd == 1:
         lines.append("    for j in range(n0):")
         lines += [f"        x{k} = a{k}[j if f{k}_0 else 0]" for k in arrays]
