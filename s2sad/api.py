@@ -239,8 +239,9 @@ def _arg_key(args):
 
 
 def _shape_key(args):
-    """The shapes of the small array arguments: code with loops is compiled for them."""
-    return tuple(a.shape if isinstance(a, np.ndarray) and a.size <= SMALL else None for a in args)
+    """The shapes of the small array arguments: code with loops is compiled for them.
+    Computed at every call of such code (a list, not a generator: half the time)."""
+    return tuple([a.shape if isinstance(a, np.ndarray) and a.size <= SMALL else None for a in args])
 
 
 def _key(dummies):
