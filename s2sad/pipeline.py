@@ -232,7 +232,7 @@ def compile(ir: Function, backend: str, spec=None):
             ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
             _dump("scalarize", ir)
     ir = shapes.accumulate_scatters(ir)
-    glue = backend == "numba" and (is_glue(ir) or (small is None and array_loops(ir)))
+    glue = backend == "numba" and is_glue(ir, array_loops=small is None)
     if backend == "numba" and not os.environ.get("S2SAD_NO_RENAME"):
         ir = rename.rename(ir)
     if backend == "numba" and not os.environ.get("S2SAD_NO_FUSION"):
@@ -240,18 +240,20 @@ def compile(ir: Function, backend: str, spec=None):
     return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
 
 
-def array_loops(ir: Function) -> bool:
-    """Is ``ir`` long code whose loops work on whole arrays (kernel calls), never on one
-    element (no element read, no in-place write inside a loop)? Such a function is compiled
-    as glue too: in loops over arrays LLVM's module passes took 0.5-3 s of a first call and
-    found nothing to speed up (``jacrev`` of a loop over 100-element arrays: 2.1 -> 1.6 s),
-    while loops over elements (the Huber loop, a nested matrix-vector product) ran up to
-    2.2x slower without them."""
+def is_glue(ir: Function, array_loops: bool = False) -> bool:
+    """Is ``ir`` compiled as glue between kernels (see GLUE_STATEMENTS)? ``array_loops``: also
+    long code whose loops work on whole arrays (kernel calls), never on one element (no element
+    read, no in-place write inside a loop): in such loops LLVM's module passes took 0.5-3 s of a
+    first call and found nothing to speed up (``jacrev`` of a loop over 100-element arrays:
+    2.1 -> 1.6 s), while loops over elements (the Huber loop, a nested matrix-vector product)
+    ran up to 2.2x slower without them."""
     if os.environ.get("S2SAD_NO_GLUE"):
         return False
     statements = list(walk(ir.body))
     loops = [s for s in statements if isinstance(s, (For, While))]
-    if len(statements) <= GLUE_STATEMENTS or not loops:
+    if not loops:
+        return len(statements) > GLUE_STATEMENTS or getattr(ir, "second_order", False)
+    if not array_loops or len(statements) <= GLUE_STATEMENTS:
         return False
     for stmt in walk(loops):
         if isinstance(stmt, SetItem):
@@ -259,15 +261,6 @@ def array_loops(ir: Function) -> bool:
         if isinstance(stmt, Assign) and stmt.op is GETITEM and np.ndim(ir.types.get(stmt.target)) == 0:
             return False
     return True
-
-
-def is_glue(ir: Function) -> bool:
-    """Is ``ir`` compiled as glue between kernels (see GLUE_STATEMENTS)?"""
-    if os.environ.get("S2SAD_NO_GLUE"):
-        return False
-    statements = list(walk(ir.body))
-    long = len(statements) > GLUE_STATEMENTS or getattr(ir, "second_order", False)
-    return long and not any(isinstance(s, (For, While)) for s in statements)
 
 
 # A loop-free function longer than this (or any loop-free derivative of a derivative, which

@@ -19,7 +19,7 @@ The generated Python keeps its readable names: ``s2sad.source`` shows the code b
 from __future__ import annotations
 
 from . import runtime as rt
-from .ir import APPEND, COPY, POP, Assign, For, If, NameGen, Return, SetItem, SliceAtom, Var, While, all_names, reads, walk
+from .ir import APPEND, COPY, POP, Assign, For, If, NameGen, Return, SetItem, SliceAtom, Var, While, all_names, assigned_names, reads, walk
 
 
 def rename(fn):
@@ -58,7 +58,7 @@ def _versions(stmts, names, types, fixed):
             last[s.target] = i
             count[s.target] = count.get(s.target, 0) + 1
         elif isinstance(s, (If, For, While)):
-            inner |= _assigned(s)
+            inner |= assigned_names([s])
     versioned = {n for n, c in count.items() if c > 1 and n not in inner and n not in fixed}
     if not versioned:
         return stmts
@@ -77,10 +77,6 @@ def _versions(stmts, names, types, fixed):
                 s = Assign(version, s.op, s.args, s.kwargs, s.line)
         out.append(s)
     return out
-
-
-def _assigned(stmt) -> set:
-    return {s.target for s in walk([stmt]) if isinstance(s, (Assign, For))}
 
 
 def _nested(stmt, on_block):
@@ -138,7 +134,7 @@ def _propagate(stmts):
     out = []
     for s in stmts:
         if isinstance(s, (If, For, While)):
-            changed = _assigned(s)
+            changed = assigned_names([s])
             alias = {a: b for a, b in alias.items() if a not in changed and b not in changed}
         s = _substitute(s, alias) if alias else s
         if isinstance(s, Assign):

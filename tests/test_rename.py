@@ -12,7 +12,7 @@ import pytest
 import s2sad
 import sample_functions as sf
 from s2sad import backends, pipeline, rename, scalarize, simplify
-from s2sad.ir import COPY, Assign, For, If, While, blocks
+from s2sad.ir import COPY, Assign, For, If, While, assigned_names, blocks
 from s2sad.trace import dummy_like
 
 from test_scalarize import CASES as SCALAR_CASES, X3, X4  # noqa: E402 - loops over small arrays
@@ -65,7 +65,7 @@ def _reassigned_at_one_level(body):
             if isinstance(s, Assign):
                 counts[s.target] = counts.get(s.target, 0) + 1
             elif isinstance(s, (If, For, While)):
-                inner |= rename._assigned(s)
+                inner |= assigned_names([s])
         out |= {n for n, c in counts.items() if c > 1 and n not in inner}
     return out
 

@@ -117,7 +117,7 @@ def test_loops_over_whole_arrays_compile_as_glue_and_element_loops_do_not():
 
     x = rng.uniform(-0.8, 0.8, 100)  # too large to become scalar code
     g = s2sad.jacrev(scf.swap_in_loop, backend="numba")
-    assert pipeline.array_loops(g.ir_for((dummy_like(x), 4)))
+    assert pipeline.is_glue(g.ir_for((dummy_like(x), 4)), array_loops=True)
     check_jacobian(scf.swap_in_loop, (x, 4), 0, g(x, 4), rng=np.random.default_rng(7))
     h = s2sad.grad(sf.huber_loop, backend="numba")
-    assert not pipeline.array_loops(h.ir_for((dummy_like(x), 1.0)))
+    assert not pipeline.is_glue(h.ir_for((dummy_like(x), 1.0)), array_loops=True)
