@@ -347,7 +347,7 @@ def jvp(fn, primals, tangents, *, backend="numba"):
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
     g = _cached(fn, "jvp", active, backend)
     tangents = tuple(
-        np.asarray(t, dtype=np.asarray(p).dtype) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents))
+        _tangent_like(t, p) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents))
     )
     args = primals + tuple(t for t in tangents if t is not None)
     out, tangent_out = g.call_extended(primals, args)
@@ -358,7 +358,10 @@ def vjp(fn, *primals, backend="numba"):
     """Reverse-mode product: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple
     with one cotangent per primal (zeros for the ones that are not float)."""
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
-    value = _cached(fn, "primal", None, backend).call_extended(primals, primals)
+    # the primal runs on copies: a function that writes into its argument must not change
+    # the point at which vjp_fn differentiates it
+    copies = tuple(np.copy(p) if isinstance(p, np.ndarray) else p for p in primals)
+    value = _cached(fn, "primal", None, backend).call_extended(copies, copies)
     g = _cached(fn, "vjp", active, backend)
 
     def vjp_fn(cotangent):

@@ -5,6 +5,23 @@ produced by the rule of its op (rules/); ``x_dot`` has shape ``(B,) + x.shape`` 
 the number of seeds. A value that does not depend on a differentiated input (``activity``)
 gets no tangent: zeros are symbolic and cost nothing. Control flow is kept as it is: the
 tangents ride along in the same branches and loops.
+
+Invariant: a tangent is defined on every path that reaches a use. ``dots`` maps each varied
+name to the Sym that holds its tangent *at the current point*; where control flow joins, the
+paths are made to agree by explicit copies into one name, as the primal's own variables
+agree because each path writes the same name:
+
+* after an ``if``: a name whose tangent lives in different Syms in the two arms (or in one
+  arm only, the other keeping the tangent from before the ``if``) gets a fresh name, and each
+  arm ends by copying its tangent into it;
+* at a loop head: a name the loop assigns is given a fresh loop-carried name before the loop
+  (copied from its tangent before the loop) and at the end of every trip (copied from the
+  trip's tangent), so the next trip and the code after the loop read the latest one;
+* a varied parameter that is not differentiated (or a name varied only later) has a zero
+  tangent, made explicit (``zeros_for``) where a join needs one.
+
+``tests/test_forward_merges.py`` checks the invariant on the generated code: every tangent
+a statement reads is assigned on every path to it.
 """
 
 from __future__ import annotations
@@ -16,7 +33,7 @@ from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads, walk
 from .runtime import add_batch_axis, scatter, scatter_add, zeros_batch
-from .trace import Builder, Sym, building, copy_to, dummy_array
+from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 
 # ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
 PACKED = {GETITEM: 1, scatter: 2, scatter_add: 3}
@@ -133,6 +150,7 @@ class Forward(Derivative):
         self.written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
         self.dots = {}
         self.batch_like = None  # a Sym with the seed axis, to size zero tangents
+        self.lenient = False  # type inference's first trip through a loop (pretype)
 
     def dot(self, atom):
         if isinstance(atom, Var):
@@ -154,10 +172,12 @@ class Forward(Derivative):
             self.batch_like = sym
         return sym
 
-    def zeros_for(self, name):
+    def zeros_for(self, name, register=True):
         with building(self.b, self.deriv_name(name)):
             self.b.mark = len(self.b.stmts)
             z = zeros_batch(self.batch_like, self.b.sym(name))
+            if not register:
+                return z
             return self.set_dot(name, z, private=True)
 
     # --- statements -------------------------------------------------------------------------
@@ -178,16 +198,117 @@ class Forward(Derivative):
         elif isinstance(stmt, Return):
             return stmt
         elif isinstance(stmt, If):
-            self.b.append(If(stmt.test, self.nested(stmt.body), self.nested(stmt.orelse), stmt.line))
+            self.branch(stmt)
         elif isinstance(stmt, For):
             self.b.types[stmt.target] = _iter_dummy(self.b, stmt.iter)
-            self.b.append(For(stmt.target, stmt.iter, self.nested(stmt.body), stmt.line))
+            self.pretype(stmt.body)
+            carried = self.loop_head(stmt.body)
+            body = self.nested(stmt.body)
+            self.loop_tail(body, carried)
+            self.b.append(For(stmt.target, stmt.iter, body, stmt.line))
         elif isinstance(stmt, While):
+            self.pretype(stmt.test_body + stmt.body)
+            carried = self.loop_head(stmt.test_body + stmt.body)
             test_body = self.nested(stmt.test_body)
-            self.b.append(While(test_body, stmt.test, self.nested(stmt.body), stmt.line))
+            after = dict(self.dots)  # the loop exits right after its test
+            body = self.nested(stmt.body)
+            self.loop_tail(body, carried)
+            self.b.append(While(test_body, stmt.test, body, stmt.line))
+            self.dots = after
         else:
             raise UnsupportedError(f"{self.where(stmt)}: {type(stmt).__name__} in forward mode")
         return None
+
+    # --- joins: one name per tangent wherever paths meet (see the module docstring) --------
+
+    def branch(self, stmt):
+        before = dict(self.dots)
+        body = self.nested(stmt.body)
+        after_body = self.dots
+        self.dots = dict(before)
+        orelse = self.nested(stmt.orelse)
+        after_orelse = self.dots
+        self.dots = dict(before)
+        names = [n for n in sorted(set(after_body) | set(after_orelse)) if n in self.varied and n not in self.tuples]
+        for name in names:
+            a, b = after_body.get(name), after_orelse.get(name)
+            if a is not None and b is not None and a.name == b.name:
+                self.dots[name] = a
+                continue
+            if a is None and b is None:
+                continue
+            merged = self.b.names.fresh(name + self.suffix)
+            like = a if a is not None else b
+            self.b.types[merged] = like.dummy
+            for arm, sym in ((body, a), (orelse, b)):
+                self.copy_into(arm, merged, name, sym)
+            self.dots[name] = Sym(merged, like.dummy)
+        self.b.append(If(stmt.test, body, orelse, stmt.line))
+
+    def copy_into(self, stmts, target, name, sym):
+        """Append ``target = <name's tangent>`` to ``stmts`` (zeros where it is a zero that a
+        parameter carries; nothing where ``name`` is not defined on that path)."""
+        outer = self.b.stmts
+        self.b.stmts = stmts
+        try:
+            if sym is None:
+                if name not in self.fn.params:
+                    return  # not defined on this path: neither is the primal
+                sym = self.zeros_for(name, register=False)
+            if sym.name != target:
+                self.b.append(Assign(target, COPY, [Var(sym.name)], line=self.b.line))
+        finally:
+            self.b.stmts = outer
+
+    def loop_head(self, stmts):
+        """Before a loop: every varied name it assigns moves to a loop-carried tangent name,
+        copied from the tangent it has now. Returns name -> that Sym."""
+        assigned = set()
+        for s in walk(stmts):
+            if isinstance(s, Assign) or isinstance(s, For):
+                assigned.add(s.target)
+        carried = {}
+        for name in sorted(assigned):
+            if name not in self.varied or name in self.tuples:
+                continue
+            current = self.dots.get(name)
+            if current is None and name in self.fn.params:
+                current = self.zeros_for(name, register=False)
+            dummy = current.dummy if current is not None else self.tangent_dummy(name)
+            target = self.b.names.fresh(name + self.suffix)
+            self.b.types[target] = dummy
+            if current is not None:
+                self.b.append(Assign(target, COPY, [Var(current.name)], line=self.b.line))
+            carried[name] = self.dots[name] = Sym(target, dummy)
+        return carried
+
+    def loop_tail(self, body, carried):
+        """At the end of a trip: each loop-carried tangent gets the trip's value; after the
+        loop the carried names hold the tangents."""
+        for name, sym in carried.items():
+            self.copy_into(body, sym.name, name, self.dots.get(name))
+            self.dots[name] = sym
+
+    def tangent_dummy(self, name):
+        """The dummy of ``name``'s tangent (for a loop-carried name not yet defined)."""
+        d = self.fn.types.get(name, self.b.types.get(name))
+        like = np.asarray(self.batch_like.dummy if self.batch_like is not None else 0.5)
+        dtype = np.asarray(d).dtype if is_float(d) else like.dtype
+        if self.unit and not np.ndim(d):
+            return dtype.type(0.5)
+        return dummy_array(np.ndim(d) + 1, dtype)
+
+    def pretype(self, stmts):
+        """Type inference (no tangents): a loop body may read a name that only a previous trip
+        assigns (``if i > 0: y = y * x`` / ``else: y = x``). One lenient trip first, which skips
+        statements whose operands have no type yet, gives those names theirs."""
+        if self.varied or not self.b.check_types or self.lenient:
+            return
+        outer, self.lenient = self.b.stmts, True
+        try:
+            self.nested(stmts)
+        finally:
+            self.b.stmts, self.lenient = outer, False
 
     def nested(self, stmts):
         outer = self.b.stmts
@@ -200,6 +321,8 @@ class Forward(Derivative):
             self.b.stmts = outer
 
     def assign(self, stmt):
+        if self.lenient and any(n not in self.b.types for n in reads(stmt)):
+            return
         if stmt.target in reads(stmt) and stmt.op is not COPY and stmt.target in self.varied:
             # `v = v * v` in a loop: the tangent rule must see the old v, so the new value
             # goes to a temporary first
@@ -250,6 +373,11 @@ class Forward(Derivative):
                     else:
                         kwargs[p + "_dot"] = self.lift(self.dot(atom), stmt.op) if atom is not None else None
                 value = self.lower(rule(**kwargs), self.b.sym(stmt.target))
+                if stmt.op is GETITEM and stmt.args[0].name in self.written and isinstance(value, Sym) \
+                        and value.ndim and not np.ndim(self.b.types[stmt.target]):
+                    # x[i] of an array written in place is a number, a copy; its tangent
+                    # t[:, i] would be a view that a later write into t changes
+                    value = np.copy(value)
             else:
                 raise self.missing(stmt, "tangent")
             self.set_dot(stmt.target, value)
@@ -324,6 +452,8 @@ class Forward(Derivative):
         return total
 
     def setitem(self, stmt):
+        if self.lenient and any(n not in self.b.types for n in reads(stmt)):
+            return
         self.b.append(SetItem(stmt.array, stmt.index, stmt.value, stmt.line))
         if stmt.array not in self.varied:
             return
@@ -368,6 +498,11 @@ def differentiate_forward(fn, builder: Builder, seeds: dict, unit=False):
     fwd = Forward(fn, builder, varied)
     fwd.unit = unit
     for name, sym in seeds.items():
+        if unit and name in fwd.written and isinstance(sym, Sym) and sym.ndim:
+            # the tangent of an argument written in place is written too: never the caller's
+            with building(builder, name + "_dot"):
+                builder.mark = len(builder.stmts)
+                sym = copy_to(builder.names.fresh(name + "_dot"), np.copy(sym))
         fwd.dots[name] = sym
         if fwd.batch_like is None:
             fwd.batch_like = sym

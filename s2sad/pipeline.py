@@ -98,6 +98,7 @@ def build(g, dummies, plain=False) -> Function:
     nargs = len(fn.params) - len(fn.free_values)
     user_params = fn.params[:nargs]
     builder = Builder({p: fn.types[p] for p in fn.params}, NameGen(all_names(fn)))
+    builder.declared, builder.filename = fn.types, fn.filename
     name = builder.names.fresh(f"{fn.name}_{g.kind}")
     kind = g.kind
     if kind == "primal":

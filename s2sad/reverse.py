@@ -150,10 +150,19 @@ class Reverse(Derivative):
         ``for`` loop (its trip count is known before it): a scalar goes into a preallocated
         array (``rt.new_tape``) at the trip's index instead of onto a growable stack."""
         dummy = self.b.dummy_of(atom)
+        promoted = False
+        if isinstance(atom, Var) and isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)):
+            # a variable that starts as an int and becomes a float (``out = 1``, then
+            # ``out = out * a``) is a float variable: so is its tape
+            declared = self.fn.types.get(atom.name)
+            if isinstance(declared, (float, np.floating)):
+                dummy, promoted = declared, True
         self.stack_types[key] = dummy
         if pre is not None and not isinstance(dummy, (tuple, range)) and np.ndim(dummy) == 0:
             tape = self.b.names.fresh(f"{self.tape_base(key)}_tape")
             fill = Const(0) if isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)) else atom
+            if promoted:
+                fill, dummy = Const(0.0), 0.5  # float64 holds a float32 value exactly
             self.b.types[tape] = dummy_array(1, np.asarray(dummy).dtype)
             self.prealloc[key] = (tape, pre["loop"])
             pre["tapes"].append((tape, fill))

@@ -76,6 +76,18 @@ def _type_key(dummy):
     return (type(dummy).__name__,)
 
 
+def _unify_scalars(old, new):
+    """One type for a scalar variable assigned numbers of several types (``out = 1`` then
+    ``out = out * a``): the promoted one, as Numba unifies them (so a tape of it is float)."""
+    scalar = (int, float, np.integer, np.floating)
+    if isinstance(old, scalar) and isinstance(new, scalar) and not isinstance(old, (bool, np.bool_)) \
+            and not isinstance(new, (bool, np.bool_)):
+        dtype = np.result_type(old, new)
+        if dtype.kind == "f":
+            return 0.5 if dtype == np.float64 else dtype.type(0.5)
+    return new
+
+
 def describe(dummy) -> str:
     if isinstance(dummy, np.ndarray):
         return f"{dummy.dtype}[{dummy.ndim}d]"
@@ -198,6 +210,7 @@ class Builder:
         self.mark = 0  # statements before this index are not the current rule's own
         self.check_types = False  # refuse a variable whose rank or dtype changes (user code)
         self.filename = None
+        self.declared = {}  # the inferred types, for names read before this code assigns them
 
     def emit(self, op, args, kwargs=None, target=None) -> Sym:
         kwargs = kwargs or {}
@@ -215,6 +228,8 @@ class Builder:
                 f"{describe(self.types[target])} elsewhere: s2sad (like Numba) gives each variable one "
                 "rank and dtype; use two names"
             )
+        if self.check_types and target in self.types:
+            dummy = _unify_scalars(self.types[target], dummy)
         self.stmts.append(Assign(target, op, atoms, katoms, line=self.line))
         self.types[target] = dummy
         return Sym(target, dummy)
@@ -243,13 +258,19 @@ class Builder:
 
     def dummy_of(self, atom):
         if isinstance(atom, Var):
+            if atom.name not in self.types:
+                if atom.name in self.declared:  # assigned by an earlier loop trip
+                    return self.declared[atom.name]
+                from .errors import UnsupportedError, where
+
+                raise UnsupportedError(f"{where(self.filename, self.line)}: {atom.name!r} is read before it is assigned")
             return self.types[atom.name]
         if isinstance(atom, SliceAtom):
             return slice(*(None if a is None else self.dummy_of(a) for a in (atom.lower, atom.upper, atom.step)))
         return atom.value
 
     def sym(self, name) -> Sym:
-        return Sym(name, self.types[name])
+        return Sym(name, self.dummy_of(Var(name)))
 
 
 def _has_sym(v):

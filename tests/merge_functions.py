@@ -1,0 +1,120 @@
+"""Code people write that reassigns a variable across control flow: in a loop, in one arm of
+a branch, in both, in a while loop, an int that becomes a float, a write into an argument.
+Forward mode must carry each tangent across every join (forward.py's invariant)."""
+
+import numpy as np
+
+
+def square_three_times(a):
+    for _ in range(3):
+        a = a * a
+    return a
+
+
+def normalize_repeatedly(x):
+    for _ in range(3):
+        x = x / np.sqrt(np.sum(x * x)) + x
+    return x
+
+
+def halve_while_big(a):
+    while np.abs(a) > 0.1:
+        a = a * 0.5
+    return a
+
+
+def loop_n_times(x, n):
+    for i in range(n):
+        x = np.sin(x) * x
+    return x
+
+
+def update_in_both_arms(a, b):
+    if a > b:
+        a = a * a
+    else:
+        a = a * b
+    return a
+
+
+def update_in_one_arm(a, b):
+    if a > b:
+        a = a * a
+    return a + b
+
+
+def nested_if_chain(a, b):
+    if a > 0:
+        if b > 0:
+            c = a * b
+        else:
+            c = a - b
+    elif b > 1:
+        c = a * 3.0
+    else:
+        c = b * 2.0
+    return c * a
+
+
+def starts_as_int(a, b):
+    out = 1
+    for i in range(3):
+        out = out * a
+    return out + b
+
+
+def branch_in_loop_with_write(x):
+    y = np.zeros(3)
+    for i in range(3):
+        if x[i] > 0:
+            y[i] = x[i] * x[i]
+            s = y[i]
+        else:
+            s = x[i]
+        y = y + s
+    return np.sum(y)
+
+
+def swap_in_loop_with_break(a, b):
+    for i in range(4):
+        if i == 2:
+            continue
+        if a > 10.0:
+            break
+        b = b * a
+        a = a + b
+    return a * b
+
+
+def read_previous_trip(x):
+    for i in range(3):
+        if i > 0:
+            y = y * x + x
+        else:
+            y = x
+    return y
+
+
+def argument_written(x):
+    x[0] = x[0] * x[1]
+    return np.sum(x)
+
+
+def argument_written_in_loop(x):
+    for i in range(1, 3):
+        x[i] = x[i - 1] * x[i]
+    return np.sum(x * x)
+
+
+def constant_argument_reassigned(x, c):
+    for i in range(2):
+        c = c * x
+    return c
+
+
+def while_updates_two(a, b):
+    k = 0
+    while k < 3 and a < 5.0:
+        a, b = a + b * b, b * a
+        k = k + 1
+    return a - b
