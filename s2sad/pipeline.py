@@ -30,6 +30,7 @@ import numpy as np
 from . import backends, codegen, runtime as rt, scalarize
 from . import fusion, rename, shapes, structure as diagonal
 from .activity import infer_types
+from .aggregates import split_tuples
 from .errors import UsageError
 from .forward import differentiate_forward
 from .ir import GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
@@ -54,7 +55,7 @@ def user_ir(fn) -> Function:
     with _LOCK:
         ir = _USER_IR.get(fn)
         if ir is None:
-            ir = normalize(parse(fn))
+            ir = split_tuples(normalize(parse(fn)))
             _dump("normalize", ir)
             _USER_IR[fn] = ir
     return ir

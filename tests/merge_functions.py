@@ -118,3 +118,18 @@ def while_updates_two(a, b):
         a, b = a + b * b, b * a
         k = k + 1
     return a - b
+
+
+def tuple_kept_across_loop(a, b):
+    p = (a, b)
+    for i in range(2):
+        a = a * b
+        b = p[0] * a
+    return a + b
+
+
+def tuple_assigned_in_branch(x):
+    p = (x, x * 2.0)
+    if x[0] > 0:
+        p = (x * 3.0, x)
+    return p[0] * p[1]

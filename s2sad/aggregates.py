@@ -1,0 +1,77 @@
+"""Pass (after normalize): tuples that control flow carries become one variable per element.
+
+A tuple built with ``TUPLE`` is followed by the derivative passes element by element: the
+tangent or adjoint of ``p[k]`` is that of the k-th atom ``p`` was built from, looked up by
+name. That is right in straight-line code (normalize gives every reassignment a new name)
+but not across control flow, where a name keeps its spelling: after
+
+    p = (a, b)
+    for ...:
+        a = a * b
+        b = p[0] * a        # p[0] is the *first* a
+
+the name ``a`` holds a later value than ``p[0]``, and a tuple assigned in both arms of an
+``if`` has two sets of atoms. So every tuple variable that is assigned more than once, or
+inside a loop or branch, or whose atoms are reassigned anywhere, gets one variable per
+element, assigned where the tuple is (``p_0 = a; p_1 = b; p = (p_0, p_1)``), and its
+constant-index reads read them (``x = p_0``). The element variables are ordinary variables:
+the joins of forward mode and the tape of reverse mode carry them as they carry any other.
+"""
+
+from __future__ import annotations
+
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, Var, While, all_names, walk
+
+
+def split_tuples(fn):
+    counts = {}
+    for s in walk(fn.body):
+        if isinstance(s, (Assign, For)):
+            counts[s.target] = counts.get(s.target, 0) + 1
+    for p in fn.params:
+        counts[p] = counts.get(p, 0) + 1
+    sites = {}  # tuple name -> its TUPLE statements
+    for s in walk(fn.body):
+        if isinstance(s, Assign) and s.op is TUPLE:
+            sites.setdefault(s.target, []).append(s)
+    nested = {id(s) for stmt in fn.body if isinstance(stmt, (If, For, While)) for s in walk([stmt])}
+    chosen = {}
+    for name, stmts in sites.items():
+        if counts.get(name) != len(stmts) or len({len(s.args) for s in stmts}) != 1:
+            continue  # also assigned by something else (a helper's tuple result, ...)
+        moved = counts[name] > 1 or any(id(s) in nested for s in stmts) or any(
+            isinstance(a, Var) and counts.get(a.name, 0) > 1 for s in stmts for a in s.args
+        )
+        if moved:
+            chosen[name] = len(stmts[0].args)
+    if not chosen:
+        return fn
+    names = NameGen(all_names(fn))
+    elements = {name: [names.fresh(f"{name}_{k}") for k in range(n)] for name, n in chosen.items()}
+
+    def rewrite(stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, Assign) and s.op is TUPLE and s.target in elements:
+                parts = elements[s.target]
+                out.extend(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, s.args))
+                out.append(Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line))
+            elif (isinstance(s, Assign) and s.op is GETITEM and isinstance(s.args[0], Var) and s.args[0].name in elements
+                  and len(s.args) == 2 and isinstance(s.args[1], Const) and isinstance(s.args[1].value, int)
+                  and not isinstance(s.args[1].value, bool) and -len(elements[s.args[0].name]) <= s.args[1].value < len(elements[s.args[0].name])):
+                out.append(Assign(s.target, COPY, [Var(elements[s.args[0].name][s.args[1].value])], line=s.line))
+            elif isinstance(s, If):
+                out.append(If(s.test, rewrite(s.body), rewrite(s.orelse), s.line))
+            elif isinstance(s, For):
+                out.append(For(s.target, s.iter, rewrite(s.body), s.line))
+            elif isinstance(s, While):
+                out.append(While(rewrite(s.test_body), s.test, rewrite(s.body), s.line))
+            else:
+                out.append(s)
+        return out
+
+    out = fn.replace(body=rewrite(fn.body))
+    for key, value in vars(fn).items():  # what normalize attached (free_sources, ...)
+        if key not in vars(out):
+            setattr(out, key, value)
+    return out
