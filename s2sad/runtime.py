@@ -236,3 +236,6 @@ def _scatter_type(ct, x, *index):
 
 
 scatter.abstract_eval = _scatter_type
+# the accumulator is the result (typing by running it on dummies would slice them by dummy
+# indices: x[i:i + 2] of a dummy is not the dummy of a slice)
+scatter_add.abstract_eval = lambda acc, ct, x, *index: acc

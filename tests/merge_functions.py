@@ -133,3 +133,10 @@ def tuple_assigned_in_branch(x):
     if x[0] > 0:
         p = (x * 3.0, x)
     return p[0] * p[1]
+
+
+def accumulate_slices(x):
+    acc = np.zeros(2)
+    for i in range(3):
+        acc += x[i] * x[i:i + 2]
+    return acc

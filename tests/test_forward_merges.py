@@ -40,12 +40,13 @@ CASES = [
     ("constant_argument_reassigned", (np.array([0.7, 1.2]), np.array([2.0, -1.0])), 0),
     ("while_updates_two", (0.5, 0.7), (0, 1)),
     ("tuple_kept_across_loop", (1.3, 0.7), (0, 1)),
+    ("accumulate_slices", (np.array([0.3, -0.5, 0.8, 0.45]),), 0),
     ("tuple_assigned_in_branch", (np.array([0.5, 0.2]),), 0),
     ("tuple_assigned_in_branch", (np.array([-0.5, 0.2]),), 0),
 ]
 NUMBA = {"square_three_times", "halve_while_big", "update_in_one_arm", "nested_if_chain",
          "starts_as_int", "branch_in_loop_with_write", "argument_written", "while_updates_two",
-         "tuple_assigned_in_branch"}
+         "tuple_assigned_in_branch", "accumulate_slices"}
 
 
 def fresh(args):
