@@ -43,7 +43,9 @@ class Desugar:
                 stmt = self.jumps(stmt)
             elif isinstance(stmt, ast.For):
                 stmt.body = self.loops(stmt.body)
+                self.before_loop = []
                 stmt = self.iteration(stmt)
+                out.extend(self.before_loop)
                 stmt = self.jumps(stmt)
             out.extend(stmt if isinstance(stmt, list) else [stmt])
         return out
@@ -73,6 +75,18 @@ class Desugar:
     def _indexed(self, loop, index, pairs):
         if not isinstance(index, ast.Name):
             raise self.error(loop, "for loop index that is not a name", "use a plain name")
+        # Python evaluates the sequence once, before the first trip: one that is an
+        # expression, or a name the loop rebinds (``for v in x: x = x * v``), is bound to a
+        # fresh name first
+        rebound = _stored_names(loop.body)
+        bound = []
+        for target, seq in pairs:
+            if not (isinstance(seq, ast.Name) and seq.id not in rebound):
+                name = self.fresh("seq")
+                self.before_loop.append(ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], seq), loop))
+                seq = ast.Name(name, ast.Load())
+            bound.append((target, seq))
+        pairs = bound
         lengths = [_len_of(seq) for _, seq in pairs]
         stop = lengths[0]
         for length in lengths[1:]:
@@ -155,6 +169,10 @@ class Desugar:
         final = ast.Return(value)
         ast.copy_location(final, body[-1] if body else self.parsed.tree)
         return body + [final]
+
+
+def _stored_names(stmts):
+    return {n.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _len_of(seq):

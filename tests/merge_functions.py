@@ -140,3 +140,10 @@ def accumulate_slices(x):
     for i in range(3):
         acc += x[i] * x[i:i + 2]
     return acc
+
+
+def loop_over_rebound_array(x):
+    for i, v in enumerate(x):  # Python iterates over the x the loop started with
+        if v > 0:
+            x = x * (1.0 + v)
+    return x

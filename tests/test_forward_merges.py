@@ -41,6 +41,7 @@ CASES = [
     ("while_updates_two", (0.5, 0.7), (0, 1)),
     ("tuple_kept_across_loop", (1.3, 0.7), (0, 1)),
     ("accumulate_slices", (np.array([0.3, -0.5, 0.8, 0.45]),), 0),
+    ("loop_over_rebound_array", (np.array([0.3, -0.5, 0.8]),), 0),
     ("tuple_assigned_in_branch", (np.array([0.5, 0.2]),), 0),
     ("tuple_assigned_in_branch", (np.array([-0.5, 0.2]),), 0),
 ]
