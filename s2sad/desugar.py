@@ -36,19 +36,59 @@ class Desugar:
     def loops(self, stmts):
         out = []
         for stmt in stmts:
+            after = []
             if isinstance(stmt, ast.If):
                 stmt.body, stmt.orelse = self.loops(stmt.body), self.loops(stmt.orelse)
             elif isinstance(stmt, ast.While):
                 stmt.body = self.loops(stmt.body)
+                before, after = self.loop_returns(stmt)
+                out.extend(before)
                 stmt = self.jumps(stmt)
             elif isinstance(stmt, ast.For):
                 stmt.body = self.loops(stmt.body)
+                before, after = self.loop_returns(stmt)
+                out.extend(before)
                 self.before_loop = []
                 stmt = self.iteration(stmt)
                 out.extend(self.before_loop)
                 stmt = self.jumps(stmt)
             out.extend(stmt if isinstance(stmt, list) else [stmt])
+            out.extend(after)
         return out
+
+    def loop_returns(self, loop):
+        """``return v`` inside a loop -> ``returned = True; value = v; break``, and after the
+        loop ``if returned: return value`` (an early return in a branch, which ``returns``
+        handles; a loop around this one sees that return and does the same)."""
+        if not any(_has_return(s) for s in loop.body):
+            return [], []
+        if loop.orelse:
+            raise self.error(loop, "return inside a loop with an else clause", "drop the else clause")
+        arity = _return_arity(loop.body)
+        flag = self.fresh("returned")
+        values = [self.fresh("returned_value") for _ in range(arity or 1)]
+
+        def rewrite(stmts):
+            out = []
+            for stmt in stmts:
+                if isinstance(stmt, ast.Return):
+                    value = stmt.value if stmt.value is not None else ast.Constant(None)
+                    parts = value.elts if arity else [value]
+                    for name, part in zip(values, parts):
+                        out.append(ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], part), stmt))
+                    out.append(_set(flag, True, stmt))
+                    out.append(ast.copy_location(ast.Break(), stmt))
+                    break  # what follows a return never runs
+                if isinstance(stmt, ast.If):
+                    stmt.body, stmt.orelse = rewrite(stmt.body), rewrite(stmt.orelse)
+                out.append(stmt)
+            return out
+
+        loop.body = rewrite(loop.body)
+        loads = [ast.Name(v, ast.Load()) for v in values]
+        ret = ast.copy_location(ast.Return(ast.Tuple(loads, ast.Load()) if arity else loads[0]), loop)
+        after = ast.copy_location(ast.If(ast.Name(flag, ast.Load()), [ret], []), loop)
+        return [_set(flag, False, loop)], [after]
 
     def iteration(self, loop: ast.For):
         """``for v in X`` / ``enumerate`` / ``zip`` -> a loop over ``range``."""
@@ -155,10 +195,6 @@ class Desugar:
         """One final return: early returns in branches become assignments to result names."""
         if not any(_has_return(s) for s in body[:-1]) and not (body and isinstance(body[-1], ast.If)):
             return body
-        for stmt in body:
-            for node in ast.walk(stmt):
-                if isinstance(node, (ast.For, ast.While)) and any(_has_return(s) for s in node.body):
-                    raise self.error(node, "return inside a loop", "set a flag and break, then return after the loop")
         body = _single_exit(body)
         arity = _return_arity(body)
         results = [self.fresh("result") for _ in range(arity or 1)]

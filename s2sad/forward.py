@@ -151,6 +151,7 @@ class Forward(Derivative):
         self.dots = {}
         self.batch_like = None  # a Sym with the seed axis, to size zero tangents
         self.lenient = False  # type inference's first trip through a loop (pretype)
+        self.prologue = []  # typed definitions of join names, put at the function's top
 
     def dot(self, atom):
         if isinstance(atom, Var):
@@ -240,6 +241,8 @@ class Forward(Derivative):
             merged = self.b.names.fresh(name + self.suffix)
             like = a if a is not None else b
             self.b.types[merged] = like.dummy
+            if a is None or b is None:  # set on one path only: typed on all (see predefine)
+                self.predefine(merged, like.dummy)
             for arm, sym in ((body, a), (orelse, b)):
                 self.copy_into(arm, merged, name, sym)
             self.dots[name] = Sym(merged, like.dummy)
@@ -279,6 +282,8 @@ class Forward(Derivative):
             self.b.types[target] = dummy
             if current is not None:
                 self.b.append(Assign(target, COPY, [Var(current.name)], line=self.b.line))
+            else:
+                self.predefine(target, dummy)
             carried[name] = self.dots[name] = Sym(target, dummy)
         return carried
 
@@ -288,6 +293,15 @@ class Forward(Derivative):
         for name, sym in carried.items():
             self.copy_into(body, sym.name, name, self.dots.get(name))
             self.dots[name] = sym
+
+    def predefine(self, name, dummy):
+        """A typed value for a join's tangent name at the top of the function: where the
+        primal is not assigned on every path (a name first assigned in a loop, or in one arm),
+        the copies a join makes read the tangent name on every path (the value read there is
+        never used, as the primal's is not; Numba needs one type, Python a binding)."""
+        from .reverse import _describe_type
+
+        self.prologue.append(Assign(name, PLACEHOLDER, [Const(_describe_type(dummy))], line=self.b.line))
 
     def tangent_dummy(self, name):
         """The dummy of ``name``'s tangent (for a loop-carried name not yet defined)."""
@@ -508,7 +522,9 @@ def differentiate_forward(fn, builder: Builder, seeds: dict, unit=False):
             fwd.batch_like = sym
     if unit and seeds:
         fwd.batch_like = unit_like(builder, next(iter(seeds.values())))
+    start = len(builder.stmts)
     ret = fwd.block(fn.body)
+    builder.stmts[start:start] = fwd.prologue
     return fwd, ret
 
 

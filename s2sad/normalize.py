@@ -212,9 +212,10 @@ class Normalizer:
                 raise self.error(node, "for loop over several names", "loop over range(...) and index")
             iterable = self.expr(node.iter, out, "iter")
             self.loop_depth += 1
+            target = self.write(node.target.id)  # an inlined helper's loop index is renamed too
             body = self.block(node.body)
             self.loop_depth -= 1
-            out.append(For(node.target.id, iterable, body, self.parsed.line(node)))
+            out.append(For(target, iterable, body, self.parsed.line(node)))
         elif isinstance(node, ast.While):
             if node.orelse:
                 raise self.error(node, "while ... else", "move the else block after the loop")

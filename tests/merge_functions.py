@@ -147,3 +147,28 @@ def loop_over_rebound_array(x):
         if v > 0:
             x = x * (1.0 + v)
     return x
+
+
+def _shrink_until_below(v, lo):
+    for _ in range(3):
+        if v < lo:
+            return lo * v
+        v = v * 0.9
+    return v
+
+
+def helper_returns_in_loop(x):
+    return _shrink_until_below(x[0], 0.2) + _shrink_until_below(x[1], 0.2) * x[2]
+
+
+def _first_big_product(A, t):
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            if A[i, j] * t > 0.5:
+                return A[i, j] * t, i
+    return t, -1
+
+
+def returns_from_nested_loops(A, t):
+    value, row = _first_big_product(A, t)
+    return value * t + row

@@ -285,7 +285,6 @@ def test_third_order_tensor_closed_form():
         (sf.has_lambda_inside, "lambda"),
         (sf.uses_global_statement, "global statement"),
         (sf.star_args, r"\*args/\*\*kwargs"),
-        (sf.returns_in_loop, "return inside a loop"),
         (sf.recursive, "recursive call of recursive"),
     ],
 )

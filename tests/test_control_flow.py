@@ -28,6 +28,8 @@ CASES = [
     ("while_break", sf.while_break, (np.abs(X6),), 0),
     ("while_no_break", sf.while_break, (-np.abs(X6),), 0),
     ("continue_enumerate_zip_rows", sf.continue_and_enumerate, (X6, X6[::-1].copy()), (0, 1)),
+    ("return_in_loop_taken", sf.returns_in_loop, (np.abs(X6),), 0),
+    ("return_in_loop_not_taken", sf.returns_in_loop, (-np.abs(X6),), 0),
 ]
 
 
