@@ -478,8 +478,18 @@ class Forward(Derivative):
         index = [SliceAtom(None, None, None), *stmt.index]
         if v_dot is None:
             self.b.append(SetItem(target.name, index, Const(0.0), stmt.line))
-        else:
-            self.b.append(SetItem(target.name, index, Var(v_dot.name), stmt.line))
+            return
+        # the value broadcasts into the slot as NumPy aligns trailing axes; its tangent has the
+        # seed axis in front, so the axes the value lacks go right after it
+        from .trace import _getitem
+
+        slot = np.ndim(_getitem(self.b.types[stmt.array], *[self.b.dummy_of(i) for i in stmt.index]))
+        missing = slot - np.ndim(self.b.dummy_of(stmt.value))
+        if missing > 0 and not (self.unit and isinstance(v_dot, Sym) and v_dot.ndim == 0):
+            with building(self.b, self.deriv_name(stmt.array)):
+                self.b.mark = len(self.b.stmts)
+                v_dot = _lead_expand(self.lift(v_dot), missing)
+        self.b.append(SetItem(target.name, index, Var(v_dot.name), stmt.line))
 
 
 def _iter_dummy(b, atom):

@@ -172,3 +172,19 @@ def _first_big_product(A, t):
 def returns_from_nested_loops(A, t):
     value, row = _first_big_product(A, t)
     return value * t + row
+
+
+def broadcast_writes(x, A):
+    B = np.zeros((2, 3))
+    B[0] = x
+    B[1, :] = x[1]
+    B[:, 1] = x[:2] * 2.0
+    return B @ A
+
+
+def broadcast_write_3d(x):
+    T = np.zeros((2, 2, 3))
+    T[0] = x[0] * x
+    T[:, 1, :] = x
+    T[1, 0] = x[2]
+    return np.sum(T * T)
