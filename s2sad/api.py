@@ -350,8 +350,11 @@ def jvp(fn, primals, tangents, *, backend="numba"):
         _tangent_like(t, p) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents))
     )
     args = primals + tuple(t for t in tangents if t is not None)
-    out, tangent_out = g.call_extended(primals, args)
-    return out, tangent_out
+    result = g.call_extended(primals, args)
+    half = len(result) // 2  # the outputs, then their tangents (a tuple output's flattened)
+    if half == 1:
+        return result[0], result[1]
+    return tuple(result[:half]), tuple(result[half:])
 
 
 def vjp(fn, *primals, backend="numba"):
