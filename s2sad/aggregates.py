@@ -11,8 +11,8 @@ but not across control flow, where a name keeps its spelling: after
         b = p[0] * a        # p[0] is the *first* a
 
 the name ``a`` holds a later value than ``p[0]``, and a tuple assigned in both arms of an
-``if`` has two sets of atoms. So every tuple variable that is assigned more than once, or
-inside a loop or branch, or whose atoms are reassigned anywhere, gets one variable per
+``if`` has two sets of atoms. So every tuple variable that is assigned more than once, or whose atoms are
+reassigned anywhere (across control flow: nowhere else), gets one variable per
 element, assigned where the tuple is (``p_0 = a; p_1 = b; p = (p_0, p_1)``), and its
 constant-index reads read them (``x = p_0``). The element variables are ordinary variables:
 the joins of forward mode and the tape of reverse mode carry them as they carry any other.
@@ -34,14 +34,13 @@ def split_tuples(fn):
     for s in walk(fn.body):
         if isinstance(s, Assign) and s.op is TUPLE:
             sites.setdefault(s.target, []).append(s)
-    nested = {id(s) for stmt in fn.body if isinstance(stmt, (If, For, While)) for s in walk([stmt])}
     chosen = {}
     for name, stmts in sites.items():
         if counts.get(name) != len(stmts) or len({len(s.args) for s in stmts}) != 1:
             continue  # also assigned by something else (a helper's tuple result, ...)
-        moved = counts[name] > 1 or any(id(s) in nested for s in stmts) or any(
-            isinstance(a, Var) and counts.get(a.name, 0) > 1 for s in stmts for a in s.args
-        )
+        # a tuple built once from names assigned once (temporaries, as in a loop's
+        # np.concatenate((s[2:], ...))) is right as it is
+        moved = counts[name] > 1 or any(isinstance(a, Var) and counts.get(a.name, 0) > 1 for s in stmts for a in s.args)
         if moved:
             chosen[name] = len(stmts[0].args)
     if not chosen:
