@@ -102,6 +102,10 @@ class Transformed:
                 f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
                 f"arguments but {len(primals)} were given"
             )
+        if any(isinstance(a, list) for a in args):
+            self.check_arg_types(primals)
+            args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+            primals = args[: len(primals)]
         compiled = self._compiled_for(args)[2]
         try:
             try:
@@ -138,9 +142,26 @@ class Transformed:
                 f"but {len(args)} were given"
             )
         nums = _check_argnums(self.argnums, nargs, self.kind) if self.argnums is not None else ()
+        self.check_arg_types(args)
         for k in nums:
             _check_float(args[k], k, self.kind)
         return nums
+
+    def check_arg_types(self, args):
+        """Refuse, naming the user's ``def`` line and the parameter, an argument s2sad does not
+        take: anything but NumPy arrays, Python/NumPy scalars, None, strings, and tuples of
+        those (dicts, sets, objects); complex values; a list that is not a flat list of real
+        numbers or arrays of one shape, or one that the function treats as a list (an operator
+        on it: ``+`` concatenates lists), since s2sad converts it with ``np.asarray``."""
+        fn = base_function(self)
+        if not hasattr(fn, "__code__"):
+            return
+        for k, a in enumerate(args):
+            problem = _argument_problem(a)
+            if problem is None and isinstance(a, list):
+                problem = _list_problem(fn, k, a)
+            if problem is not None:
+                raise _argument_error(fn, k, problem)
 
     def _compiled_for(self, args):
         """(ir, source, compiled, by_shape) for these arguments; ``by_shape``: the compiled
@@ -151,6 +172,7 @@ class Transformed:
         if entry is not None:  # the fast path of jvp, vjp and hvp calls after the first
             self._last_key = key
             return entry
+        self.check_arg_types(args)
         dummies = tuple(dummy_like(a) for a in args)
         with self._lock:
             entry = self._compiled.get(key)
@@ -220,6 +242,70 @@ class Transformed:
     @property
     def source(self) -> str:
         return source(self)
+
+
+def _argument_problem(a):
+    """What is wrong with an argument value (None: nothing)."""
+    if isinstance(a, (complex, np.complexfloating)) or isinstance(a, np.ndarray) and a.dtype.kind == "c":
+        return ("is complex", "complex values are outside what s2sad differentiates; pass the real "
+                "and imaginary parts as two float arrays")
+    if isinstance(a, np.ndarray):
+        if a.dtype.kind not in "fiub":
+            return (f"is an array of dtype {a.dtype}", "pass a float, integer or boolean array")
+        return None
+    if isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating, str)) or a is None:
+        return None
+    if isinstance(a, tuple):
+        for x in a:
+            problem = _argument_problem(x)
+            if problem is not None:
+                return (f"is a tuple with an element that {problem[0]}", problem[1])
+        return None
+    if isinstance(a, list):
+        if any(isinstance(x, (list, tuple)) for x in a):
+            return ("is a nested list", "pass np.asarray(...) of it (s2sad follows arrays, not nested lists)")
+        try:
+            arr = np.asarray(a)
+        except ValueError:
+            arr = None
+        if arr is None or arr.dtype.kind not in "fiub":
+            if arr is not None and arr.dtype.kind == "c":
+                return ("is a list of complex values", "complex values are outside what s2sad differentiates")
+            return ("is a list that is not one real array (elements of different shapes or types)",
+                    "pass the arrays as separate arguments or as a tuple")
+        return None
+    kind = type(a).__name__
+    return (f"is a {kind}", "s2sad takes NumPy arrays, Python or NumPy scalars, and tuples of them: "
+            f"pass the {kind}'s arrays as separate arguments")
+
+
+def _list_problem(fn, k, a):
+    from . import semantics
+
+    ir = pipeline.user_ir(fn)
+    if k >= len(ir.params):
+        return None
+    line = semantics.list_misuse(ir, ir.params[k])
+    if line is None:
+        return None
+    return (f"is a list, and line {line} applies an operator to it",
+            "s2sad converts a list argument with np.asarray, but Python's + concatenates lists and * "
+            "repeats them: pass np.asarray(...) to get NumPy's arithmetic")
+
+
+def _argument_error(fn, k, problem):
+    from .errors import UnsupportedError, where
+
+    code = fn.__code__
+    names = code.co_varnames[: code.co_argcount]
+    name = repr(names[k]) if k < len(names) else f"{k}"
+    try:
+        ir = pipeline.user_ir(fn)
+        line = getattr(ir, "def_line", None) or code.co_firstlineno
+    except S2SADError:
+        line = code.co_firstlineno
+    what, advice = problem
+    return UnsupportedError(f"{where(code.co_filename, line)}: argument {name} of {fn.__name__} {what}: {advice}")
 
 
 def _arg_key(args):

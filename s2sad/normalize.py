@@ -120,6 +120,14 @@ class Normalizer:
         out.append(Assign(target, op, list(args), dict(kwargs or {}), line=self.line))
         return Var(target)
 
+    def emit_operator(self, out, op, args, hint):
+        """An operator (``a + b``, ``-a``, ``a < b``, ``a and b``) as its NumPy ufunc, marked
+        ``from_operator``: on lists and tuples Python's operators concatenate and repeat where
+        the ufunc would add (checks.py refuses that)."""
+        value = self.emit(out, op, args, hint=hint)
+        out[-1].from_operator = True
+        return value
+
     def read(self, name):
         return Var(self.versions.get(name, name))
 
@@ -152,6 +160,7 @@ class Normalizer:
         )
         fn.free_values = list(self.free_values)
         fn.free_sources = list(self.free_sources)
+        fn.def_line = self.parsed.line(self.parsed.tree)
         return fn
 
     def block(self, stmts):
@@ -259,6 +268,8 @@ class Normalizer:
     def expr(self, node, out, hint):
         """An atom holding the value of ``node``; statements computing it go to ``out``."""
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, complex):
+                raise self.error(node, f"complex number {node.value!r}", COMPLEX_ADVICE)
             return Const(node.value)
         if isinstance(node, ast.Name):
             if node.id in self.locals:
@@ -270,7 +281,7 @@ class Normalizer:
                 raise self.error(node, f"operator {type(node.op).__name__}", "use a NumPy function")
             a = self.expr(node.left, out, hint)
             b = self.expr(node.right, out, hint)
-            return self.emit(out, op, [a, b], hint=hint)
+            return self.emit_operator(out, op, [a, b], hint)
         if isinstance(node, ast.UnaryOp):
             operand = self.expr(node.operand, out, hint)
             if isinstance(node.op, ast.UAdd):
@@ -280,7 +291,7 @@ class Normalizer:
                 raise self.error(node, f"operator {type(node.op).__name__}", "use a NumPy function")
             if isinstance(operand, Const) and op is np.negative:
                 return Const(-operand.value)
-            return self.emit(out, op, [operand], hint=hint)
+            return self.emit_operator(out, op, [operand], hint)
         if isinstance(node, ast.Compare):
             left = self.expr(node.left, out, hint)
             result = None
@@ -289,8 +300,8 @@ class Normalizer:
                 if op is None:
                     raise self.error(node, f"comparison {type(cmp).__name__}", "use < <= > >= == !=")
                 right = self.expr(right_node, out, hint)
-                value = self.emit(out, op, [left, right], hint=hint)
-                result = value if result is None else self.emit(out, np.logical_and, [result, value], hint=hint)
+                value = self.emit_operator(out, op, [left, right], hint)
+                result = value if result is None else self.emit_operator(out, np.logical_and, [result, value], hint)
                 left = right
             return result
         if isinstance(node, ast.BoolOp):
@@ -298,7 +309,7 @@ class Normalizer:
             values = [self.expr(v, out, hint) for v in node.values]
             result = values[0]
             for v in values[1:]:
-                result = self.emit(out, op, [result, v], hint=hint)
+                result = self.emit_operator(out, op, [result, v], hint)
             return result
         if isinstance(node, ast.Call):
             return self.call(node, out, hint)
@@ -307,6 +318,8 @@ class Normalizer:
             if self._is_local_chain(base):
                 obj = self.expr(base, out, hint)
                 op = ATTRIBUTES.get(node.attr)
+                if node.attr in ("real", "imag"):
+                    raise self.error(node, f"attribute .{node.attr} (complex values)", COMPLEX_ADVICE)
                 if op is None:
                     raise self.error(node, f"attribute .{node.attr}", f"use one of {', '.join('.' + a for a in ATTRIBUTES)}")
                 return self.emit(out, op, [obj], hint=hint)
@@ -332,6 +345,9 @@ class Normalizer:
             if isinstance(e, ast.Slice):
                 parts = [None if p is None else self.expr(p, out, "i") for p in (e.lower, e.upper, e.step)]
                 atoms.append(SliceAtom(*parts))
+            elif isinstance(e, ast.List):
+                # x[[0, 2]] is an integer index array (a tuple would index several axes)
+                atoms.append(self.emit(out, np.array, [self.expr(e, out, "i")], hint="i"))
             else:
                 atoms.append(self.expr(e, out, "i"))
         return atoms
@@ -341,6 +357,8 @@ class Normalizer:
         kwargs = {}
         if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
             op = METHODS.get(func.attr)
+            if func.attr in ("conj", "conjugate"):
+                raise self.error(node, f"method .{func.attr}() (complex values)", COMPLEX_ADVICE)
             if op is None:
                 raise self.error(node, f"method .{func.attr}()", f"use the NumPy function, or one of the methods {', '.join(sorted(METHODS))}")
             obj = self.expr(func.value, out, hint)
@@ -354,9 +372,13 @@ class Normalizer:
             op = self.free_object(func)
             if not callable(op):
                 raise self.error(node, f"call of {ast.unparse(func)}", "call a function")
+            if is_complex_kind(op) or any(op is f for f in COMPLEX_FUNCTIONS):
+                raise self.error(node, f"{ast.unparse(func)} (complex values)", COMPLEX_ADVICE)
             args = [self.expr(a, out, hint) for a in node.args]
         for kw in node.keywords:
             kwargs[kw.arg] = self.expr(kw.value, out, hint)
+            if kw.arg == "dtype" and isinstance(kwargs[kw.arg], Const) and is_complex_kind(kwargs[kw.arg].value, strings=True):
+                raise self.error(node, f"dtype={ast.unparse(kw.value)} (complex values)", COMPLEX_ADVICE)
         if isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op):
             return self.inline(node, op, args, kwargs, out)
         return self.emit(out, op, args, kwargs, hint=hint)
@@ -439,6 +461,10 @@ class Normalizer:
         return self.constant_or_param(node, value, name)
 
     def constant_or_param(self, node, value, spelled):
+        if is_complex_kind(value) or isinstance(value, (complex, np.complexfloating)) or (
+            isinstance(value, np.ndarray) and value.dtype.kind == "c"
+        ):
+            raise self.error(node, f"{spelled} (a complex value or dtype)", COMPLEX_ADVICE)
         if isinstance(value, type) and issubclass(value, np.generic) or isinstance(value, np.dtype):
             return Const(value)  # np.float64 as a dtype argument
         if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc, type)):
@@ -458,6 +484,28 @@ class Normalizer:
         root.free_values.append(name)
         root.free_sources.append(source)
         return Var(name)
+
+
+COMPLEX_ADVICE = (
+    "complex values are outside what s2sad differentiates; keep real and imaginary parts as "
+    "two float arrays"
+)
+COMPLEX_FUNCTIONS = (np.real, np.imag, np.conj, np.conjugate, np.angle, np.iscomplex, np.iscomplexobj)
+
+
+def is_complex_kind(value, strings=False) -> bool:
+    """Is ``value`` a complex type or dtype (``complex``, ``np.complex128``; with ``strings``
+    also a dtype's name, ``"c16"``)?"""
+    if value is complex:
+        return True
+    if isinstance(value, type) and issubclass(value, np.complexfloating):
+        return True
+    if isinstance(value, np.dtype) or strings and isinstance(value, str):
+        try:
+            return np.dtype(value).kind == "c"
+        except TypeError:
+            return False
+    return False
 
 
 def _is_numpy(op):

@@ -28,10 +28,10 @@ import threading
 import numpy as np
 
 from . import backends, codegen, runtime as rt, scalarize
-from . import fusion, rename, shapes, structure as diagonal
+from . import fusion, rename, semantics, shapes, structure as diagonal
 from .activity import infer_types
 from .aggregates import split_tuples
-from .errors import UsageError
+from .errors import UnsupportedError, UsageError, where
 from .forward import differentiate_forward
 from .ir import GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
 from .normalize import normalize
@@ -86,8 +86,15 @@ def typed_input(g, dummies, plain=False) -> Function:
         return inner.ir_for(dummies, plain)
     ir = user_ir(inner)
     free = tuple(dummy_like(v) for v in free_values(g))
-    typed = infer_types(ir, dict(zip(ir.params, dummies + free)))
+    arg_types = dict(zip(ir.params, dummies + free))
+    typed = infer_types(ir, arg_types)
     typed.free_values = ir.free_values
+    typed.def_line = getattr(ir, "def_line", None)
+    nargs = len(ir.params) - len(ir.free_values)
+    nums = () if g.argnums is None else g.argnums if isinstance(g.argnums, tuple) else (g.argnums,)
+    wrt = [ir.params[k % nargs] for k in nums] if nargs else []
+    typed = semantics.check(typed, lambda body: infer_types(body, arg_types), wrt)
+    _dump("semantics", typed)
     return typed
 
 
@@ -108,6 +115,11 @@ def build(g, dummies, plain=False) -> Function:
     nums = tuple(k % nargs for k in nums) if g.argnums is not None else ()
     wrt = [user_params[k] for k in nums]
     for p in wrt:
+        if isinstance(fn.types[p], tuple):
+            raise UnsupportedError(
+                f"{where(fn.filename, getattr(fn, 'def_line', None))}: argument {p!r} is differentiated but is a "
+                "tuple (or list) of values: pass its arrays as separate arguments (or np.stack them into one)"
+            )
         if not is_float(fn.types[p]):
             raise UsageError(f"{g.kind}: argument {p!r} is differentiated but is not a float")
     extra_params = []
