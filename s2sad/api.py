@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from . import pipeline, scalarize
+from . import failures, pipeline, scalarize
 from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
 from .trace import dummy_like
@@ -114,7 +114,7 @@ class Transformed:
                 self._fall_back(args)
                 out = self._compiled_for(args)[2](*args, *pipeline.free_values(self))
         except Exception as exc:
-            raise (pipeline.compile_failure(exc, self.__name__) or exc) from exc
+            raise self._run_failure(exc, primals) from exc
         nums = self.argnums if isinstance(self.argnums, tuple) else ()
         return _finish(out, _float_dtype(primals, nums or range(len(primals))))
 
@@ -127,7 +127,10 @@ class Transformed:
         with self._lock:
             ir = self._irs.get(key)
             if ir is None:
-                ir = pipeline.build(self, dummies, plain)
+                try:
+                    ir = pipeline.build(self, dummies, plain)
+                except Exception as exc:
+                    raise failures.from_pass(exc, base_function(self), f"building {self.__name__}") from exc
                 self._irs[key] = ir
         return ir
 
@@ -177,18 +180,25 @@ class Transformed:
         with self._lock:
             entry = self._compiled.get(key)
             if entry is None:
-                ir = self.ir_for(dummies, plain)
-                spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
-                build_key = (_key(dummies), spec, plain)  # small shapes matter only where specialized
-                entry = self._builds.get(build_key)
-                if entry is None:
-                    source = pipeline.emit(ir)
-                    compiled = pipeline.compile(ir, self.backend, spec)
-                    by_shape = self.backend == "numba" and scalarize.wanted(ir)
-                    entry = (ir, source, compiled, by_shape)
-                    self._builds[build_key] = entry
+                try:
+                    entry = self._build(args, dummies, plain)
+                except Exception as exc:
+                    raise failures.from_pass(exc, base_function(self), f"building {self.__name__}") from exc
                 self._compiled[key] = entry
             self._last_key = key
+        return entry
+
+    def _build(self, args, dummies, plain):
+        ir = self.ir_for(dummies, plain)
+        spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
+        build_key = (_key(dummies), spec, plain)  # small shapes matter only where specialized
+        entry = self._builds.get(build_key)
+        if entry is None:
+            source = pipeline.emit(ir)
+            compiled = pipeline.compile(ir, self.backend, spec)
+            by_shape = self.backend == "numba" and scalarize.wanted(ir)
+            entry = (ir, source, compiled, by_shape)
+            self._builds[build_key] = entry
         return entry
 
     def __call__(self, *args):
@@ -205,10 +215,22 @@ class Transformed:
             self._fall_back(args)
             return self(*args)
         except Exception as exc:
-            raise (pipeline.compile_failure(exc, self.__name__) or exc) from exc
+            raise self._run_failure(exc, args) from exc
         if type(out) is np.ndarray and out.dtype == dtype and out.ndim and out.flags.writeable:
             return out  # the common case, without the generic conversion
         return _finish(out, dtype)
+
+    def _run_failure(self, exc, primals):
+        """What to raise for an exception from the compiled code: a Numba compile failure, the
+        user's own error (their function raises it too), or an InternalError (failures.py)."""
+        compiled = pipeline.compile_failure(exc, self.__name__)
+        if compiled is not None:
+            return compiled
+        fn = base_function(self)
+        code = getattr(fn, "__code__", None)
+        return failures.from_generated_code(
+            exc, self.__name__, fn, primals[: self.nargs], code.co_filename if code else None
+        )
 
     def _fall_back(self, args):
         """The structured code of this signature met a size-1 axis it does not cover (its

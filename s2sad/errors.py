@@ -26,6 +26,12 @@ class StructureMiss(S2SADError):
     a user never sees this error."""
 
 
+class InternalError(S2SADError):
+    """A bug of s2sad: an exception other than S2SADError escaped one of its passes or the code
+    it generated. The message names where (the generated file and line, the user's line it
+    came from) so that it can be reported."""
+
+
 class SourceError(S2SADError):
     """The function's source cannot be retrieved (REPL, builtins, C functions, lambdas)."""
 

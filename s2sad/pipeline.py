@@ -28,7 +28,7 @@ import threading
 import numpy as np
 
 from . import backends, codegen, runtime as rt, scalarize
-from . import fusion, rename, semantics, shapes, structure as diagonal
+from . import failures, fusion, rename, semantics, shapes, structure as diagonal
 from .activity import infer_types
 from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
@@ -55,7 +55,10 @@ def user_ir(fn) -> Function:
     with _LOCK:
         ir = _USER_IR.get(fn)
         if ir is None:
-            ir = split_tuples(normalize(parse(fn)))
+            try:
+                ir = split_tuples(normalize(parse(fn)))
+            except Exception as exc:
+                raise failures.from_pass(exc, fn, f"reading {getattr(fn, '__name__', fn)}") from exc
             _dump("normalize", ir)
             _USER_IR[fn] = ir
     return ir
