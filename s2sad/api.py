@@ -106,6 +106,7 @@ class Transformed:
             self.check_arg_types(primals)
             args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
             primals = args[: len(primals)]
+        self._check_overlap(primals)
         compiled = self._compiled_for(args)[2]
         try:
             try:
@@ -220,6 +221,37 @@ class Transformed:
             return out  # the common case, without the generic conversion
         return _finish(out, dtype)
 
+    def _written_params(self):
+        """Indices of the parameters the user's function may write into (semantics.py)."""
+        written = getattr(self, "_written", None)
+        if written is None:
+            from . import semantics
+
+            fn = base_function(self)
+            written = tuple(semantics.written_params(pipeline.user_ir(fn))) if hasattr(fn, "__code__") else ()
+            self._written = written
+        return written
+
+    def _check_overlap(self, args):
+        """Refuse a call that passes arrays sharing memory for two parameters when the
+        function writes into one of them: NumPy's write would be seen through the other
+        name, the derivative (two separate values) would not see it."""
+        written = self._written_params()
+        if not written:
+            return
+        arrays = [(k, a) for k, a in enumerate(args[: self.nargs]) if isinstance(a, np.ndarray)]
+        for k in written:
+            a = args[k] if k < len(args) else None
+            if not isinstance(a, np.ndarray):
+                continue
+            for j, b in arrays:
+                if j != k and np.may_share_memory(a, b):
+                    fn = base_function(self)
+                    raise _argument_error(fn, k, (
+                        f"shares memory with argument {fn.__code__.co_varnames[j]!r}, and the function "
+                        "writes into it", "the derivative treats arguments as separate arrays: pass a copy "
+                        "(np.copy) for one of them"))
+
     def _run_failure(self, exc, primals):
         """What to raise for an exception from the compiled code: a Numba compile failure, the
         user's own error (their function raises it too), or an InternalError (failures.py)."""
@@ -255,6 +287,12 @@ class Transformed:
         if any(isinstance(a, list) for a in args):
             inner = compiled
             compiled = lambda *a: inner(*(np.asarray(x) if isinstance(x, list) else x for x in a))  # noqa: E731
+        if self._written_params():
+            unchecked = compiled
+
+            def compiled(*a):
+                self._check_overlap(a)
+                return unchecked(*a)
         plan = (compiled, free, dtype, len(args), by_shape)
         self._plans[key] = plan
         if by_shape:

@@ -333,6 +333,29 @@ class Checker:
                                          "write into a copy (.copy()) or read the array only through the name you write into")
 
 
+def written_params(fn):
+    """The parameters of the user IR ``fn`` (before types) whose buffer the function may write
+    into, through their own name or any name that may share their memory (conservatively:
+    copies, every subscript, tuples, view functions). If the caller passes one array for two
+    parameters and the function writes into one, the derivative (which sees two values) would
+    be wrong: api.py checks such calls (``np.may_share_memory``)."""
+    parent = {}
+
+    def find(a):
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for stmt in _walk(fn.body):
+        if isinstance(stmt, Assign) and (stmt.op in (COPY, GETITEM, TUPLE) or _is(stmt.op, VIEW_OPS)):
+            for a in (stmt.args if stmt.op is TUPLE else stmt.args[:1]):
+                if isinstance(a, Var):
+                    parent[find(stmt.target)] = find(a.name)
+    written = {find(s.array) for s in _walk(fn.body) if isinstance(s, SetItem)}
+    return [k for k, p in enumerate(fn.params) if find(p) in written]
+
+
 def list_misuse(fn, param):
     """The line of the first operator applied to the list argument ``param`` (or to a copy
     or a slice of it: still a list), or None. The user IR, before types."""

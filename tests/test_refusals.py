@@ -580,3 +580,23 @@ def test_exception_escaping_a_pass_is_an_internal_error_at_the_users_line(monkey
     message = str(info.value)
     assert "broken pass" in message
     assert f"test_refusals.py:{marked_line(simple)}:" in message
+
+
+def writes_first_reads_second(a, b):  # <-
+    a[0] = b[1] * 2.0
+    return np.sum(a * b)
+
+
+@pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
+def test_arguments_sharing_memory_with_a_written_argument_are_refused(mode):
+    x = X4.copy()
+    message = assert_refused(writes_first_reads_second, (x, x), mode, argnums=(0, 1), match="shares memory")
+    assert "argument 'a'" in message and "'b'" in message
+    assert_refused(writes_first_reads_second, (x[:3], x[1:]), mode, argnums=(0, 1), match="shares memory")
+    assert_jacobians(writes_first_reads_second, (X4, Y4), argnums=(0, 1))  # separate arrays: followed
+
+
+def test_arguments_sharing_memory_refused_by_jvp():
+    x = X4.copy()
+    with pytest.raises(s2sad.S2SADError, match="shares memory"):
+        s2sad.jvp(writes_first_reads_second, (x, x), (X4, X4), backend="python")
