@@ -243,7 +243,9 @@ class Checker:
     def alias_classes(self):
         """Union-find over the names that may share a buffer (flow-insensitive, so a name bound
         twice joins both groups): COPY of an array, a basic-index GETITEM that gives an array,
-        a view function (reshape, transpose, ravel, ...), ``out=``, tuples and their elements."""
+        a view function (reshape, transpose, ravel, ...), ``out=``, an element read from a
+        tuple (joined with the element the tuple was built from, where known). A tuple is not
+        joined with its elements: refuse_aliased_writes counts it as a reader of them."""
         parent = {}
 
         def find(a):
@@ -260,15 +262,19 @@ class Checker:
             d = self.types.get(name)
             return _is_array(d) or isinstance(d, tuple)
 
+        elements = self.tuple_elements()
         for stmt in _walk(self.fn.body):
-            if not isinstance(stmt, Assign) or not shares(stmt.target):
-                continue
+            if not isinstance(stmt, Assign) or not shares(stmt.target) or stmt.op is TUPLE:
+                continue  # a tuple holds its elements: its reads are theirs (tuple_elements)
             srcs = []
-            if stmt.op is COPY or stmt.op is TUPLE or _is(stmt.op, VIEW_OPS):
-                srcs = stmt.args if stmt.op is TUPLE else stmt.args[:1]
+            if stmt.op is COPY or _is(stmt.op, VIEW_OPS):
+                srcs = stmt.args[:1]
             elif stmt.op is GETITEM:
                 base = stmt.args[0]
-                if isinstance(self.type_of(base), tuple) or all(self._basic(a) for a in stmt.args[1:]):
+                k = stmt.args[1].value if len(stmt.args) == 2 and isinstance(stmt.args[1], Const) else None
+                if isinstance(base, Var) and base.name in elements and isinstance(k, int):
+                    srcs = [parts[k] for parts in elements[base.name] if -len(parts) <= k < len(parts)]
+                elif isinstance(self.type_of(base), tuple) or all(self._basic(a) for a in stmt.args[1:]):
                     srcs = [base]
             elif stmt.op is np.array and isinstance(stmt.kwargs.get("copy"), Const) and not stmt.kwargs["copy"].value:
                 srcs = stmt.args[:1]
@@ -281,6 +287,21 @@ class Checker:
         for name in list(parent):
             classes.setdefault(find(name), set()).add(name)
         return {name: classes[find(name)] for name in parent}
+
+    def tuple_elements(self):
+        """Tuple name -> the element atoms of each TUPLE statement that binds it (a tuple
+        bound otherwise, an argument or a shape, is not listed)."""
+        defs = {}
+        other = set()
+        for stmt in _walk(self.fn.body):
+            if isinstance(stmt, Assign):
+                if stmt.op is TUPLE:
+                    defs.setdefault(stmt.target, []).append(list(stmt.args))
+                else:
+                    other.add(stmt.target)
+            elif isinstance(stmt, For):
+                other.add(stmt.target)
+        return {t: parts for t, parts in defs.items() if t not in other}
 
     def _basic(self, atom):
         if isinstance(atom, SliceAtom):
@@ -295,6 +316,18 @@ class Checker:
         order = _positions(self.fn.body)  # stmt id -> (position, loops enclosing it, blocks)
         events = {}  # name -> [(position, stmt)] of reads, and bindings
         bindings = {}
+        elements = self.tuple_elements()
+
+        def held(name, seen=()):
+            """``name`` and, for a tuple, the names its elements hold (a read of it reads them)."""
+            out = {name}
+            for parts in elements.get(name, ()):
+                for a in parts:
+                    if isinstance(a, Var) and a.name not in seen:
+                        out |= held(a.name, (*seen, name))
+            return out
+
+        holders = {t: held(t) - {t} for t in elements}
         for stmt in _walk(self.fn.body):
             for n in set(reads(stmt)):
                 events.setdefault(n, []).append(stmt)
@@ -303,7 +336,8 @@ class Checker:
         for w in _walk(self.fn.body):
             if not isinstance(w, SetItem):
                 continue
-            group = classes.get(w.array, {w.array})
+            group = set(classes.get(w.array, {w.array}))
+            group |= {t for t, names in holders.items() if names & group}  # a tuple reads its elements
             if len(group) < 2:
                 continue
             value_varied = isinstance(w.value, Var) and w.value.name in varied

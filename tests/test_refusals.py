@@ -600,3 +600,34 @@ def test_arguments_sharing_memory_refused_by_jvp():
     x = X4.copy()
     with pytest.raises(s2sad.S2SADError, match="shares memory"):
         s2sad.jvp(writes_first_reads_second, (x, x), (X4, X4), backend="python")
+
+
+def gather_constant_list(x):
+    return x[[0, 2, 2]] * x[1]
+
+
+def test_constant_list_index_is_an_index_array():
+    """x[[0, 2, 2]] is a gather (a tuple index would index three axes)."""
+    assert_jacobians(gather_constant_list, (X4,))
+
+
+def _two(x):
+    return x * 1.0, x * 2.0
+
+
+def write_into_one_of_a_pair(x):
+    a, b = _two(x)
+    a[0] = x[1] * x[2]
+    return np.sum(a * b)
+
+
+def write_seen_through_a_tuple(x):
+    y = x * 1.0
+    p = (y, x)
+    y[0] = x[1] * x[2]  # <-
+    return p[0] * p[1]
+
+
+def test_tuples_hold_their_elements():
+    assert_jacobians(write_into_one_of_a_pair, (X4,))
+    assert_refused(write_seen_through_a_tuple, (X4,), "jacrev", match="shares memory")
