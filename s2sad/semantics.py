@@ -492,8 +492,10 @@ def check(fn, infer, wrt):
     from .activity import varied_names
 
     checker = Checker(fn)
-    checker.refuse_complex()
     checker.refuse_sequences()
+    if wrt:
+        varied_names(fn, set(wrt))  # a differentiated value reaching a function without a rule says so first
+    checker.refuse_complex()
     names = NameGen(all_names(fn))
     body = checker.stack_sequences(names)
     if body is not None:
