@@ -3,6 +3,10 @@
     parse            source -> checked tree, names resolved          (parse.py)
     normalize        tree -> A-normal form IR                        (normalize.py)
     infer_types      dummies for the call's ranks and dtypes         (activity.py)
+    semantics        refuse what NumPy/Python would do that the passes would not see (complex
+                     values, writes through views, lists used as lists), or rewrite it (lists
+                     passed to NumPy as np.stack, fancy writes of differentiated values as
+                     loops)                                          (semantics.py)
     differentiate    forward (jacfwd, jvp) or reverse (jacrev, grad, vjp), batched over seeds
     simplify         dead code and common subexpressions removed     (simplify.py)
     structure        shapes followed symbolically: copies that change nothing dropped
