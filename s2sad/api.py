@@ -313,7 +313,7 @@ def _argument_problem(a):
         if a.dtype.kind not in "fiub":
             return (f"is an array of dtype {a.dtype}", "pass a float, integer or boolean array")
         return None
-    if isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating, str)) or a is None:
+    if isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating, str, slice)) or a is None:
         return None
     if isinstance(a, tuple):
         for x in a:
