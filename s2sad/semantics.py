@@ -119,6 +119,10 @@ class Checker:
 
     def refuse_sequences(self):
         for stmt in _walk(self.fn.body):
+            index = stmt.index if isinstance(stmt, SetItem) else stmt.args[1:] if isinstance(stmt, Assign) and stmt.op is GETITEM else []
+            if any(isinstance(self.type_of(a), tuple) for a in index):
+                raise self.error(stmt.line, "an index given as a tuple value",
+                                 "write the indices out (x[i, j]) or index with an integer array")
             if isinstance(stmt, SetItem) and isinstance(self.types.get(stmt.array), tuple):
                 raise self.error(stmt.line, "assignment into an element of a list or tuple",
                                  "s2sad follows arrays, not mutable lists: build an array (np.zeros) and write into it")
@@ -126,6 +130,12 @@ class Checker:
                 raise self.error(stmt.line, "loop over a list or tuple", SEQUENCE_ADVICE)
             if not isinstance(stmt, Assign):
                 continue
+            if getattr(stmt, "from_operator", False) and any(isinstance(self.type_of(a), tuple) for a in stmt.args) \
+                    and not any(isinstance(self.type_of(a), np.ndarray) for a in stmt.args):
+                # (beside an array, a tuple is converted by NumPy: stack_sequences)
+                raise self.error(stmt.line, "an operator applied to a list or tuple",
+                                 "Python's + concatenates and * repeats lists and tuples, where NumPy would add and "
+                                 "multiply: convert with np.stack(...) or np.array(...) first")
             seqs = [a for a in stmt.args if isinstance(self.type_of(a), tuple) and isinstance(a, Var)]
             if not seqs:
                 continue
@@ -135,11 +145,7 @@ class Checker:
                     raise self.error(stmt.line, "a list or tuple indexed by a value known only at run time (or sliced)",
                                      SEQUENCE_ADVICE)
                 continue
-            if getattr(stmt, "from_operator", False):
-                raise self.error(stmt.line, "an operator applied to a list or tuple",
-                                 "Python's + concatenates and * repeats lists, where NumPy would add and multiply: "
-                                 "convert with np.stack(...) or np.array(...) first")
-            if stmt.op in (COPY, TUPLE) or stmt.op is len:
+            if stmt.op in (COPY, TUPLE) or stmt.op is len or getattr(stmt, "from_operator", False):
                 continue
             if not _is_numpy(stmt.op) or isinstance(stmt.op, PseudoOp):
                 raise self.error(stmt.line, f"a list or tuple passed to {getattr(stmt.op, '__name__', stmt.op)}",
@@ -154,7 +160,10 @@ class Checker:
             nonlocal changed
             if not isinstance(stmt, Assign) or isinstance(stmt.op, PseudoOp) or not _is_numpy(stmt.op):
                 return [stmt]
-            if _is(stmt.op, SEQUENCE_OPS) or getattr(stmt, "from_operator", False):
+            operator = getattr(stmt, "from_operator", False)
+            if _is(stmt.op, SEQUENCE_OPS):
+                return [stmt]
+            if operator and not any(isinstance(self.type_of(a), np.ndarray) for a in stmt.args):
                 return [stmt]
             out, args = [], list(stmt.args)
             for k, a in enumerate(args):
@@ -162,6 +171,10 @@ class Checker:
                 if isinstance(a, Var) and isinstance(d, tuple) and _is_float_value(d):
                     t = names.fresh(a.name + "_stacked")
                     out.append(Assign(t, np.stack, [a], line=stmt.line))
+                    args[k] = Var(t)
+                elif operator and isinstance(d, tuple):  # array + (1, 2): NumPy converts the tuple
+                    t = names.fresh("seq")
+                    out.append(Assign(t, np.array, [a], line=stmt.line))
                     args[k] = Var(t)
             if not out:
                 return [stmt]

@@ -631,3 +631,21 @@ def write_seen_through_a_tuple(x):
 def test_tuples_hold_their_elements():
     assert_jacobians(write_into_one_of_a_pair, (X4,))
     assert_refused(write_seen_through_a_tuple, (X4,), "jacrev", match="shares memory")
+
+
+def tuple_value_as_index(x, ij):
+    y = np.outer(x, x)
+    y[ij] = x[1] * x[2]  # <-
+    return y
+
+
+def tuple_repeated(x):
+    y = x * 1.0
+    y[(0,) * y.ndim] = x[1] * x[2]  # <-
+    return y
+
+
+def test_tuple_value_as_index_is_refused():
+    assert_refused(tuple_value_as_index, (X4, (0, 1)), "jacrev", match="tuple value")
+    assert_refused(tuple_repeated, (X4,), "jacrev", match="repeats")
+
