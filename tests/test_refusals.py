@@ -393,9 +393,8 @@ def fancy_write_columns(A, idx):
 
 def fancy_write_in_loop(x, idx):
     y = np.zeros(3)
-    v = x[1:]  # (a slice read inside the loop meets another bug of reverse mode)
     for k in range(2):
-        y[idx] = v * (k + 1.0) - y
+        y[idx] = x[k:k + 3] * (k + 1.0) - y
     return y
 
 
