@@ -47,10 +47,14 @@ def _float_dtype(args, nums):
     return np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
 
 
-def _finish(value, dtype):
-    """Results as the API promises: arrays of the inputs' float dtype, Python floats for scalars."""
+def _finish(value, dtype, owner=None):
+    """Results as the API promises: arrays of the inputs' float dtype, Python floats for scalars.
+    A complex result (a value-dependent function such as np.emath.sqrt made one at run time)
+    is refused, naming ``owner``'s function."""
     if isinstance(value, tuple):
-        return tuple(_finish(v, dtype) for v in value)
+        return tuple(_finish(v, dtype, owner) for v in value)
+    if isinstance(value, (complex, np.complexfloating)) or isinstance(value, np.ndarray) and value.dtype.kind == "c":
+        raise _complex_result(owner)
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return float(value)
@@ -62,6 +66,19 @@ def _finish(value, dtype):
     if isinstance(value, (np.floating, float)):
         return float(value)
     return value
+
+
+def _complex_result(owner):
+    from .errors import UnsupportedError, where
+
+    fn = base_function(owner) if owner is not None else None
+    code = getattr(fn, "__code__", None)
+    at = where(code.co_filename, code.co_firstlineno) if code is not None else "<unknown>"
+    return UnsupportedError(
+        f"{at}: {getattr(owner, '__name__', 'the function')} computed complex values at run time (np.emath, "
+        "np.lib.scimath, or data read from a complex source): complex values are outside what s2sad "
+        "differentiates; nothing was returned"
+    )
 
 
 class Transformed:
@@ -117,7 +134,7 @@ class Transformed:
         except Exception as exc:
             raise self._run_failure(exc, primals) from exc
         nums = self.argnums if isinstance(self.argnums, tuple) else ()
-        return _finish(out, _float_dtype(primals, nums or range(len(primals))))
+        return _finish(out, _float_dtype(primals, nums or range(len(primals))), self)
 
     # --- IR per signature --------------------------------------------------------------------
 
@@ -219,7 +236,7 @@ class Transformed:
             raise self._run_failure(exc, args) from exc
         if type(out) is np.ndarray and out.dtype == dtype and out.ndim and out.flags.writeable:
             return out  # the common case, without the generic conversion
-        return _finish(out, dtype)
+        return _finish(out, dtype, self)
 
     def _written_params(self):
         """Indices of the parameters the user's function may write into (semantics.py)."""

@@ -648,3 +648,25 @@ def test_tuple_value_as_index_is_refused():
     assert_refused(tuple_value_as_index, (X4, (0, 1)), "jacrev", match="tuple value")
     assert_refused(tuple_repeated, (X4,), "jacrev", match="repeats")
 
+
+
+
+SCALE = np.ones(4)
+
+
+def scaled_by_a_global(x):  # <-
+    return x * SCALE
+
+
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+def test_a_global_turned_complex_after_compiling_returns_nothing(mode):
+    """Globals are read at each call: code compiled for a float global that meets a complex
+    one returns nothing (the result's dtype shows it)."""
+    g = getattr(s2sad, mode)(scaled_by_a_global, backend="python")
+    np.testing.assert_allclose(g(X4), np.eye(4))
+    globals()["SCALE"] = np.ones(4) + 1j
+    try:
+        with pytest.raises(s2sad.S2SADError, match=rf"test_refusals.py:{marked_line(scaled_by_a_global)}: .*complex"):
+            g(X4)
+    finally:
+        globals()["SCALE"] = np.ones(4)
