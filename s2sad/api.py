@@ -96,6 +96,7 @@ class Transformed:
         self._irs = {}
         self._last_key = None
         self._plain = set()  # signatures whose structured code met a size-1 axis (structure.py)
+        self._free_keys = {}  # argument key -> the key of the free values its code was built for
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = f"{getattr(fn, '__name__', 'f')}_{kind}"
@@ -127,10 +128,10 @@ class Transformed:
         compiled = self._compiled_for(args)[2]
         try:
             try:
-                out = compiled(*args, *pipeline.free_values(self))
+                out = compiled(*args, *self._free_values(_arg_key(args)))
             except StructureMiss:
                 self._fall_back(args)
-                out = self._compiled_for(args)[2](*args, *pipeline.free_values(self))
+                out = self._compiled_for(args)[2](*args, *self._free_values(_arg_key(args)))
         except Exception as exc:
             raise self._run_failure(exc, primals) from exc
         nums = self.argnums if isinstance(self.argnums, tuple) else ()
@@ -238,6 +239,27 @@ class Transformed:
             return out  # the common case, without the generic conversion
         return _finish(out, dtype, self)
 
+    def _free_values(self, key):
+        """The globals and closure values the function reads, now; refused if one changed
+        its type (rank, dtype) since code was built for them (that code would be stale)."""
+        values = pipeline.free_values(self)
+        if not values:
+            return values
+        seen = self._free_keys.setdefault(key, _arg_key(values))
+        now = _arg_key(values)
+        if now != seen:
+            from .errors import UnsupportedError, where
+
+            fn = base_function(self)
+            names = [name for _, name in pipeline.user_ir(fn).free_sources]
+            changed = [n for n, a, b in zip(names, seen, now) if a != b]
+            raise UnsupportedError(
+                f"{where(fn.__code__.co_filename, fn.__code__.co_firstlineno)}: the global or closure value "
+                f"{', '.join(map(repr, changed))} changed its type (rank or dtype) since {self.__name__} was compiled "
+                "for it: transform the function again (s2sad specializes on the types of what it reads)"
+            )
+        return values
+
     def _written_params(self):
         """Indices of the parameters the user's function may write into (semantics.py)."""
         written = getattr(self, "_written", None)
@@ -300,7 +322,7 @@ class Transformed:
         _, _, compiled, by_shape = self._compiled_for(converted)
         dtype = _float_dtype(converted, nums or range(len(converted)))
         has_free = bool(pipeline.user_ir(base_function(self)).free_values)
-        free = functools.partial(pipeline.free_values, self) if has_free else None
+        free = functools.partial(self._free_values, key) if has_free else None
         if any(isinstance(a, list) for a in args):
             inner = compiled
             compiled = lambda *a: inner(*(np.asarray(x) if isinstance(x, list) else x for x in a))  # noqa: E731

@@ -659,14 +659,20 @@ def scaled_by_a_global(x):  # <-
 
 
 @pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
-def test_a_global_turned_complex_after_compiling_returns_nothing(mode):
-    """Globals are read at each call: code compiled for a float global that meets a complex
-    one returns nothing (the result's dtype shows it)."""
+@pytest.mark.parametrize("value", [np.ones(4) + 1j, np.ones((4, 4)), 2.0])
+def test_a_global_that_changes_type_after_compiling_returns_nothing(mode, value):
+    """Globals are read at each call: code compiled for a float vector that meets a complex
+    vector, a matrix or a number would be stale."""
     g = getattr(s2sad, mode)(scaled_by_a_global, backend="python")
     np.testing.assert_allclose(g(X4), np.eye(4))
-    globals()["SCALE"] = np.ones(4) + 1j
+    product = (lambda: s2sad.jvp(scaled_by_a_global, (X4,), (X4,), backend="python")) if mode == "jacfwd" else \
+        (lambda: s2sad.vjp(scaled_by_a_global, X4, backend="python")[1](X4))
+    product()
+    globals()["SCALE"] = value
     try:
-        with pytest.raises(s2sad.S2SADError, match=rf"test_refusals.py:{marked_line(scaled_by_a_global)}: .*complex"):
+        with pytest.raises(s2sad.S2SADError, match=rf"test_refusals.py:{marked_line(scaled_by_a_global)}: .*'SCALE' changed its type"):
             g(X4)
+        with pytest.raises(s2sad.S2SADError, match="changed its type|complex"):
+            product()
     finally:
         globals()["SCALE"] = np.ones(4)
