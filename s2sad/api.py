@@ -245,8 +245,8 @@ class Transformed:
         values = pipeline.free_values(self)
         if not values:
             return values
-        seen = self._free_keys.setdefault(key, _arg_key(values))
         now = _arg_key(values)
+        seen = self._free_keys.setdefault(key, now)
         if now != seen:
             from .errors import UnsupportedError, where
 
