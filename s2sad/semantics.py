@@ -141,13 +141,17 @@ class Checker:
                 continue
             if stmt.op is GETITEM and stmt.args[0] in seqs:
                 index = stmt.args[1:]
+                d = self.type_of(stmt.args[0])
+                if not _is_float_value(d) and len({type(e) for e in d}) <= 1:
+                    continue  # integers (a shape): read at run time as Python reads them
                 if len(index) != 1 or not isinstance(index[0], Const) or not isinstance(index[0].value, (int, np.integer)):
                     raise self.error(stmt.line, "a list or tuple indexed by a value known only at run time (or sliced)",
                                      SEQUENCE_ADVICE)
                 continue
             if stmt.op in (COPY, TUPLE) or stmt.op is len or getattr(stmt, "from_operator", False):
                 continue
-            if not _is_numpy(stmt.op) or isinstance(stmt.op, PseudoOp):
+            if (not _is_numpy(stmt.op) or isinstance(stmt.op, PseudoOp)) and any(_is_float_value(self.type_of(a)) for a in seqs):
+                # (integers, max(x.shape): the generated code runs it as Python does)
                 raise self.error(stmt.line, f"a list or tuple passed to {getattr(stmt.op, '__name__', stmt.op)}",
                                  "pass arrays (np.stack(...)) or the elements one by one")
 

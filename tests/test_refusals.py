@@ -676,3 +676,22 @@ def test_a_global_that_changes_type_after_compiling_returns_nothing(mode, value)
             product()
     finally:
         globals()["SCALE"] = np.ones(4)
+
+
+def product_of_shape(x, shape):
+    n = 1.0
+    for d in range(len(shape)):
+        n = n * shape[d]
+    return x * n
+
+
+def largest_axis(x):
+    return x * max(x.shape)
+
+
+def test_integer_tuples_are_read_as_python_reads_them():
+    for mode in ("jacrev", "jacfwd"):
+        J = getattr(s2sad, mode)(product_of_shape, backend="python")(X4, (2, 3))
+        np.testing.assert_allclose(J, 6.0 * np.eye(4))
+        J = getattr(s2sad, mode)(largest_axis, backend="python")(X4)
+        np.testing.assert_allclose(J, 4.0 * np.eye(4))
