@@ -196,6 +196,11 @@ class Normalizer:
             if isinstance(target, ast.Name):
                 value = ast.BinOp(ast.Name(target.id, ast.Load()), node.op, node.value)
                 self.assign(target, value, out, node)
+                last = out[-1] if out else None
+                if isinstance(last, Assign) and getattr(last, "from_operator", False) and last.target == self.read(target.id).name:
+                    # on an array, x += v writes into x's buffer (any view of it sees the
+                    # write); the IR rebinds the name, semantics.py checks nothing else sees it
+                    last.in_place = True
             elif isinstance(target, ast.Subscript):
                 load = ast.Subscript(target.value, target.slice, ast.Load())
                 self.assign(target, ast.BinOp(load, node.op, node.value), out, node)

@@ -284,7 +284,7 @@ class Checker:
             if not isinstance(stmt, Assign) or not shares(stmt.target) or stmt.op is TUPLE:
                 continue  # a tuple holds its elements: its reads are theirs (tuple_elements)
             srcs = []
-            if stmt.op is COPY or _is(stmt.op, VIEW_OPS):
+            if stmt.op is COPY or _is(stmt.op, VIEW_OPS) or getattr(stmt, "in_place", False):
                 srcs = stmt.args[:1]
             elif stmt.op is GETITEM:
                 base = stmt.args[0]
@@ -351,17 +351,23 @@ class Checker:
             if isinstance(stmt, (Assign, For)):
                 bindings.setdefault(stmt.target, []).append(stmt)
         for w in _walk(self.fn.body):
-            if not isinstance(w, SetItem):
+            if isinstance(w, SetItem):
+                written, values = {w.array}, [w.value]
+            elif isinstance(w, Assign) and getattr(w, "in_place", False) and isinstance(w.args[0], Var) \
+                    and _is_array(self.types.get(w.target)):
+                written, values = {w.args[0].name, w.target}, w.args[1:]  # x += v on an array
+            else:
                 continue
-            group = set(classes.get(w.array, {w.array}))
+            array = w.array if isinstance(w, SetItem) else w.args[0].name
+            group = set(classes.get(array, {array}))
             group |= {t for t, names in holders.items() if names & group}  # a tuple reads its elements
-            if len(group) < 2:
+            if len(group - written) < 1:
                 continue
-            value_varied = isinstance(w.value, Var) and w.value.name in varied
+            value_varied = any(isinstance(v, Var) and v.name in varied for v in values)
             if not value_varied and not (group & varied):
                 continue  # no derivative flows through this buffer
             wpos, wloops, _ = order[id(w)]
-            for b in sorted(group - {w.array}):
+            for b in sorted(group - written):
                 for r in events.get(b, ()):
                     if r is w:
                         continue
@@ -378,7 +384,7 @@ class Checker:
                         for s in bindings.get(b, ())
                     ) if rpos > start else False
                     if not rebound:
-                        raise self.error(w.line, f"a write into {_user(w.array)!r}, which shares memory with "
+                        raise self.error(w.line, f"a write into {_user(array)!r}, which shares memory with "
                                          f"{_user(b)!r} (read at line {r.line})",
                                          "the derivative does not follow writes through views or aliases: "
                                          "write into a copy (.copy()) or read the array only through the name you write into")
@@ -399,11 +405,13 @@ def written_params(fn):
         return a
 
     for stmt in _walk(fn.body):
-        if isinstance(stmt, Assign) and (stmt.op in (COPY, GETITEM, TUPLE) or _is(stmt.op, VIEW_OPS)):
+        in_place = getattr(stmt, "in_place", False)
+        if isinstance(stmt, Assign) and (stmt.op in (COPY, GETITEM, TUPLE) or _is(stmt.op, VIEW_OPS) or in_place):
             for a in (stmt.args if stmt.op is TUPLE else stmt.args[:1]):
                 if isinstance(a, Var):
                     parent[find(stmt.target)] = find(a.name)
     written = {find(s.array) for s in _walk(fn.body) if isinstance(s, SetItem)}
+    written |= {find(s.target) for s in _walk(fn.body) if getattr(s, "in_place", False)}
     return [k for k, p in enumerate(fn.params) if find(p) in written]
 
 

@@ -695,3 +695,32 @@ def test_integer_tuples_are_read_as_python_reads_them():
         np.testing.assert_allclose(J, 6.0 * np.eye(4))
         J = getattr(s2sad, mode)(largest_axis, backend="python")(X4)
         np.testing.assert_allclose(J, 4.0 * np.eye(4))
+
+
+def augmented_through_view(x):
+    v = x[1:]
+    v *= 2.0  # <-
+    return x * x
+
+
+def augmented_through_alias(x):
+    y = x * 1.0
+    z = y
+    z += x[0]  # <-
+    return y * x
+
+
+def augmented_nothing_else_sees(x):
+    y = x * 1.0
+    y += x[0]
+    v = y[1:]
+    v *= 3.0
+    return v * v
+
+
+def test_augmented_assignment_on_an_array_writes_in_place():
+    """x += v on an array writes into its buffer (NumPy), where the IR rebinds the name."""
+    for fn in (augmented_through_view, augmented_through_alias):
+        for mode in ("jacrev", "jacfwd"):
+            assert_refused(fn, (X4.copy(),), mode, match="shares memory")
+    assert_jacobians(augmented_nothing_else_sees, (X4,))
