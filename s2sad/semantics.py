@@ -364,8 +364,10 @@ class Checker:
             if len(group - written) < 1:
                 continue
             value_varied = any(isinstance(v, Var) and v.name in varied for v in values)
-            if not value_varied and not (group & varied):
-                continue  # no derivative flows through this buffer
+            if not value_varied and not (group & varied) and isinstance(w, SetItem):
+                # no derivative flows through this buffer (and the generated code writes into it
+                # as the user's does; x += v it prints as a new binding: the values would differ)
+                continue
             wpos, wloops, _ = order[id(w)]
             for b in sorted(group - written):
                 for r in events.get(b, ()):

@@ -724,3 +724,8 @@ def test_augmented_assignment_on_an_array_writes_in_place():
         for mode in ("jacrev", "jacfwd"):
             assert_refused(fn, (X4.copy(),), mode, match="shares memory")
     assert_jacobians(augmented_nothing_else_sees, (X4,))
+
+
+def test_augmented_assignment_through_a_view_refused_for_vjp_values_too():
+    with pytest.raises(s2sad.S2SADError, match="shares memory"):
+        s2sad.vjp(augmented_through_view, X4.copy(), backend="python")
