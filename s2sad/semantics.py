@@ -157,7 +157,8 @@ class Checker:
 
     def stack_sequences(self, names):
         """``np.sum([a, b])`` -> ``np.sum(np.stack((a, b)))``: what NumPy's asarray does for a
-        list of arrays of one shape (and raises for others, as np.stack does)."""
+        list of arrays of one shape (and raises for others, as np.stack does); a list of
+        numbers becomes ``np.array((a, b))``."""
         changed = False
 
         def rewrite(stmt):
@@ -174,7 +175,9 @@ class Checker:
                 d = self.type_of(a)
                 if isinstance(a, Var) and isinstance(d, tuple) and _is_float_value(d):
                     t = names.fresh(a.name + "_stacked")
-                    out.append(Assign(t, np.stack, [a], line=stmt.line))
+                    # numbers: np.array (Numba's np.stack takes arrays only); arrays: np.stack
+                    scalars = all(np.ndim(e) == 0 and not isinstance(e, tuple) for e in d)
+                    out.append(Assign(t, np.array if scalars else np.stack, [a], line=stmt.line))
                     args[k] = Var(t)
                 elif operator and isinstance(d, tuple):  # array + (1, 2): NumPy converts the tuple
                     t = names.fresh("seq")

@@ -729,3 +729,12 @@ def test_augmented_assignment_on_an_array_writes_in_place():
 def test_augmented_assignment_through_a_view_refused_for_vjp_values_too():
     with pytest.raises(s2sad.S2SADError, match="shares memory"):
         s2sad.vjp(augmented_through_view, X4.copy(), backend="python")
+
+
+def sum_of_numbers(x):
+    return np.sum([x[0] * x[1], x[2], 2.0 * x[3]])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_list_of_numbers_to_numpy(backend):
+    assert_jacobians(sum_of_numbers, (X4,), backend=backend, modes=("jacrev", "jacfwd") if backend == "python" else ("jacrev",))
