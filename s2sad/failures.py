@@ -84,11 +84,22 @@ def _pass_location(exc, fn):
     """``file:line`` of the user's statement a pass was processing when ``exc`` was raised (a
     frame's local ``stmt``), else of ``fn``'s ``def`` line."""
     line = None
-    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)][::-1]  # innermost first
+    for frame in frames:
         line = getattr(frame.f_locals.get("stmt"), "line", None)
         if isinstance(line, int):
             break
         line = None
+    if line is None:  # a pass that keeps the current line on itself (normalize) or its builder
+        for frame in frames:
+            owner = frame.f_locals.get("self")
+            for candidate in (owner, getattr(owner, "b", None)):
+                value = getattr(candidate, "line", None)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    line = value
+                    break
+            if line is not None:
+                break
     code = getattr(fn, "__code__", None)
     filename = code.co_filename if code is not None else None
     if line is None and code is not None:

@@ -738,3 +738,19 @@ def sum_of_numbers(x):
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_list_of_numbers_to_numpy(backend):
     assert_jacobians(sum_of_numbers, (X4,), backend=backend, modes=("jacrev", "jacfwd") if backend == "python" else ("jacrev",))
+
+
+def test_exception_escaping_normalize_is_an_internal_error_at_the_users_line(monkeypatch):
+    from s2sad import normalize
+
+    def broken(self, node, out, hint):
+        raise KeyError("broken normalize")
+
+    def reads_sin(x):
+        y = x * 2.0
+        return np.sin(y)  # <-
+
+    monkeypatch.setattr(normalize.Normalizer, "call", broken)
+    with pytest.raises(InternalError) as info:
+        s2sad.jacrev(reads_sin, backend="python")(X4)
+    assert f"test_refusals.py:{marked_line(reads_sin)}: internal error" in str(info.value)
