@@ -523,15 +523,15 @@ def check(fn, infer, wrt):
 
     checker = Checker(fn)
     checker.refuse_sequences()
-    if wrt:
-        varied_names(fn, set(wrt))  # a differentiated value reaching a function without a rule says so first
+    # (first: a differentiated value reaching a function without a rule says so)
+    varied = varied_names(fn, set(wrt)) if wrt else set()
     checker.refuse_complex()
     names = NameGen(all_names(fn))
     body = checker.stack_sequences(names)
     if body is not None:
         fn = _retyped(fn, body, infer)
         checker = Checker(fn)
-    varied = varied_names(fn, set(wrt)) if wrt else set()
+        varied = varied_names(fn, set(wrt)) if wrt else set()
     body = checker.fancy_writes_as_loops(varied, names)
     if body is not None:
         fn = _retyped(fn, body, infer)
