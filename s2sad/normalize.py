@@ -386,6 +386,9 @@ class Normalizer:
                 raise self.error(node, f"dtype={ast.unparse(kw.value)} (complex values)", COMPLEX_ADVICE)
         if isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op):
             return self.inline(node, op, args, kwargs, out)
+        if isinstance(func, ast.Attribute) and func.attr == "flatten" and op is np.ravel:
+            # x.flatten() always copies (np.ravel may return a view that a write would go through)
+            return self.emit(out, np.copy, [self.emit(out, op, args, kwargs, hint=hint)], hint=hint)
         return self.emit(out, op, args, kwargs, hint=hint)
 
     def inline(self, node, helper, args, kwargs, out):

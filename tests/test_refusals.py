@@ -754,3 +754,17 @@ def test_exception_escaping_normalize_is_an_internal_error_at_the_users_line(mon
     with pytest.raises(InternalError) as info:
         s2sad.jacrev(reads_sin, backend="python")(X4)
     assert f"test_refusals.py:{marked_line(reads_sin)}: internal error" in str(info.value)
+
+
+def write_into_flattened_copy(A):
+    f = A.flatten()
+    f[0] = f[1] * f[2]
+    return f * np.sum(A)
+
+
+def test_flatten_copies():
+    A = np.arange(1.0, 7.0).reshape(2, 3) / 5.0
+    before = A.copy()
+    assert_jacobians(write_into_flattened_copy, (A,))
+    s2sad.jacfwd(write_into_flattened_copy, backend="python")(A)
+    np.testing.assert_array_equal(A, before)  # the caller's array is not written, as NumPy's flatten copies
