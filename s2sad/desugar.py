@@ -44,6 +44,8 @@ class Desugar:
                 before, after = self.loop_returns(stmt)
                 out.extend(before)
                 stmt = self.jumps(stmt)
+            elif isinstance(stmt, ast.For) and self.unrollable(stmt):
+                stmt = self.loops(self.unrolled(stmt))
             elif isinstance(stmt, ast.For):
                 stmt.body = self.loops(stmt.body)
                 before, after = self.loop_returns(stmt)
@@ -54,6 +56,28 @@ class Desugar:
                 stmt = self.jumps(stmt)
             out.extend(stmt if isinstance(stmt, list) else [stmt])
             out.extend(after)
+        return out
+
+    def unrollable(self, loop: ast.For) -> bool:
+        """``for v in [a, b]`` (a list or tuple written out, no break, continue, return or
+        else): its elements are values of different names, read one per trip; unrolled."""
+        return (
+            isinstance(loop.iter, (ast.List, ast.Tuple)) and isinstance(loop.target, ast.Name)
+            and not loop.orelse and not _has_jump(loop.body, ast.Break) and not _has_jump(loop.body, ast.Continue)
+            and not any(_has_return(s) for s in loop.body)
+            and not any(isinstance(n, (ast.Break, ast.Continue)) for s in loop.body for n in ast.walk(s))
+        )
+
+    def unrolled(self, loop: ast.For):
+        """``v = a; body; v = b; body``: the elements evaluated first, as Python builds the list."""
+        out, names = [], []
+        for elt in loop.iter.elts:
+            name = self.fresh("element")
+            names.append(name)
+            out.append(ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], elt), loop))
+        for name in names:
+            out.append(ast.copy_location(ast.Assign([ast.Name(loop.target.id, ast.Store())], ast.Name(name, ast.Load())), loop))
+            out.extend(copy.deepcopy(loop.body))
         return out
 
     def loop_returns(self, loop):

@@ -501,7 +501,29 @@ def tuple_indexed_by_loop_variable(x, y):
 
 def loop_over_list(x, y):
     s = 0.0
+    for v in [x, y * y]:
+        s = s + np.sum(v * v)
+    return s
+
+
+def loop_over_tuple_in_loop(x, y):
+    s = x * 0.0
+    for k in range(2):
+        for v in (x, y):
+            s = s * v + v[k]
+    return s
+
+
+def test_loop_over_a_list_written_out_is_unrolled():
+    assert_jacobians(loop_over_list, (X4, Y4), argnums=(0, 1))
+    assert_jacobians(loop_over_tuple_in_loop, (X4, Y4), argnums=(0, 1))
+
+
+def loop_over_list_with_break(x, y):
+    s = 0.0
     for v in [x, y]:  # <-
+        if np.sum(v) > 10.0:
+            break
         s = s + np.sum(v)
     return s
 
@@ -521,7 +543,7 @@ def builtin_sum_of_list(x, y):
     return sum([x, y])  # <-
 
 
-@pytest.mark.parametrize("fn", [tuple_indexed_by_loop_variable, loop_over_list, list_plus_list, write_into_list,
+@pytest.mark.parametrize("fn", [tuple_indexed_by_loop_variable, loop_over_list_with_break, list_plus_list, write_into_list,
                                 builtin_sum_of_list])
 @pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
 def test_lists_python_and_numpy_disagree_on_are_refused(fn, mode):
