@@ -391,8 +391,9 @@ class Checker:
                     if not rebound:
                         raise self.error(w.line, f"a write into {_user(array)!r}, which shares memory with "
                                          f"{_user(b)!r} (read at line {r.line})",
-                                         "the derivative does not follow writes through views or aliases: "
-                                         "write into a copy (.copy()) or read the array only through the name you write into")
+                                         "the derivative does not follow writes through views or aliases: write "
+                                         "through the array itself (y[i, j] = ... rather than row = y[i]; row[j] = ...), "
+                                         "or into a copy (.copy())")
 
 
 def written_params(fn):
