@@ -1599,3 +1599,56 @@ def cross_entropy(x, p):
     e = np.exp(x - np.max(x))
     sm = e / np.sum(e)
     return -np.sum(p * np.log(sm))
+
+
+# ----------------------------------------------------------------------------------------------
+# 21. Found by the program generator
+# ----------------------------------------------------------------------------------------------
+
+
+def _sum_weighted_by_index(x):
+    acc = 0.0
+    for i in range(3):
+        acc = acc + x[i] * (i + 1)
+    return acc
+
+
+def _loop_index_scalar(a):
+    acc = 0.0
+    for j in range(3):
+        acc = acc + a * j
+    return acc
+
+
+def helper_loop_reads_index(x):
+    return _sum_weighted_by_index(x) * x
+
+
+def helper_loop_reads_index_scalar(a):
+    return _loop_index_scalar(a) * a
+
+
+def int_start_product_of_element(x):
+    acc = 1
+    for i in range(3):
+        acc = acc * x[i]
+    return acc
+
+
+def np_dot_vector_scalar(x, a):
+    s = x @ x
+    return np.dot(x, s) * a
+
+
+# ----------------------------------------------------------------------------------------------
+# Edges checked against closed forms (tests/test_catalogue.py), not finite differences: at
+# a = +-1 the derivatives are infinite, and NumPy's floating-point semantics give +-inf.
+# ----------------------------------------------------------------------------------------------
+
+
+def _edge_arccos(a):
+    return np.arccos(a)
+
+
+def _edge_arcsin(a):
+    return np.arcsin(a)
