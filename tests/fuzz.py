@@ -321,6 +321,8 @@ class _Gen:
         pairs = []
         for a, sa in self.env.items():
             for b, sb in self.env.items():
+                if len(sa) > 2 or len(sb) > 2:  # 3-d operands: st_nd_product
+                    continue
                 if len(sa) == 2 and len(sb) >= 1 and sa[1] == sb[0]:
                     pairs.append((a, b, sa[:1] + sb[1:]))
                 if len(sa) == 2 and len(sb) >= 1 and sa[0] == sb[0]:  # A.T @ b
@@ -1046,8 +1048,11 @@ def smooth_inputs(program, probe, tries=8):
         args = program.inputs(program.seed + t)
         program.seed_used = program.seed + t
         rec = Recorder()
-        with np.errstate(all="ignore"):
-            probe(*_copies(args), rec)  # programs may write into their arguments
+        try:
+            with np.errstate(all="ignore"):
+                probe(*_copies(args), rec)  # programs may write into their arguments
+        except Exception as exc:  # noqa: BLE001
+            raise Failure(f"generator: {type(exc).__name__}", f"the program fails under NumPy: {_short(exc)}") from exc
         if rec.margin >= MIN_MARGIN and rec.magnitude <= MAX_MAGNITUDE:
             return args
     raise Skip(f"margin {rec.margin:.2e}, magnitude {rec.magnitude:.2e}")
