@@ -52,6 +52,8 @@ CAUSES = {
     "N8": "a helper whose loop body reads the loop index: KeyError 'i2' in the compiler (inlining)",
     "N9": "numba: jvp/vjp with a scalar primal or output get a 0-d array where the compiled code "
     "expects a float (TypingError: zeros_batch(array(float64, 0d)), 'Cannot unify array(float64, 0d) and float64')",
+    "N10": "numba: A[1:, [0, 2]] (a slice beside a list) does not compile; the refusal names no user file:line "
+    "(run_catalogue --backend numba: mixed_advanced_slice_list)",
 }
 
 # Functions whose refusal (S2SADError naming file:line) is the right outcome, in any mode.
