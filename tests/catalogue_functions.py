@@ -1640,6 +1640,13 @@ def np_dot_vector_scalar(x, a):
     return np.dot(x, s) * a
 
 
+def zero_d_accumulated_in_loop(x, s):
+    acc = 0.0
+    for i in range(3):
+        acc = acc + s * s
+    return np.sum(x) + acc
+
+
 # ----------------------------------------------------------------------------------------------
 # Edges checked against closed forms (tests/test_catalogue.py), not finite differences: at
 # a = +-1 the derivatives are infinite, and NumPy's floating-point semantics give +-inf.

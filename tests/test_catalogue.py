@@ -54,6 +54,7 @@ CAUSES = {
     "expects a float (TypingError: zeros_batch(array(float64, 0d)), 'Cannot unify array(float64, 0d) and float64')",
     "N10": "numba: A[1:, [0, 2]] (a slice beside a list) does not compile; the refusal names no user file:line "
     "(run_catalogue --backend numba: mixed_advanced_slice_list)",
+    "N11": "numba: jacrev w.r.t. a 0-d array argument read in a loop has shape (1,), not ()",
 }
 
 # Functions whose refusal (S2SADError naming file:line) is the right outcome, in any mode.
@@ -218,6 +219,7 @@ NUMBA_SAMPLE = [
     "write_scalar_broadcast",
     "where_sqrt_of_negative",
     "arccos_near_one",
+    "zero_d_accumulated_in_loop",
 ]
 NUMBA_MODES = ("jacfwd", "jacrev", "jvp", "vjp")
 KNOWN_FAILURES_NUMBA = {
@@ -229,6 +231,7 @@ KNOWN_FAILURES_NUMBA = {
     "mod_operator": [(4, "jacfwd jacrev jvp vjp")],
     "write_scalar_broadcast": [("N2", "jacfwd")],
     "where_sqrt_of_negative": [(14, "jacfwd jacrev jvp vjp")],
+    "zero_d_accumulated_in_loop": [("N11", "jacrev"), ("N9", "vjp")],
 }
 
 FUNCTIONS = rc.catalogue_functions()
