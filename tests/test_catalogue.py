@@ -1,0 +1,337 @@
+"""The catalogue (tests/catalogue_functions.py) in every mode, against independent oracles.
+
+One test per (function, mode): every float argument differentiated; modes jacfwd, jacrev,
+hessian (jacfwd(jacrev(f)) for non-scalar outputs), grad and hvp (scalar outputs), jvp, vjp.
+Oracles (tests/run_catalogue.py, tests/checks.py) never call s2sad: central differences in
+random directions, the dot-product test, second differences for v·H·w.
+
+Outcomes: the right number passes. An `S2SADError` passes only for a function in REFUSED (an
+unsupported construct, refused as the README says) and only if its message names the user's
+file:line. Anything else fails: a wrong number, any other exception.
+
+What fails today is listed in KNOWN_FAILURES, each with its cause: a number 1-15 is the root
+cause of that number in issue 16, "N1"... a cause found by this catalogue (CAUSES below). Those
+tests are `xfail(strict=True)`: when a fix makes one pass, it XPASSes, which fails the run, so
+the entry must be removed. Python backend for everything; on numba a representative sample in
+first-order modes (each numba compile costs seconds; Numba's on-disk cache makes reruns cheap).
+
+The whole table, with messages: `python tests/run_catalogue.py [--backend numba --isolate]`.
+"""
+
+import re
+
+import numpy as np
+import pytest
+import run_catalogue as rc
+
+import s2sad
+
+CAUSES = {
+    1: "forward mode: a variable reassigned in a loop reads its pre-loop tangent",
+    2: "forward mode: a variable updated in one branch reads an unassigned tangent",
+    3: "second order through in-place writes: primal values / dropped terms in the Hessian",
+    4: "a % b, np.mod, np.remainder: derivative 0",
+    5: "np.dot / np.inner / @ with N-d or 0-d operands: refused without file:line, or crash / wrong",
+    6: "mixed advanced indexing (advanced axes move first)",
+    7: "lists and tuples of arrays: crash in the compiler",
+    8: "reverse mode: a variable that starts as an int gets an integer tape",
+    9: "numba: cause 2 reads uninitialised memory (results change between calls, segfaults)",
+    10: "numba: arccos/arcsin at +-1 raise ZeroDivisionError",
+    11: "writes through a view or an alias are ignored",
+    12: "constructors and conversions of a differentiated value treated as constants",
+    13: "fancy writes with repeated indices: reverse mode adds every write",
+    14: "np.where: NaN of the unselected branch leaks through a multiplication by 0",
+    "N1": "tuple swap inside a branch (`if a < b: a, b = b, a`) differentiated as two sequential assignments",
+    "N2": "forward mode: a broadcast slice write `y[:] = x[0]` puts the tangent in one element only",
+    "N3": "jvp writes into the caller's tangent arrays and vjp's reverse sweep reads arguments the "
+    "primal run overwrote (functions that write into their argument)",
+    "N4": "jvp of a function with a tuple output: ValueError in s2sad.api.jvp",
+    "N5": "a list literal as an index (x[[0, 0, 2]]) is read as a tuple of indices",
+    "N6": "second order of np.prod refused, naming the internal rt.prod_others",
+    "N7": "a refusal that does not name the user's file:line",
+    "N8": "a helper whose loop body reads the loop index: KeyError 'i2' in the compiler (inlining)",
+    "N9": "numba: jvp/vjp with a scalar primal or output get a 0-d array where the compiled code "
+    "expects a float (TypingError: zeros_batch(array(float64, 0d)), 'Cannot unify array(float64, 0d) and float64')",
+    "N10": "numba: A[1:, [0, 2]] (a slice beside a list) does not compile; the refusal names no user file:line "
+    "(run_catalogue --backend numba: mixed_advanced_slice_list)",
+    "N11": "numba: jacrev w.r.t. a 0-d array argument read in a loop has shape (1,), not ()",
+}
+
+# Functions whose refusal (S2SADError naming file:line) is the right outcome, in any mode.
+REFUSED = {
+    "loop_zero_d": "a 0-d array reassigned to s * s (a NumPy scalar): one rank per variable",
+    "polynomial_powers": "acc = 0.0 then acc = acc + array: one rank per variable",
+    "branch_conditional_expression": "conditional expressions (a if c else b) are refused",
+    "helper_return_in_loop": "return inside a loop is refused",
+    "helper_writes_argument": "expression statements (a helper called for its side effect)",
+    "list_append_loop": "expression statements (list.append)",
+    "tensordot_call": "np.tensordot has no rule",
+    "einsum_matvec": "np.einsum has no rule",
+    "take_function": "np.take has no rule",
+    "vstack_hstack": "np.vstack / np.hstack have no rule",
+    "fmod_array": "np.fmod has no rule",
+    "linspace_from_values": "np.linspace has no rule",
+    "asarray_identity": "np.asarray has no rule",
+    "variance": "np.var has no rule",
+    "standard_deviation_3d": "np.std has no rule",
+    "sum_keepdims_normalize": "keepdims is not supported",
+    "mean_keepdims_center": "keepdims is not supported",
+    "logsumexp_keepdims": "keepdims is not supported",
+    "sum_method_keepdims_3d": "keepdims is not supported",
+    "prod_axis": "np.prod with an axis is not supported",
+    "norm_axis": "np.linalg.norm with an axis is not supported",
+    # N-d products: forward mode refuses (fine if it names file:line); reverse is a known failure
+    "dot_3d_vector": "@ / np.dot of N-d operands: not supported yet",
+    "dot_3d_matrix": "@ / np.dot of N-d operands: not supported yet",
+    "dot_matrix_3d": "@ / np.dot of N-d operands: not supported yet",
+    "dot_vector_3d": "@ / np.dot of N-d operands: not supported yet",
+    "matmul_batched": "@ of N-d operands: not supported yet",
+    "matmul_batched_vector": "@ of N-d operands: not supported yet",
+    "matmul_vector_3d": "@ of N-d operands: not supported yet",
+    "inner_3d_vector": "np.inner of N-d operands: not supported yet",
+    "inner_matrices": "np.inner of N-d operands: not supported yet",
+    "inner_vector_matrix": "np.inner of N-d operands: not supported yet",
+}
+
+FWD = "jacfwd hessian jvp"
+FWD_S = "jacfwd hessian jvp hvp"  # scalar output
+ALL = "jacfwd jacrev hessian grad jvp vjp hvp"
+FIRST = "jacfwd jacrev jvp vjp"
+
+# Python backend: {function: [(cause, "modes"), ...]}, measured with tests/run_catalogue.py.
+KNOWN_FAILURES = {
+    # 1: forward mode through reassignment in loops (hessian = jacfwd over jacrev inherits it)
+    "loop_square_scalar": [(1, FWD_S)],
+    "loop_square_vector": [(1, FWD)],
+    "loop_normalize": [(1, FWD)],
+    "loop_range_argument": [(1, FWD)],
+    "loop_range_k_scalar": [(1, FWD_S)],
+    "loop_two_variables_coupled": [(1, FWD)],
+    "loop_swap_tuple": [(1, FWD_S)],
+    "loop_gradient_descent": [(1, FWD)],
+    "loop_scalar_and_vector": [(1, FWD_S)],
+    "loop_nested_reassign": [(1, FWD)],
+    "loop_augassign_scalar": [(1, FWD_S)],
+    "loop_euler_integrator": [(1, FWD)],
+    "loop_rk2_step": [(1, FWD)],
+    "loop_helper_step": [(1, FWD)],
+    "loop_nested_reassign_break": [(1, "jacfwd jvp")],
+    "while_halve": [(1, FWD_S)],
+    "while_counter": [(1, FWD_S)],
+    "while_norm_shrink": [(1, "jacfwd jvp")],
+    "helper_normalize_in_loop": [(1, FWD)],
+    "branch_in_loop_scalar": [(1, FWD_S)],
+    # 2: forward mode, a variable updated in a branch (UnboundLocalError in generated code)
+    "while_with_branch": [(2, "jacfwd jvp")],
+    "branch_update_both_arms_else": [(2, FWD_S)],
+    "branch_update_one_arm_not_taken": [(2, FWD_S)],
+    "branch_update_one_arm_array": [(2, "jacfwd jvp")],
+    "branch_nested": [(2, FWD_S)],
+    "branch_in_loop_update": [(2, "jacfwd jvp")],
+    "branch_chained_comparison": [(2, FWD_S)],
+    "branch_not": [(2, FWD_S)],
+    # 3: second order through in-place writes
+    "write_argument_scalar_out": [(3, "hessian"), ("N3", "jvp vjp")],
+    "write_argument_in_loop": [(3, "hessian"), ("N3", "jvp vjp")],
+    "write_after_read": [(3, "hessian")],
+    # 4: modulo
+    "mod_operator": [(4, FIRST)],
+    "np_mod_positive": [(4, "jacfwd jacrev hessian jvp vjp")],
+    "np_remainder_both": [(4, FIRST)],
+    "mod_python_floats": [(4, "jacfwd jacrev grad jvp vjp")],
+    # 5: N-d and 0-d products
+    "dot_3d_vector": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "dot_3d_matrix": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "dot_matrix_3d": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "dot_vector_3d": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "matmul_batched": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "matmul_batched_vector": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "matmul_vector_3d": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "inner_3d_vector": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "inner_matrices": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "inner_vector_matrix": [(5, "jacrev vjp jacfwd hessian jvp")],
+    "dot_zero_d": [(5, "jacfwd jacrev hessian jvp vjp")],
+    # 6: mixed advanced indexing
+    "mixed_advanced_int_slice_list": [(6, "jacfwd jacrev hessian jvp vjp")],
+    # 7: lists and tuples of arrays
+    "np_sum_of_list_scalars": [(7, ALL)],
+    "np_sum_of_list_arrays": [(7, ALL)],
+    "tuple_indexed_in_loop": [(7, ALL)],
+    "loop_over_list_of_arrays": [(7, ALL)],
+    # 8: integer-typed tape
+    "int_start_product_loop": [(8, "jacrev hessian grad vjp hvp")],
+    # 11: views and aliases
+    "view_slice_write": [(11, FIRST)],
+    "alias_write_argument": [(11, "jacfwd jacrev hessian jvp vjp")],
+    "alias_write_created": [(11, "jacfwd jacrev hessian jvp vjp")],
+    "view_reshape_write": [(11, FIRST)],
+    "view_transpose_write": [(11, FIRST)],
+    "view_row_write": [(11, "jacfwd jacrev hessian jvp vjp")],
+    "view_of_argument_write": [(11, "jacfwd jacrev hessian jvp vjp")],
+    # 12: constructors
+    "full_from_element": [(12, "jacfwd jacrev hessian jvp vjp")],
+    "full_like_from_element": [(12, FIRST)],
+    "arange_from_value": [(12, "jacfwd jacrev hessian jvp vjp")],
+    # 13: repeated fancy writes
+    "fancy_write_repeated": [(13, "jacrev vjp")],
+    # 14: np.where and NaN
+    "where_sqrt_of_negative": [(14, "jacfwd jacrev hessian jvp vjp")],
+    "where_division_by_zero": [(14, "jacfwd jacrev hessian jvp vjp")],
+    # new causes
+    "branch_swap": [("N1", "jacfwd jacrev grad jvp vjp")],
+    "write_scalar_broadcast": [("N2", "jacfwd hessian")],
+    "write_argument_vector_out": [("N3", "jvp")],
+    "write_argument_augassign": [("N3", "jvp")],
+    "write_argument_slice": [("N3", "jvp vjp")],
+    "write_argument_matrix": [("N3", "jvp")],
+    "tuple_output_two": [("N4", "jvp")],
+    "tuple_output_three": [("N4", "jvp")],
+    "tuple_output_with_loop": [("N4", "jvp")],
+    "tuple_output_from_branch": [("N4", "jvp")],
+    "gather_list_literal": [("N5", "jacfwd jacrev hessian jvp vjp")],
+    "fancy_write_list_literal": [("N5", "jacfwd jacrev hessian jvp vjp")],
+    "prod_full": [("N6", "hessian hvp")],
+    "prod_axis": [("N7", "jacfwd jacrev hessian jvp vjp")],
+    "norm_axis": [("N7", "jacfwd jacrev hessian jvp vjp")],
+    "helper_loop_reads_index": [("N8", "jacfwd jacrev hessian jvp vjp")],
+    "helper_loop_reads_index_scalar": [("N8", ALL)],
+    "int_start_product_of_element": [(8, "jacrev hessian grad vjp hvp")],
+    "np_dot_vector_scalar": [(5, "jacfwd jacrev hessian jvp vjp")],
+}
+
+# The numba sample: loops, branches, in-place writes, helpers, edges; first-order modes. Code
+# that reads uninitialised memory on numba (cause 9: forward mode through a branch that updates
+# a variable) is left to `python tests/run_catalogue.py --backend numba --isolate`: it can
+# crash the process.
+NUMBA_SAMPLE = [
+    "loop_square_scalar",
+    "loop_normalize",
+    "int_start_product_loop",
+    "write_created_recurrence",
+    "loop_nested_break",
+    "helper_early_return",
+    "mod_operator",
+    "rosenbrock",
+    "mlp_layer",
+    "pyfloat_times_vector",
+    "zero_d_ops",
+    "pairwise_distances",
+    "write_scalar_broadcast",
+    "where_sqrt_of_negative",
+    "arccos_near_one",
+    "zero_d_accumulated_in_loop",
+]
+NUMBA_MODES = ("jacfwd", "jacrev", "jvp", "vjp")
+KNOWN_FAILURES_NUMBA = {
+    "loop_square_scalar": [(1, "jacfwd jvp"), ("N9", "vjp")],
+    "loop_normalize": [(1, "jacfwd jvp")],
+    "int_start_product_loop": [(8, "jacrev"), ("N9", "jvp vjp")],
+    "loop_nested_break": [("N9", "vjp")],
+    "helper_early_return": [("N9", "jvp vjp")],
+    "mod_operator": [(4, "jacfwd jacrev jvp vjp")],
+    "write_scalar_broadcast": [("N2", "jacfwd")],
+    "where_sqrt_of_negative": [(14, "jacfwd jacrev jvp vjp")],
+    "zero_d_accumulated_in_loop": [("N11", "jacrev"), ("N9", "vjp")],
+}
+
+FUNCTIONS = rc.catalogue_functions()
+_INPUTS = {}
+
+
+def _inputs(name):
+    if name not in _INPUTS:
+        _INPUTS[name] = rc.catalogue_inputs(FUNCTIONS[name])
+    return _INPUTS[name]
+
+
+def _known(table, name, mode):
+    for cause, modes in table.get(name, ()):
+        if mode in modes.split():
+            return cause
+    return None
+
+
+def _params(names, modes_of, backend, known):
+    params = []
+    for name in names:
+        for mode in modes_of(name):
+            marks = []
+            cause = _known(known, name, mode)
+            if cause is not None:
+                marks.append(pytest.mark.xfail(strict=True, reason=f"issue 16 cause {cause}: {CAUSES[cause]}"))
+            params.append(pytest.param(name, mode, backend, marks=marks, id=f"{name}-{mode}-{backend}"))
+    return params
+
+
+def _modes(name):
+    args, _ = _inputs(name)
+    with np.errstate(all="ignore"):
+        return rc.modes_for(FUNCTIONS[name], args)
+
+
+PARAMS = _params(FUNCTIONS, _modes, "python", KNOWN_FAILURES) + _params(
+    NUMBA_SAMPLE, lambda name: [m for m in NUMBA_MODES if m in _modes(name)], "numba", KNOWN_FAILURES_NUMBA
+)
+
+
+@pytest.mark.parametrize("name, mode, backend", PARAMS)
+def test_catalogue(name, mode, backend):
+    fn = FUNCTIONS[name]
+    args, floats = _inputs(name)
+    try:
+        with np.errstate(all="ignore"):
+            rc.run_mode(fn, mode, backend, args, floats, repeat=backend == "numba")
+    except s2sad.S2SADError as exc:
+        if name not in REFUSED:
+            raise
+        assert re.search(r"catalogue_functions\.py:\d+", str(exc)), f"a refusal must name file:line: {exc}"
+
+
+def test_tables_name_catalogue_functions():
+    """Every table entry names a catalogue function and a mode it is run in."""
+    for name in list(REFUSED) + list(KNOWN_FAILURES) + NUMBA_SAMPLE + list(KNOWN_FAILURES_NUMBA):
+        assert name in FUNCTIONS, name
+    for table in (KNOWN_FAILURES, KNOWN_FAILURES_NUMBA):
+        for name, entries in table.items():
+            for cause, modes in entries:
+                assert cause in CAUSES, (name, cause)
+                for mode in modes.split():
+                    assert mode in rc.MODES, (name, mode)
+
+
+def test_catalogue_size_and_inputs():
+    """At least 150 functions, each runs as plain NumPy on the inputs its argument names choose."""
+    assert len(FUNCTIONS) >= 150
+    for name, fn in FUNCTIONS.items():
+        args, floats = _inputs(name)
+        assert floats, f"{name}: no float argument"
+        with np.errstate(all="ignore"):
+            out = rc.pure(fn)(*args)
+        for o in out if isinstance(out, tuple) else (out,):
+            assert np.all(np.isfinite(o)), name
+
+
+EDGES = [
+    pytest.param(
+        edge, a, mode, backend,
+        marks=[pytest.mark.xfail(strict=True, reason=f"issue 16 cause 10: {CAUSES[10]}")] if backend == "numba" else [],
+        id=f"{edge}-{a}-{mode}-{backend}",
+    )
+    for edge in ("arccos", "arcsin")
+    for a in (1.0, -1.0)
+    for mode in ("grad", "jacfwd")
+    for backend in ("python", "numba")
+]
+
+
+@pytest.mark.parametrize("edge, a, mode, backend", EDGES)
+def test_arccos_arcsin_at_plus_minus_one(edge, a, mode, backend):
+    """At a = +-1 the derivative is -+1/sqrt(1 - a*a): NumPy's floating-point semantics give
+    -+inf, never an exception."""
+    import catalogue_functions as cf
+
+    fn = {"arccos": cf._edge_arccos, "arcsin": cf._edge_arcsin}[edge]
+    with np.errstate(all="ignore"):
+        expected = (-1.0 if edge == "arccos" else 1.0) / np.sqrt(np.float64(1.0) - a * a)
+        got = getattr(s2sad, mode)(fn, backend=backend)(a)
+    assert got == expected
