@@ -2,7 +2,8 @@
 
 ``python`` runs the generated source with NumPy; ``numba`` writes it into a module file in
 the cache folder (``$S2SAD_CACHE_DIR``, default ``~/.cache/s2sad``) and compiles it with
-``numba.njit(cache=True)``, so machine code is reused across processes. Every file is
+``numba.njit(cache=True, error_model="numpy")`` (NumPy's floating-point semantics: 1/0 is
+inf, not ZeroDivisionError), so machine code is reused across processes. Every file is
 registered with ``linecache``, so tracebacks and pdb show the generated code.
 """
 
@@ -235,7 +236,7 @@ def compile_numba(source: str, name: str, glue: bool = False):
     with _LOCK:
         jitted = getattr(module, "_s2sad_jitted_" + name, None)
         if jitted is None:
-            jitted = numba.njit(cache=True)(getattr(module, name))
+            jitted = numba.njit(cache=True, error_model="numpy")(getattr(module, name))
             setattr(module, "_s2sad_jitted_" + name, jitted)
     return jitted
 
@@ -293,7 +294,7 @@ def _register():
     # implementations are cached on disk like generated code: a new derivative that uses a
     # helper with argument types seen before links the cached machine code (Numba keys the
     # cache on the closure's values too) instead of compiling the helper again
-    overload = functools.partial(numba_overload, jit_options={"cache": True})
+    overload = functools.partial(numba_overload, jit_options={"cache": True, "error_model": "numpy"})
 
     def is_array(t):
         return isinstance(t, types.Array)

@@ -19,7 +19,7 @@ from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 from numpy.lib.stride_tricks import as_strided
 
-jit = numba.njit(cache=True)
+jit = numba.njit(cache=True, error_model="numpy")  # NumPy's floating-point semantics: 1/0 is inf
 fused_jit = numba.njit(cache=True, error_model="numpy")  # fusion.py's kernels
 
 # --- large arrays: allocated as NumPy allocates them ---------------------------------------
