@@ -458,6 +458,12 @@ def _register():
             return lambda a, b: a @ b
         return _bmatmul_source(a.ndim, b.ndim)
 
+    @overload(runtime.scale_nz)
+    def scale_nz_impl(g, p):
+        if not is_array(g) and not is_array(p):
+            return lambda g, p: g if g == 0 else g * p
+        return lambda g, p: np.where(g == 0, 0.0, g * p)
+
     @overload(runtime.cumsum_rows)
     def cumsum_rows_impl(t):
         def impl(t):

@@ -225,7 +225,17 @@ def prod_others(x):
     return (left * right).reshape(np.shape(x))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others]
+@primitive
+def scale_nz(g, p):
+    """``g * p`` with 0 where ``g`` is 0, even where ``p`` is inf or nan: the adjoint of an op
+    whose derivative is singular somewhere (sqrt, log, divide ...). A cotangent that is
+    exactly zero (the branch np.where did not select) contributes nothing."""
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.equal(g, 0), 0, np.multiply(g, p))
+    return out.astype(np.result_type(g, p), copy=False) if out.ndim else np.result_type(g, p).type(out[()])
+
+
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz]
 
 
 def _scatter_type(ct, x, *index):

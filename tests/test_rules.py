@@ -11,6 +11,7 @@ whose oracle is a hand-written closed-form gradient, differenced numerically.
 
 import builtins
 import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -160,6 +161,20 @@ SPECS = [
     S(rf.clip_, args(DISTINCT((8,))), 0, (np.clip,)),
     S(rf.clip_method, args(DISTINCT((2, 4))), 0, (np.clip,)),
     S(rf.clip_arrays, args(DISTINCT((6,)), C(-0.4), C(0.45)), 0, (np.clip,)),
+    # remainder (issue 16): 1 and -floor(a / b) (fmod: -trunc(a / b)), away from the jumps
+    S(rf.mod_op, args(U((2, 3), 0.1, 0.9), U((3,), 1.3, 1.7)), (0, 1), (np.remainder,), numba=True),
+    S(rf.mod_op, args(U((), 2.1, 2.4), U((), 0.9, 1.0)), (0, 1), (np.remainder,)),
+    S(rf.np_mod, args(U((4,), -2.4, -2.1), U((), 0.9, 1.0)), (0, 1), (np.remainder,)),
+    S(rf.np_fmod, args(U((4,), -2.4, -2.1), U((4,), 0.9, 1.0)), (0, 1), (np.fmod,)),
+    S(rf.math_fmod, args(U((), 2.1, 2.4), U((), 0.9, 1.0)), (0, 1), (math.fmod,)),
+    # constructors whose values come from a differentiated operand (issue 16, item 12)
+    S(rf.full_, args(U((4,))), 0, (np.full,), numba=True),
+    S(rf.full_2d, args(U(())), 0, (np.full,)),
+    S(rf.full_like_, args(U((3,))), 0, (np.full_like,), numba=True),
+    S(rf.arange_start, args(U((2,))), 0, (np.arange,), numba=True),
+    S(rf.arange_step, args(U(()), U((), 0.9, 1.1)), (0, 1), (np.arange,)),
+    S(rf.operator_add, args(U((3,)), U((3,))), (0, 1), (operator.add,)),
+    S(rf.where_sqrt, args(NZ((6,))), 0, (np.where, np.sqrt), numba=True),
     # reductions
     S(rf.sum_all, args(U((3, 4))), 0, (np.sum,)),
     S(rf.sum_all, args(U((5,))), 0, (np.sum,)),

@@ -31,6 +31,10 @@ ELEMENTWISE: dict = {}  # op -> partials function
 NONDIFFERENTIABLE: set = set()
 UNIT_SAFE: set = set()  # ops whose rules take a scalar's derivative as it is (no seed axis)
 LINEAR: set = set()
+# elementwise ops whose partial derivative may be inf or nan (sqrt at 0, log below 0 ...):
+# reverse mode scales their cotangent with rt.scale_nz, so a zero cotangent (an unselected
+# np.where branch) contributes 0, not 0 * nan
+SINGULAR: set = set()
 CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
 
 

@@ -15,7 +15,7 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from ..trace import _getitem, call
-from . import LINEAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
+from . import LINEAR, SINGULAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
 
 
 def contiguous(x):
@@ -181,30 +181,138 @@ def power_partials(a, b, y):
     return (lambda: b * a ** (b - 1.0)), (lambda: y * np.log(a))
 
 
-@elementwise(np.maximum, builtins.max)
-def maximum_partials(a, b):
-    return (lambda: np.where(a >= b, 1.0, 0.0)), (lambda: np.where(a >= b, 0.0, 1.0))
-
-
-@elementwise(np.minimum, builtins.min)
-def minimum_partials(a, b):
-    return (lambda: np.where(a <= b, 1.0, 0.0)), (lambda: np.where(a <= b, 0.0, 1.0))
-
-
 @elementwise(np.arctan2, math.atan2)
 def arctan2_partials(a, b):
     return (lambda: b / (a * a + b * b)), (lambda: -a / (a * a + b * b))
 
 
-@elementwise(np.where)
-def where_partials(condition, a, b):
-    return None, (lambda: np.where(condition, 1.0, 0.0)), (lambda: np.where(condition, 0.0, 1.0))
+@elementwise(np.remainder)
+def remainder_partials(a, b):
+    # a % b == a - floor(a / b) * b, floor(a / b) piecewise constant: almost everywhere the
+    # partials are 1 and -floor(a / b)
+    return 1.0, (lambda: -np.floor(a / b))
 
 
-@elementwise(np.clip)
-def clip_partials(x, lo, hi):
-    inside = lambda: np.where(np.logical_and(x >= lo, x <= hi), 1.0, 0.0)  # noqa: E731  (Sym has no &)
-    return inside, (lambda: np.where(x < lo, 1.0, 0.0)), (lambda: np.where(x > hi, 1.0, 0.0))
+@elementwise(np.fmod, math.fmod)
+def fmod_partials(a, b):
+    # fmod truncates where remainder floors
+    return 1.0, (lambda: -np.trunc(a / b))
+
+
+# --- selections: tangents and cotangents are SELECTED, never multiplied by a 0/1 mask -------
+# (``np.where(x > 0, np.sqrt(x), 0.0)``: where x < 0 the unselected branch's derivative is
+# nan; 0 * nan is nan, a selection is 0)
+
+
+def _select_tangent(y, choices):
+    """``y``'s tangent from ``(condition, operand, tangent)`` choices tried in order (the
+    last one's condition is ignored: it is the default). Tangents are expanded to ``y``'s
+    rank so a condition broadcasts against primal axes only, never the seed axis."""
+    value = None
+    for cond, x, x_dot in reversed(choices):
+        if x_dot is None:
+            part = 0.0
+        else:
+            part = lead_axes(x_dot, y.ndim - (np.ndim(x.dummy) if hasattr(x, "dummy") else 0))
+        if value is None:
+            value = part
+        else:
+            value = np.where(cond, part, value)
+    if y.ndim:
+        value = rt.broadcast_like(value, y)
+    return value
+
+
+def unbroadcast(c, x):
+    """A batched cotangent ``c`` of a broadcast result, summed to ``(B,) + x.shape``."""
+    extra = c.ndim - 1 - x.ndim
+    if extra > 0:
+        c = sum_batched(c, tuple(range(extra)))
+    return rt.sum_to(c, x) if x.ndim else c
+
+
+def _select_adjoint(y_bar, cond, x, take):
+    """The cotangent of operand ``x`` selected where ``cond`` is ``take``."""
+    part = np.where(cond, y_bar, 0.0) if take else np.where(cond, 0.0, y_bar)
+    return unbroadcast(part, x)
+
+
+@tangent_rule(np.where)
+def where_tangent(condition, x, y_, condition_dot=None, x_dot=None, y__dot=None, y=None):
+    return _select_tangent(y, [(condition, x, x_dot), (None, y_, y__dot)])
+
+
+@adjoint_rule(np.where, "x")
+def where_adjoint_x(y_bar, condition, x, y_):
+    return _select_adjoint(y_bar, condition, x, True)
+
+
+@adjoint_rule(np.where, "y_")
+def where_adjoint_y(y_bar, condition, x, y_):
+    return _select_adjoint(y_bar, condition, y_, False)
+
+
+@tangent_rule(np.maximum, builtins.max)
+def maximum_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _select_tangent(y, [(a >= b, a, a_dot), (None, b, b_dot)])
+
+
+@adjoint_rule(np.maximum, "a")
+@adjoint_rule(builtins.max, "a")
+def maximum_adjoint_a(y_bar, a, b):
+    return _select_adjoint(y_bar, a >= b, a, True)
+
+
+@adjoint_rule(np.maximum, "b")
+@adjoint_rule(builtins.max, "b")
+def maximum_adjoint_b(y_bar, a, b):
+    return _select_adjoint(y_bar, a >= b, b, False)
+
+
+@tangent_rule(np.minimum, builtins.min)
+def minimum_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _select_tangent(y, [(a <= b, a, a_dot), (None, b, b_dot)])
+
+
+@adjoint_rule(np.minimum, "a")
+@adjoint_rule(builtins.min, "a")
+def minimum_adjoint_a(y_bar, a, b):
+    return _select_adjoint(y_bar, a <= b, a, True)
+
+
+@adjoint_rule(np.minimum, "b")
+@adjoint_rule(builtins.min, "b")
+def minimum_adjoint_b(y_bar, a, b):
+    return _select_adjoint(y_bar, a <= b, b, False)
+
+
+def _clip_bound(bound, name):
+    if bound is None:
+        raise UnsupportedError(f"np.clip with {name}=None: not supported yet; use np.maximum / np.minimum")
+    return bound
+
+
+@tangent_rule(np.clip)
+def clip_tangent(x, lo, hi, x_dot=None, lo_dot=None, hi_dot=None, y=None):
+    lo, hi = _clip_bound(lo, "a_min"), _clip_bound(hi, "a_max")
+    # as np.clip computes it, minimum(maximum(x, lo), hi): hi where maximum(x, lo) > hi,
+    # else lo where x < lo, else x
+    return _select_tangent(y, [(np.maximum(x, lo) > hi, hi, hi_dot), (x < lo, lo, lo_dot), (None, x, x_dot)])
+
+
+@adjoint_rule(np.clip, "x")
+def clip_adjoint_x(y_bar, x, lo, hi):
+    return _select_adjoint(y_bar, np.logical_or(np.maximum(x, lo) > hi, x < lo), x, False)
+
+
+@adjoint_rule(np.clip, "lo")
+def clip_adjoint_lo(y_bar, x, lo, hi):
+    return _select_adjoint(y_bar, np.logical_and(x < lo, np.logical_not(np.maximum(x, lo) > hi)), lo, True)
+
+
+@adjoint_rule(np.clip, "hi")
+def clip_adjoint_hi(y_bar, x, lo, hi):
+    return _select_adjoint(y_bar, np.maximum(x, lo) > hi, hi, True)
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -660,6 +768,28 @@ def _unstack(g, x):
     return rt.sum_to(sum_batched(g, tuple(range(extra))), x)
 
 
+@tangent_rule(rt.scale_nz)
+def scale_nz_tangent(g, p, g_dot=None, p_dot=None, y=None):
+    # the product rule, each term zero where its g factor is (as the primal)
+    terms = []
+    if g_dot is not None:
+        terms.append(rt.scale_nz(g_dot, p))
+    if p_dot is not None:
+        terms.append(rt.scale_nz(g, lead_axes(p_dot, g.ndim - p.ndim) if g.ndim > p.ndim else p_dot))
+    total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    return rt.broadcast_like(total, y) if y.ndim else total
+
+
+@adjoint_rule(rt.scale_nz, "g")
+def scale_nz_adjoint_g(y_bar, g, p):
+    return unbroadcast(rt.scale_nz(y_bar, p), g)
+
+
+@adjoint_rule(rt.scale_nz, "p")
+def scale_nz_adjoint_p(y_bar, g, p):
+    return unbroadcast(y_bar * g, p)
+
+
 @tangent_rule(rt.cumsum_rows)
 def cumsum_rows_tangent(t, t_dot):
     return rt.cumsum_rows(t_dot)
@@ -700,6 +830,10 @@ def swapaxes_adjoint(y_bar, x, axis1, axis2):
     return np.swapaxes(y_bar, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
 
 
+SINGULAR.update({np.sqrt, math.sqrt, np.log, math.log, np.log1p, math.log1p, np.arcsin, math.asin,
+                 np.arccos, math.acos, np.true_divide, np.reciprocal, np.power, math.pow, np.arctan2,
+                 math.atan2})
+
 LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_dims, np.squeeze,
                np.broadcast_to, np.copy, COPY, GETITEM, np.concatenate, np.stack, np.cumsum, np.trace,
                rt.sum_to, rt.broadcast_like, rt.scatter, rt.add_batch_axis, np.swapaxes, rt.cumsum_rows})
@@ -711,17 +845,108 @@ constant_operands(rt.scatter, 1)
 constant_operands(rt.scatter_add, 2)
 constant_operands(GETITEM, 1)
 
+# --- constructors whose values come from an operand ---------------------------------------
+
+
+def _float_result(y, name):
+    if np.asarray(y.dummy).dtype.kind != "f":
+        raise UnsupportedError(f"{name} with a differentiated value and a non-float dtype: not supported")
+
+
+@tangent_rule(np.full)
+def full_tangent(shape, fill_value, dtype=None, fill_value_dot=None, y=None):
+    _float_result(y, "np.full")
+    return rt.broadcast_like(lead_axes(fill_value_dot, y.ndim - fill_value.ndim), y)
+
+
+@adjoint_rule(np.full, "fill_value")
+def full_adjoint(y_bar, shape, fill_value, dtype=None):
+    return unbroadcast(y_bar, fill_value)
+
+
+@tangent_rule(np.full_like)
+def full_like_tangent(a, fill_value, dtype=None, a_dot=None, fill_value_dot=None, y=None):
+    # the values of ``a`` do not matter, only its shape: no a_dot term
+    _float_result(y, "np.full_like")
+    if fill_value_dot is None:
+        return rt.zeros_batch(a_dot, y)
+    return rt.broadcast_like(lead_axes(fill_value_dot, y.ndim - fill_value.ndim), y)
+
+
+@adjoint_rule(np.full_like, "a")
+def full_like_adjoint_a(y_bar, a, fill_value, dtype=None):
+    return None  # a's values are never read
+
+
+@adjoint_rule(np.full_like, "fill_value")
+def full_like_adjoint(y_bar, a, fill_value, dtype=None):
+    return unbroadcast(y_bar, fill_value)
+
+
+def _arange_parts(start, stop, step):
+    """(start, step) of ``np.arange``'s elements ``start + k * step`` (one argument is stop)."""
+    if stop is None:
+        return None, None  # np.arange(stop): 0, 1, 2 ...: piecewise constant in stop
+    return start, step
+
+
+@tangent_rule(np.arange)
+def arange_tangent(start, stop=None, step=None, dtype=None, start_dot=None, stop_dot=None, step_dot=None, y=None):
+    # y[k] = start + k * step; stop only decides how many (piecewise constant)
+    _float_result(y, "np.arange")
+    if stop is None:
+        start_dot = None
+    terms = []
+    if start_dot is not None:
+        terms.append(start_dot[:, None])
+    if step_dot is not None and step is not None:
+        terms.append(step_dot[:, None] * call(np.arange, y.shape[0]))
+    if not terms:
+        like = next(d for d in (start_dot, stop_dot, step_dot) if d is not None)
+        return rt.zeros_batch(like, y)
+    total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    return rt.broadcast_like(total, y)
+
+
+@adjoint_rule(np.arange, "start")
+def arange_adjoint_start(y_bar, start, stop=None, step=None, dtype=None):
+    if stop is None:
+        return None
+    return np.sum(y_bar, axis=1)
+
+
+@adjoint_rule(np.arange, "stop")
+def arange_adjoint_stop(y_bar, start, stop=None, step=None, dtype=None):
+    return None
+
+
+@adjoint_rule(np.arange, "step")
+def arange_adjoint_step(y_bar, start, stop=None, step=None, dtype=None):
+    return np.sum(y_bar * call(np.arange, y_bar.shape[1]), axis=1)
+
+
+@elementwise(operator.add)
+def operator_add_partials(a, b):
+    # operator.add on numbers (tuples of shapes are concatenated by it too: never floats)
+    return 1.0, 1.0
+
+
 # --- non-differentiable ------------------------------------------------------------------
+# ONLY functions that are piecewise constant in every operand (tests/test_rule_audit.py keeps
+# this list against an explicit allow-list): a zero derivative anywhere else is a wrong number.
 
 nondifferentiable(
+    # shapes, sizes, counts, integer conversions
     np.shape, np.ndim, np.size, builtins.len, builtins.range, builtins.int, builtins.bool,
+    # piecewise constant: rounding, signs, comparisons, logic, predicates, argmax
     np.argmax, np.argmin, np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
-    np.floor_divide, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
-    np.eye, np.arange, np.full, np.full_like, np.identity,
-    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, np.remainder,
-    rt.check_diag, rt.check_no_unit_dims,
+    np.floor_divide, math.floor, math.ceil,
+    # constructors from shapes alone (values never read)
+    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye, np.identity,
+    # runtime: seeds and zeros, guards, and the tape's initial fill (overwritten before it is read)
+    rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, rt.check_diag, rt.check_no_unit_dims,
 )
 # rt.prod_others is NOT non-differentiable (it depends on x): it has no rule yet, so a second
 # derivative through np.prod raises instead of silently dropping the d(prod_others) term.
