@@ -20,6 +20,7 @@ from . import runtime
 from .errors import S2SADError
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, walk
 
+PRODUCTS = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
 INFIX = {
     operator.add: "+",
     np.add: "+",
@@ -231,6 +232,10 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
     if op is TUPLE:
         items = ", ".join(atom(a) for a in args)
         return f"({items},)" if len(args) == 1 else f"({items})"
+    if kernels and op in PRODUCTS and len(args) == 2 and not stmt.kwargs and not (op is not np.inner and all(
+        isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
+    )):  # Numba has np.dot and @ for 1-2 axes only, no np.inner: kernels.product (any rank)
+        return f'nk.product("{PRODUCTS[op]}", {atom(args[0])}, {atom(args[1])})'
     if kernels and (op is np.matmul or op is np.dot) and len(args) == 2 and not stmt.kwargs and all(
         isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
     ):  # Numba's own compiled again in each new process: 0.1-0.3 s a signature

@@ -22,8 +22,11 @@ A zero tangent is passed as ``None``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
+
+from ..errors import UnsupportedError, where
 
 TANGENT_RULES: dict = {}
 ADJOINT_RULES: dict = {}  # op -> {param name: rule}
@@ -66,10 +69,34 @@ def params_of(rule) -> Params:
     return Params(primals, dots, wants_y, defaults)
 
 
+def located(rule):
+    """``rule`` whose UnsupportedError (raised by a rule that knows only ranks, not where it
+    is) names the user's file:line of the statement being differentiated."""
+    if getattr(rule, "s2sad_located", False):
+        return rule
+
+    @functools.wraps(rule)
+    def run(*args, **kwargs):
+        try:
+            return rule(*args, **kwargs)
+        except UnsupportedError as exc:
+            if getattr(exc, "s2sad_located", False):
+                raise
+            from ..trace import _CURRENT
+
+            b = _CURRENT[-1] if _CURRENT else None
+            error = type(exc)(f"{where(getattr(b, 'filename', None), getattr(b, 'line', None))}: {exc}")
+            error.s2sad_located = True
+            raise error from None
+
+    run.s2sad_located = True
+    return run
+
+
 def elementwise(*ops):
     def register(partials):
         for op in ops:
-            ELEMENTWISE[op] = partials
+            ELEMENTWISE[op] = located(partials)
         return partials
 
     return register
@@ -78,7 +105,7 @@ def elementwise(*ops):
 def tangent_rule(*ops):
     def register(rule):
         for op in ops:
-            TANGENT_RULES[op] = rule
+            TANGENT_RULES[op] = located(rule)
         return rule
 
     return register
@@ -87,7 +114,7 @@ def tangent_rule(*ops):
 def adjoint_rule(op, *names):
     def register(rule):
         for operand in names:
-            ADJOINT_RULES.setdefault(op, {})[operand] = rule
+            ADJOINT_RULES.setdefault(op, {})[operand] = located(rule)
         return rule
 
     return register

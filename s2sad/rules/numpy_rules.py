@@ -413,10 +413,8 @@ def _as_matrix_operands(a, b):
     return (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
 
 
-@tangent_rule(np.matmul, np.dot)
-def matmul_tangent(a, b, a_dot, b_dot):
-    if a.ndim > 2 or b.ndim > 2:
-        raise UnsupportedError("@ / np.dot on arrays of more than 2 dimensions: not supported yet")
+def _matrix_tangent(a, b, a_dot, b_dot):
+    """The tangent of a @ b for operands of one or two axes."""
     terms = []
     if a_dot is not None:
         # (B, m, n) @ (n,) or (n, k): one product of a tall matrix
@@ -431,9 +429,7 @@ def matmul_tangent(a, b, a_dot, b_dot):
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
-@adjoint_rule(np.matmul, "a")
-@adjoint_rule(np.dot, "a")
-def matmul_adjoint_a(y_bar, a, b):
+def _matrix_adjoint_a(y_bar, a, b):
     # y = a @ b ; a_bar = y_bar @ b^T (per seed)
     if b.ndim == 1:
         return y_bar[:, None] * b if a.ndim == 1 else y_bar[:, :, None] * b
@@ -443,9 +439,7 @@ def matmul_adjoint_a(y_bar, a, b):
     return np.reshape(flat, (y_bar.shape[0],) + a.shape)
 
 
-@adjoint_rule(np.matmul, "b")
-@adjoint_rule(np.dot, "b")
-def matmul_adjoint_b(y_bar, a, b):
+def _matrix_adjoint_b(y_bar, a, b):
     # b_bar = a^T @ y_bar (per seed)
     if a.ndim == 1:
         return y_bar[:, None] * a if b.ndim == 1 else y_bar[:, None, :] * a[:, None]
@@ -454,53 +448,177 @@ def matmul_adjoint_b(y_bar, a, b):
     return rt.bmatmul(np.transpose(a), y_bar)
 
 
+
+# --- any rank: np.dot, np.inner, np.matmul as one stacked matmul ---------------------------
+# Each product is written as ``bmatmul(a[pre_a], b[pre_b])[post]``: ``pre`` inserts size-1
+# axes (so NumPy's contraction becomes matmul's, with stack axes that broadcast), ``post``
+# drops the size-1 axes of the result. The tangent and the adjoints are then those of
+# rt.bmatmul (its stacks broadcast and reduce), with the same indexing around them; every op
+# involved has rules and a Numba implementation, so second order works on both backends.
+
+
+_insert, _drop = rt.insert_index, rt.drop_index
+_PRODUCT_NAMES = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
+
+
+def _bilinear_form(op, a, b):
+    return rt.product_form(_PRODUCT_NAMES[op], a.ndim, b.ndim)
+
+
+def _pre(x, positions, batched):
+    if not positions:
+        return x
+    index = _insert(x.ndim - (1 if batched else 0), positions)
+    return x[((slice(None),) if batched else ()) + index]
+
+
+def _post(z, positions, batched):
+    if not positions:
+        return z
+    index = _drop(z.ndim - (1 if batched else 0), positions)
+    return z[((slice(None),) if batched else ()) + index]
+
+
+def _undrop(z_bar, positions):
+    """The batched cotangent of ``z[post]`` spread back to z's rank (size-1 axes)."""
+    if not positions:
+        return z_bar
+    return z_bar[(slice(None),) + _insert(z_bar.ndim - 1, positions)]
+
+
+def _uninsert(c, positions):
+    """A batched cotangent of ``x[pre]`` reduced back to x's rank (the inserted axes have
+    size 1 in x[pre]; rt.sum_to already summed the cotangent over them)."""
+    if not positions:
+        return c
+    return c[(slice(None),) + _drop(c.ndim - 1, positions)]
+
+
+def _scalar_product(a, b):
+    """np.dot / np.inner with a 0-d operand: a product."""
+    return a.ndim == 0 or b.ndim == 0
+
+
+def _product_tangent(op, a, b, a_dot, b_dot, y):
+    if _scalar_product(a, b):
+        terms = []
+        if a_dot is not None:
+            terms.append(lead_axes(a_dot, y.ndim - a.ndim) * b)
+        if b_dot is not None:
+            terms.append(a * lead_axes(b_dot, y.ndim - b.ndim))
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    if a.ndim <= 2 and b.ndim <= 2 and (op is not np.inner or b.ndim == 1):
+        return _matrix_tangent(a, b, a_dot, b_dot)
+    pa, pb, post = _bilinear_form(op, a, b)
+    a2, b2 = _pre(a, pa, False), _pre(b, pb, False)
+    z_dot = bmatmul_tangent(a2, b2, None if a_dot is None else _pre(a_dot, pa, True),
+                            None if b_dot is None else _pre(b_dot, pb, True))
+    return _post(z_dot, post, True)
+
+
+def _product_adjoint(op, which, y_bar, a, b):
+    if _scalar_product(a, b):
+        if which == "a":
+            return unbroadcast(y_bar * b, a)
+        return unbroadcast(y_bar * a, b)
+    if a.ndim <= 2 and b.ndim <= 2 and (op is not np.inner or b.ndim == 1):
+        return _matrix_adjoint_a(y_bar, a, b) if which == "a" else _matrix_adjoint_b(y_bar, a, b)
+    pa, pb, post = _bilinear_form(op, a, b)
+    a2, b2 = _pre(a, pa, False), _pre(b, pb, False)
+    z_bar = _undrop(y_bar, post)
+    if which == "a":
+        return _uninsert(bmatmul_adjoint_a(z_bar, a2, b2), pa)
+    return _uninsert(bmatmul_adjoint_b(z_bar, a2, b2), pb)
+
+
+@tangent_rule(np.matmul)
+def matmul_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _product_tangent(np.matmul, a, b, a_dot, b_dot, y)
+
+
+@adjoint_rule(np.matmul, "a")
+def matmul_adjoint_a(y_bar, a, b):
+    return _product_adjoint(np.matmul, "a", y_bar, a, b)
+
+
+@adjoint_rule(np.matmul, "b")
+def matmul_adjoint_b(y_bar, a, b):
+    return _product_adjoint(np.matmul, "b", y_bar, a, b)
+
+
+@tangent_rule(np.dot)
+def dot_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _product_tangent(np.dot, a, b, a_dot, b_dot, y)
+
+
+@adjoint_rule(np.dot, "a")
+def dot_adjoint_a(y_bar, a, b):
+    return _product_adjoint(np.dot, "a", y_bar, a, b)
+
+
+@adjoint_rule(np.dot, "b")
+def dot_adjoint_b(y_bar, a, b):
+    return _product_adjoint(np.dot, "b", y_bar, a, b)
+
+
 @tangent_rule(np.outer)
 def outer_tangent(a, b, a_dot, b_dot):
+    # np.outer flattens its operands: y[i, j] = ravel(a)[i] * ravel(b)[j]
     terms = []
     if a_dot is not None:
-        terms.append(a_dot[:, :, None] * np.ravel(b))
+        terms.append(_flat_batched(a_dot, a)[:, :, None] * np.ravel(b))
     if b_dot is not None:
-        terms.append(np.ravel(a)[:, None] * b_dot[:, None, :])
+        terms.append(np.ravel(a)[:, None] * _flat_batched(b_dot, b)[:, None, :])
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _flat_batched(t, x):
+    return t if x.ndim == 1 else _reshape_batched(t, (-1,))
+
+
+def _unflat_batched(t, x):
+    return t if x.ndim == 1 else _reshape_batched(t, x.shape)
 
 
 @adjoint_rule(np.outer, "a")
 def outer_adjoint_a(y_bar, a, b):
-    return np.sum(y_bar * b, axis=2)
+    return _unflat_batched(np.sum(y_bar * np.ravel(b), axis=2), a)
 
 
 @adjoint_rule(np.outer, "b")
 def outer_adjoint_b(y_bar, a, b):
-    return np.sum(y_bar * a[:, None], axis=1)
+    return _unflat_batched(np.sum(y_bar * np.ravel(a)[:, None], axis=1), b)
 
 
 @tangent_rule(np.inner)
-def inner_tangent(a, b, a_dot, b_dot):
-    if a.ndim != 1 or b.ndim != 1:
-        raise UnsupportedError("np.inner of arrays that are not vectors: not supported yet; use @")
-    return matmul_tangent(a, b, a_dot, b_dot)
+def inner_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _product_tangent(np.inner, a, b, a_dot, b_dot, y)
 
 
 @adjoint_rule(np.inner, "a")
 def inner_adjoint_a(y_bar, a, b):
-    return matmul_adjoint_a(y_bar, a, b)
+    return _product_adjoint(np.inner, "a", y_bar, a, b)
 
 
 @adjoint_rule(np.inner, "b")
 def inner_adjoint_b(y_bar, a, b):
-    return matmul_adjoint_b(y_bar, a, b)
+    return _product_adjoint(np.inner, "b", y_bar, a, b)
+
+
+def _trace_mask(x):
+    """np.eye over x's first two axes, shaped to broadcast against x (np.trace's diagonal)."""
+    eye = call(np.eye, x.shape[0], x.shape[1])
+    return eye[(slice(None), slice(None)) + (None,) * (x.ndim - 2)] if x.ndim > 2 else eye
 
 
 @tangent_rule(np.trace)
 def trace_tangent(x, x_dot):
-    if x.ndim != 2:
-        raise UnsupportedError("np.trace of an array that is not a matrix: not supported yet")
-    return sum_batched(x_dot * call(np.eye, x.shape[0], x.shape[1]), (0, 1))
+    return sum_batched(x_dot * _trace_mask(x), (0, 1))
 
 
 @adjoint_rule(np.trace, "x")
 def trace_adjoint(y_bar, x):
-    return y_bar[:, None, None] * call(np.eye, x.shape[0], x.shape[1])
+    return y_bar[(slice(None), None, None)] * _trace_mask(x)
 
 
 @tangent_rule(np.linalg.norm)
@@ -618,16 +736,21 @@ def copy_adjoint(y_bar, x):
 
 @tangent_rule(np.concatenate)
 def concatenate_tangent(arrays, axis=0, y=None, arrays_dot=None):
-    return np.concatenate(_dense_parts(arrays, arrays_dot), axis=batched_axis(axis, y.ndim))
+    parts = _dense_parts(arrays, arrays_dot)
+    if axis is None:  # the flattened arrays, joined
+        return np.concatenate(tuple(_flat_batched(d, p) for p, d in zip(arrays, parts)), axis=1)
+    return np.concatenate(parts, axis=batched_axis(axis, y.ndim))
 
 
 @adjoint_rule(np.concatenate, "arrays")
 def concatenate_adjoint(y_bar, arrays, axis=0, y=None):
-    axis = batched_axis(axis, y.ndim)
+    flat = axis is None
+    axis = 1 if flat else batched_axis(axis, y.ndim)
     parts, start = [], 0
     for p in arrays:
-        stop = start + p.shape[axis - 1]
-        parts.append(y_bar[(slice(None),) * axis + (slice(start, stop),)])
+        stop = start + (p.size if flat else p.shape[axis - 1])
+        part = y_bar[(slice(None),) * axis + (slice(start, stop),)]
+        parts.append(_unflat_batched(part, p) if flat else part)
         start = stop
     return tuple(parts)
 
@@ -948,5 +1071,22 @@ nondifferentiable(
     # runtime: seeds and zeros, guards, and the tape's initial fill (overwritten before it is read)
     rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, rt.check_diag, rt.check_no_unit_dims,
 )
-# rt.prod_others is NOT non-differentiable (it depends on x): it has no rule yet, so a second
-# derivative through np.prod raises instead of silently dropping the d(prod_others) term.
+
+
+# rt.prod_others is NOT non-differentiable (it depends on x): a second derivative through
+# np.prod is refused (naming the user's line) instead of dropping the d(prod_others) term.
+def _prod_second_order(*args, **kwargs):
+    raise UnsupportedError(
+        "second derivatives through np.prod: not supported yet; write the product as "
+        "np.exp(np.sum(np.log(x))) for positive x, or as a loop"
+    )
+
+
+@tangent_rule(rt.prod_others)
+def prod_others_tangent(x, x_dot):
+    _prod_second_order()
+
+
+@adjoint_rule(rt.prod_others, "x")
+def prod_others_adjoint(y_bar, x):
+    _prod_second_order()
