@@ -522,7 +522,7 @@ class Reverse(Derivative):
                     partial = partial()
                 if isinstance(partial, (int, float)) and partial in (1.0, -1.0):
                     c = y_bar if partial == 1.0 else -y_bar
-                elif stmt.op in rules.SINGULAR:  # a zero cotangent stays zero beside inf/nan
+                elif rules.is_singular(stmt.op, stmt.args):  # a zero cotangent stays zero beside inf/nan
                     c = scale_nz(y_bar, partial)
                 else:
                     c = y_bar * partial

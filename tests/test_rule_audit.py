@@ -130,18 +130,18 @@ for op, da, db in BINARY:
     for k, (sa, sb) in enumerate(PAIRS):
         CASES.append(case(f"{op.__name__}-{sa}-{sb}", af.binary(op), [da(sa), db(sb)], numba=(op, k) in NUMBA_BINARY))
 for fn, da, db in SCALAR_BINARY:
-    CASES.append(case(f"{fn.__name__}-0d", fn, [da(()), db(())]))
+    CASES.append(case(f"{fn.__name__}-0d", fn, [da(()), db(())], numba=fn is af.builtin_max))  # (Numba has no math.fmod)
 
 # selections (no 0/1 masks: see also test_selections_do_not_leak_nan)
 CASES += [
     case("where-1d", af.where_cmp, [U((5,)), U((5,))], numba=True),
     case("where-3d-2d", af.where_cmp, [U((2, 3, 4)), U((3, 4))]),
-    case("where-0d", af.where_cmp, [U(()), U(())]),
+    case("where-0d", af.where_cmp, [U(()), U(())], numba=True),
     case("where-scalar-branch", af.where_scalar_branch, [NZ((2, 3)), U(())]),
     case("where-sqrt", af.where_sqrt, [NZ((6,))], numba=True),
     case("where-log-2d", af.where_log, [NZ((2, 3))]),
     case("clip-3d", af.clip_, [U((2, 3, 4)), U((4,), -0.5, -0.1), U((), 0.1, 0.5)], numba=True),
-    case("clip-0d", af.clip_, [U(()), U((), -0.5, -0.1), U((), 0.1, 0.5)]),
+    case("clip-0d", af.clip_, [U(()), U((), -0.5, -0.1), U((), 0.1, 0.5)]),  # (Numba: no np.clip of scalars)
     case("clip-const-2d", af.clip_const, [U((2, 3))]),
 ]
 

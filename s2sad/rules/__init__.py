@@ -129,6 +129,26 @@ def differentiable_args(op, args):
     return args[: CONSTANT_FROM.get(op, len(args))]
 
 
+def is_singular(op, args) -> bool:
+    """Does reverse mode scale this statement's cotangent with rt.scale_nz (``SINGULAR``)?
+    Not where a constant operand keeps the partials finite: ``x ** 2.0``, ``x / 3.0``."""
+    if op not in SINGULAR:
+        return False
+    import math
+
+    import numpy as np
+
+    from ..ir import Const
+
+    last = args[1] if len(args) == 2 else None
+    constant = isinstance(last, Const) and isinstance(last.value, (int, float)) and not isinstance(last.value, bool)
+    if op in (np.power, math.pow) and constant and last.value >= 1:
+        return False  # b * a ** (b - 1) is finite (the exponent's partial is not taken)
+    if op is np.true_divide and constant and last.value != 0:
+        return False
+    return True
+
+
 def nondifferentiable(*ops):
     NONDIFFERENTIABLE.update(ops)
 
