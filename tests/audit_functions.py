@@ -359,3 +359,7 @@ def float_of(x):
 
 def int_of(x):
     return int(x * 4.0) * x
+
+
+def max_of_sqrt(x):
+    return np.max(np.sqrt(x))

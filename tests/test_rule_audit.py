@@ -313,6 +313,8 @@ def test_selections_do_not_leak_nan():
                 np.testing.assert_array_equal(J, np.diag([0.0, 0.0, 0.5]))
                 J = getattr(s2sad, mode)(af.where_sqrt, backend=backend)(x)
                 np.testing.assert_array_equal(J, np.diag([0.0, 0.5 / np.sqrt(0.04), 0.5, 0.0]))
+                J = getattr(s2sad, mode)(af.max_of_sqrt, backend=backend)(x[:3])
+                np.testing.assert_array_equal(J, [0.0, 0.0, 0.5])
             H = s2sad.hessian(af.total1(af.where_sqrt), backend=backend)(x[1:])
             assert np.all(np.isfinite(H))
 

@@ -347,21 +347,30 @@ def mean_adjoint(y_bar, x, axis=None):
     return unreduce(y_bar / _count(x, axes), x, axes)
 
 
-def _extreme_weights(x, y, axes):
-    """Where x attains its max/min along ``axes``, split evenly between ties."""
+def _extreme_hits(x, y, axes):
+    """Where x attains its max/min along ``axes`` (a bool mask), and how many times (ties)."""
     full = len(axes) == x.ndim  # y is a scalar: no indexing (Numba cannot index a float)
     index = tuple(None if a in axes else slice(None) for a in range(x.ndim))
-    hit = np.where(np.equal(x, y if full else y[index]), 1.0, 0.0)  # Sym has no ==: it is identity
-    count = hit
+    hit = np.equal(x, y if full else y[index])  # (Sym has no ==: it is identity)
+    count = np.where(hit, 1.0, 0.0)
     for a in sorted(axes, reverse=True):
         count = np.sum(count, axis=a)
-    return hit / (count if full else count[index])
+    return hit, (count if full else count[index])
+
+
+def _extreme_weights(x, y, axes):
+    """Where x attains its max/min along ``axes``, split evenly between ties."""
+    hit, count = _extreme_hits(x, y, axes)
+    return np.where(hit, 1.0, 0.0) / count
 
 
 @tangent_rule(np.max, np.min, np.amax, np.amin)
 def extreme_tangent(x, axis=None, y=None, x_dot=None):
+    # the tangents of the extremes, selected (an element that is not one may have a nan or
+    # inf tangent: it must not leak through a multiplication by 0)
     axes = axes_of(axis, x.ndim)
-    return sum_batched(_extreme_weights(x, y, axes) * x_dot, axes)
+    hit, count = _extreme_hits(x, y, axes)
+    return sum_batched(np.where(hit, x_dot, 0.0) / count, axes)
 
 
 @adjoint_rule(np.max, "x")
