@@ -462,7 +462,10 @@ def _register():
     def scale_nz_impl(g, p):
         if not is_array(g) and not is_array(p):
             return lambda g, p: g if g == 0 else g * p
-        return lambda g, p: np.where(g == 0, 0.0, g * p)
+        def impl(g, p):
+            out = g * p
+            return np.where(g == 0, np.zeros_like(out), out)  # (out's dtype: float32 stays)
+        return impl
 
     @overload(runtime.cumsum_rows)
     def cumsum_rows_impl(t):
