@@ -177,7 +177,8 @@ def _product_shapes(fn, ra, rb):
     return sa, (() if rb == 0 else (3,) if rb == 1 else (2,) * (rb - 2) + (3, 4))
 
 
-NUMBA_PRODUCTS = {(af.matmul_, 2, 1), (af.matmul_, 1, 2), (af.dot_, 2, 2), (af.dot_, 0, 2), (af.inner_, 1, 1)}
+NUMBA_PRODUCTS = {(af.matmul_, 2, 1), (af.matmul_, 1, 2), (af.dot_, 2, 2), (af.dot_, 0, 2), (af.inner_, 1, 1),
+                  (af.dot_, 3, 2), (af.dot_, 1, 3), (af.inner_, 2, 3), (af.matmul_, 3, 3), (af.matmul_, 1, 3)}
 for fn in (af.dot_, af.inner_, af.matmul_):
     for ra in range(4):
         for rb in range(4):
