@@ -363,3 +363,15 @@ def int_of(x):
 
 def max_of_sqrt(x):
     return np.max(np.sqrt(x))
+
+
+def arange_stop(x):
+    return np.arange(0.5, x + 3.0) * x
+
+
+def arange_one(x):
+    return np.arange(x + 3.0) * x
+
+
+def full_row(v):
+    return np.full((2, 3), v)

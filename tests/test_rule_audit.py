@@ -214,7 +214,8 @@ SHAPE_CASES = [
     (af.getitem_none, [(4,)]), (af.getitem_none, [(4, 3)]), (af.getitem_last, [(2, 3, 4)]),
     (af.getitem_fancy, [(3,)]), (af.getitem_fancy, [(2, 4)]),
     (af.full_, [()]), (af.full_shape, [()]), (af.full_like_, [(3,)]), (af.full_like_, [(2, 3)]),
-    (af.arange_start, [()]), (af.float_of, [()]), (af.int_of, [()]),
+    (af.arange_start, [()]), (af.arange_stop, [()]), (af.arange_one, [()]), (af.full_row, [(3,)]),
+    (af.float_of, [()]), (af.int_of, [()]),
 ]
 NUMBA_SHAPES = {af.concatenate_neg, af.stack_neg, af.full_, af.arange_start, af.swapaxes_}
 for fn, shapes in SHAPE_CASES:

@@ -1015,26 +1015,17 @@ def full_like_adjoint(y_bar, a, fill_value, dtype=None):
     return unbroadcast(y_bar, fill_value)
 
 
-def _arange_parts(start, stop, step):
-    """(start, step) of ``np.arange``'s elements ``start + k * step`` (one argument is stop)."""
-    if stop is None:
-        return None, None  # np.arange(stop): 0, 1, 2 ...: piecewise constant in stop
-    return start, step
-
-
 @tangent_rule(np.arange)
 def arange_tangent(start, stop=None, step=None, dtype=None, start_dot=None, stop_dot=None, step_dot=None, y=None):
     # y[k] = start + k * step; stop only decides how many (piecewise constant)
     _float_result(y, "np.arange")
-    if stop is None:
-        start_dot = None
+    like = next(d for d in (start_dot, stop_dot, step_dot) if d is not None)
     terms = []
-    if start_dot is not None:
+    if start_dot is not None and stop is not None:  # (np.arange(stop): 0, 1, 2 ...)
         terms.append(start_dot[:, None])
     if step_dot is not None and step is not None:
         terms.append(step_dot[:, None] * call(np.arange, y.shape[0]))
     if not terms:
-        like = next(d for d in (start_dot, stop_dot, step_dot) if d is not None)
         return rt.zeros_batch(like, y)
     total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
     return rt.broadcast_like(total, y)
