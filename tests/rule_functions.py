@@ -641,3 +641,7 @@ def where_sqrt(x):
 
 def maximum_sqrt(x):
     return np.maximum(np.sqrt(np.abs(x)), 0.5)
+
+
+def sum_sqrt_where(x):
+    return np.sum(np.where(x > 0.5, np.sqrt(x), x) * x)

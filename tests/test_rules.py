@@ -367,6 +367,10 @@ def g_prod_sq(x):
     return 2.0 * p * np.array([np.prod(np.delete(x, i)) for i in range(x.size)])
 
 
+def g_sum_sqrt_where(x):
+    return np.where(x > 0.5, 1.5 * np.sqrt(np.abs(x)), 2.0 * x)
+
+
 class Spec2(NamedTuple):
     fn: object
     grad: object  # closed-form gradient, same argnums structure
@@ -401,6 +405,7 @@ SPECS2 = [
     Spec2(rf.sum_matmul_sq, g_sum_matmul_sq, args(U((2, 3)), U((3, 2))), (0, 1), ()),
     Spec2(rf.sum_broadcast_sq, pick(g_sum_broadcast_sq, 0), args(U((3, 4)), U((4,))), 0, ()),
     Spec2(rf.sum_broadcast_sq, pick(g_sum_broadcast_sq, 1), args(U((3, 4)), U((4,))), 1, (rt.sum_to,)),
+    Spec2(rf.sum_sqrt_where, g_sum_sqrt_where, args(U((6,), 0.1, 1.0)), 0, (rt.scale_nz,)),
     Spec2(rf.prod_sq, g_prod_sq, args(NZ((4,), 0.5, 1.5)), 0, (), PROD2),
 ]
 
