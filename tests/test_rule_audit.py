@@ -4,7 +4,8 @@ differences (tests/checks.py, NumPy only).
 
 Each case checks jacfwd and jacrev (central differences in random directions) and the
 Hessian of ``t * t + t`` with ``t = sum(f(...))`` (``u . H v`` against a four-point second
-difference), on the python backend; a representative subset runs on numba too. A (rule,
+difference), and with one seed (scalars' derivatives are scalars) grad, jvp, vjp (the
+dot-product test) and hvp, on the python backend; a representative subset runs on numba too. A (rule,
 rank) combination s2sad does not support must raise S2SADError naming the user's file:line
 (``refused`` cases): never a wrong number, never an exception from inside generated code.
 
@@ -21,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from checks import check_jacobian
+from checks import check_jacobian, check_jvp, dot_product_test
 
 import audit_functions as af
 import s2sad
@@ -78,7 +79,8 @@ def _total(fn, n):
     return {1: af.total1, 2: af.total2, 3: af.total3}[n](fn)
 
 
-ALL = ("jacfwd", "jacrev", "hessian")
+ALL = ("jacfwd", "jacrev", "hessian", "grad", "jvp", "vjp", "hvp")
+SECOND = ("hessian", "hvp")
 
 
 def case(name, fn, builders, argnums=None, numba=False, refused=()):
@@ -151,8 +153,8 @@ REDUCTIONS = [
     (af.sum_02, (3,), U, ()), (af.mean_all, (1, 2, 3), U, ()), (af.mean_0, (1, 2, 3), U, ()),
     (af.mean_last, (2, 3), U, ()), (af.max_all, (1, 2, 3), U, ()), (af.max_0, (1, 2, 3), U, ()),
     (af.min_last, (1, 2, 3), U, ()), (af.amax_all, (2,), U, ()), (af.amin_0, (3,), U, ()),
-    (af.prod_all, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: ("hessian",), 2: ("hessian",), 3: ("hessian",)}),
-    (af.prod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: ("hessian",), 2: ALL, 3: ALL}),
+    (af.prod_all, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: SECOND, 2: SECOND, 3: SECOND}),
+    (af.prod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: SECOND, 2: ALL, 3: ALL}),
     (af.cumsum_all, (1, 2, 3), U, ()), (af.cumsum_0, (1, 2, 3), U, {2: ALL, 3: ALL}),
     (af.norm_all, (1, 2, 3), U, ()), (af.trace_, (2, 3), U, ()),
 ]
@@ -270,6 +272,11 @@ def _check_hessian(H, s, args, argnums, rng):
         assert np.isclose(got, expected, rtol=1e-4, atol=1e-5), f"u.Hv {got} != {expected} (finite differences)"
 
 
+def _apply(block, v):
+    """block v for a Hessian block of shape out.shape + v.shape."""
+    return np.tensordot(np.asarray(block), np.asarray(v), axes=np.ndim(v))
+
+
 def _located(exc):
     assert isinstance(exc, S2SADError), f"{type(exc).__name__} escaped: {exc}"
     assert "audit_functions.py:" in str(exc), f"S2SADError without the user's file:line: {exc}"
@@ -288,17 +295,39 @@ def test_rule_audit(c, backend):
         ("jacrev", lambda: s2sad.jacrev(c.fn, argnums=argnums, backend=backend)(*a)),
         ("hessian", lambda: s2sad.hessian(c.total, argnums=c.argnums, backend=backend)(*a)),
     ]
+    scalars = all(np.ndim(x) == 0 for x in a)  # (numba: scalar code, checked where it is all scalars)
+    if (backend == "python" or scalars) and len(c.argnums) == len(a):  # one seed: scalars' derivatives are scalars
+        tangents = tuple(_direction(x, rng) for x in a)
+        transforms += [
+            ("grad", lambda: s2sad.grad(c.total, argnums=c.argnums, backend=backend)(*a)),
+            ("jvp", lambda: s2sad.jvp(c.fn, a, tangents, backend=backend)[1]),
+            ("vjp", lambda: s2sad.vjp(c.fn, *a, backend=backend)[1]),
+            ("hvp", lambda: s2sad.hvp(c.total, a, tangents, backend=backend)),
+        ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # np.where evaluates both branches
         for mode, run in transforms:
             if mode in c.refused:
                 with pytest.raises(Exception) as info:
-                    run()
+                    out = run()
+                    if mode == "vjp":  # (the pullback is built at its first call)
+                        out(c.fn(*a))
                 _located(info.value)
                 continue
             out = run()
             if mode == "hessian":
+                H = out
                 _check_hessian(out, c.total, a, c.argnums, rng)
+            elif mode == "grad":
+                check_jacobian(c.total, a, c.argnums, out, rng=rng)
+            elif mode == "jvp":
+                check_jvp(c.fn, a, c.argnums, out, tangents)
+            elif mode == "vjp":
+                dot_product_test(c.fn, a, c.argnums, out, rng=rng)
+            elif mode == "hvp":  # against the Hessian checked above
+                for i in range(len(a)):
+                    expected = sum(_apply(H[i][j], tangents[j]) for j in range(len(a)))
+                    np.testing.assert_allclose(out[i], expected, rtol=1e-7, atol=1e-9)
             else:
                 check_jacobian(c.fn, a, argnums, out, rng=rng)
 
