@@ -645,3 +645,20 @@ def _product_impl(name, a, b):
         f"    return {Z}",
     ]) + "\n"
     return _import(_write_module(text, "s2sad_product"), "s2sad_product").impl
+
+
+def concatenate_flat(arrays):
+    """``np.concatenate(arrays, axis=None)``: the flattened arrays joined (Numba's
+    np.concatenate has no ``axis=None``)."""
+    return np.concatenate(arrays, axis=None)
+
+
+@overload(concatenate_flat, jit_options={"cache": True})
+def _concatenate_flat_impl(arrays):
+    if not isinstance(arrays, types.BaseTuple):
+        return None
+    from .backends import _import, _write_module
+
+    parts = ", ".join(f"np.ravel(arrays[{k}])" for k in range(len(arrays.types)))
+    text = f"import numpy as np\n\n\ndef impl(arrays):\n    return np.concatenate(({parts},))\n"
+    return _import(_write_module(text, "s2sad_concatenate"), "s2sad_concatenate").impl

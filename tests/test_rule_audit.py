@@ -219,10 +219,11 @@ SHAPE_CASES = [
     (af.arange_start, [()]), (af.arange_stop, [()]), (af.arange_one, [()]), (af.full_row, [(3,)]),
     (af.float_of, [()]), (af.int_of, [()]),
 ]
-NUMBA_SHAPES = {af.concatenate_neg, af.stack_neg, af.full_, af.arange_start, af.swapaxes_}
+NUMBA_SHAPES = {(af.concatenate_neg, "3d-3d"), (af.stack_neg, "2d-2d"), (af.full_, "0d"), (af.arange_start, "0d"),
+                (af.swapaxes_, "3d"), (af.concatenate_none, "2d-1d"), (af.stack_0, "0d-0d"), (af.array_of, "0d-0d")}
 for fn, shapes in SHAPE_CASES:
     label = "-".join(f"{len(s)}d" for s in shapes)
-    CASES.append(case(f"{fn.__name__}-{label}", fn, [U(s) for s in shapes], numba=fn in NUMBA_SHAPES and len(shapes[0]) >= 1))
+    CASES.append(case(f"{fn.__name__}-{label}", fn, [U(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPES))
 CASES.append(case("arange_step", af.arange_step, [U(()), U((), 0.9, 1.1)]))
 
 
