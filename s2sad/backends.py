@@ -2,7 +2,8 @@
 
 ``python`` runs the generated source with NumPy; ``numba`` writes it into a module file in
 the cache folder (``$S2SAD_CACHE_DIR``, default ``~/.cache/s2sad``) and compiles it with
-``numba.njit(cache=True)``, so machine code is reused across processes. Every file is
+``numba.njit(cache=True)`` (with NumPy's floating-point semantics where the code divides:
+1/0 is inf, not ZeroDivisionError), so machine code is reused across processes. Every file is
 registered with ``linecache``, so tracebacks and pdb show the generated code.
 """
 
@@ -220,6 +221,16 @@ def _install_scalar_typing_memo():
     BaseFunction.get_call_type = get_call_type
 
 
+def _may_raise_python_errors(source: str) -> bool:
+    """Does the code divide or take a power (where Numba's default error model raises
+    ZeroDivisionError, Python's semantics)? Then it compiles with ``error_model="numpy"``:
+    1/0 is inf, 0/0 nan, as NumPy and the python backend give. Not elsewhere: on code with no
+    division, the NumPy model cost 20-40 % per call here (W1's Hessian 4.1 -> 5.6 us, W10's
+    gradient 2.5 -> 3.3 us; the same source, the same machine)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    return any(op in code for op in ("/", "%", "**", "pow("))
+
+
 def compile_numba(source: str, name: str, glue: bool = False):
     import numba
 
@@ -235,7 +246,8 @@ def compile_numba(source: str, name: str, glue: bool = False):
     with _LOCK:
         jitted = getattr(module, "_s2sad_jitted_" + name, None)
         if jitted is None:
-            jitted = numba.njit(cache=True)(getattr(module, name))
+            options = {"error_model": "numpy"} if _may_raise_python_errors(source) else {}
+            jitted = numba.njit(cache=True, **options)(getattr(module, name))
             setattr(module, "_s2sad_jitted_" + name, jitted)
     return jitted
 
@@ -293,7 +305,7 @@ def _register():
     # implementations are cached on disk like generated code: a new derivative that uses a
     # helper with argument types seen before links the cached machine code (Numba keys the
     # cache on the closure's values too) instead of compiling the helper again
-    overload = functools.partial(numba_overload, jit_options={"cache": True})
+    overload = functools.partial(numba_overload, jit_options={"cache": True, "error_model": "numpy"})
 
     def is_array(t):
         return isinstance(t, types.Array)
@@ -456,6 +468,15 @@ def _register():
         if a.ndim == 2 and b.ndim == 2:
             return lambda a, b: a @ b
         return _bmatmul_source(a.ndim, b.ndim)
+
+    @overload(runtime.scale_nz)
+    def scale_nz_impl(g, p):
+        if not is_array(g) and not is_array(p):
+            return lambda g, p: g if g == 0 else g * p
+        def impl(g, p):
+            out = g * p
+            return np.where(g == 0, np.zeros_like(out), out)  # (out's dtype: float32 stays)
+        return impl
 
     @overload(runtime.cumsum_rows)
     def cumsum_rows_impl(t):

@@ -20,6 +20,7 @@ from . import runtime
 from .errors import S2SADError
 from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, walk
 
+PRODUCTS = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
 INFIX = {
     operator.add: "+",
     np.add: "+",
@@ -231,6 +232,13 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
     if op is TUPLE:
         items = ", ".join(atom(a) for a in args)
         return f"({items},)" if len(args) == 1 else f"({items})"
+    if kernels and op in PRODUCTS and len(args) == 2 and not stmt.kwargs and not (op is not np.inner and all(
+        isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
+    )):  # Numba has np.dot and @ for 1-2 axes only, no np.inner: kernels.product (any rank)
+        return f'nk.product("{PRODUCTS[op]}", {atom(args[0])}, {atom(args[1])})'
+    if kernels and op is np.concatenate and len(args) == 1 and set(stmt.kwargs) == {"axis"} \
+            and isinstance(stmt.kwargs["axis"], Const) and stmt.kwargs["axis"].value is None:
+        return f"nk.concatenate_flat({atom(args[0])})"  # (Numba's np.concatenate has no axis=None)
     if kernels and (op is np.matmul or op is np.dot) and len(args) == 2 and not stmt.kwargs and all(
         isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
     ):  # Numba's own compiled again in each new process: 0.1-0.3 s a signature
@@ -242,6 +250,10 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
         return f"-{_operand(args[0])}"
     if op in ATTRIBUTE_FORM and len(args) == 1:
         return f"{atom(args[0])}.{ATTRIBUTE_FORM[op]}"
+    if kernels and op is np.stack and args and isinstance(args[0], Var):
+        seq = types.get(args[0].name)
+        if isinstance(seq, tuple) and seq and all(np.ndim(e) == 0 and not isinstance(e, tuple) for e in seq):
+            return f"np.array({atom(args[0])})"  # scalars (any axis: 0 or -1): Numba stacks arrays only
     if op is np.array and args and isinstance(args[0], Var):
         seq = types.get(args[0].name)
         if isinstance(seq, tuple) and seq and all(isinstance(e, np.ndarray) for e in seq):

@@ -19,7 +19,7 @@ from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 from numpy.lib.stride_tricks import as_strided
 
-jit = numba.njit(cache=True)
+jit = numba.njit(cache=True, error_model="numpy")  # NumPy's floating-point semantics: 1/0 is inf
 fused_jit = numba.njit(cache=True, error_model="numpy")  # fusion.py's kernels
 
 # --- large arrays: allocated as NumPy allocates them ---------------------------------------
@@ -603,3 +603,62 @@ def matmul(a, b):
     with the kernels (Numba's own, through BLAS, is compiled in each process: 0.1-0.3 s a
     signature)."""
     return a @ b
+
+
+# --- np.dot, np.inner, np.matmul of any rank -------------------------------------------------
+# Numba has np.dot and @ for one or two axes only, and no np.inner. ``product("dot", a, b)``
+# computes them for every rank as ONE stacked matmul (runtime.product_form, the same form the
+# derivative rules use): size-1 axes inserted by indexing, runtime.bmatmul (whose stacks
+# broadcast), element 0 of the size-1 axes of the result. A 0-d operand is a product.
+
+
+def product(name, a, b):
+    """``np.<name>(a, b)`` for ``name`` in dot, inner, matmul, operands of any rank."""
+    return getattr(np, name)(a, b)
+
+
+def _index_text(index):
+    return "[" + ", ".join(":" if isinstance(i, slice) else "None" if i is None else str(i) for i in index) + "]"
+
+
+@overload(product, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
+def _product_impl(name, a, b):
+    if not isinstance(name, types.StringLiteral):
+        return None
+    from . import runtime
+    from .backends import _import, _write_module
+
+    name = name.literal_value
+    ra = a.ndim if isinstance(a, types.Array) else 0
+    rb = b.ndim if isinstance(b, types.Array) else 0
+    if ra == 0 or rb == 0:
+        return lambda name, a, b: a * b
+    pa, pb, post = runtime.product_form(name, ra, rb)
+    A = "a" + (_index_text(runtime.insert_index(ra, pa)) if pa else "")
+    B = "b" + (_index_text(runtime.insert_index(rb, pb)) if pb else "")
+    rz = max(ra + len(pa), rb + len(pb))
+    Z = "z" + (_index_text(runtime.drop_index(rz, post)) if post else "")
+    text = "\n".join([
+        "import numpy as np", "from s2sad import runtime as rt", "", "",
+        "def impl(name, a, b):",
+        f"    z = rt.bmatmul(np.ascontiguousarray({A}), np.ascontiguousarray({B}))",
+        f"    return {Z}",
+    ]) + "\n"
+    return _import(_write_module(text, "s2sad_product"), "s2sad_product").impl
+
+
+def concatenate_flat(arrays):
+    """``np.concatenate(arrays, axis=None)``: the flattened arrays joined (Numba's
+    np.concatenate has no ``axis=None``)."""
+    return np.concatenate(arrays, axis=None)
+
+
+@overload(concatenate_flat, jit_options={"cache": True})
+def _concatenate_flat_impl(arrays):
+    if not isinstance(arrays, types.BaseTuple):
+        return None
+    from .backends import _import, _write_module
+
+    parts = ", ".join(f"np.ravel(arrays[{k}])" for k in range(len(arrays.types)))
+    text = f"import numpy as np\n\n\ndef impl(arrays):\n    return np.concatenate(({parts},))\n"
+    return _import(_write_module(text, "s2sad_concatenate"), "s2sad_concatenate").impl

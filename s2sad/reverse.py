@@ -44,7 +44,7 @@ from .ir import (
     reads,
     walk,
 )
-from .runtime import new_tape, scatter_add, sum_to, zeros_batch
+from .runtime import new_tape, scale_nz, scatter_add, sum_to, zeros_batch
 from .trace import building, copy_to, dummy_array
 
 
@@ -522,6 +522,8 @@ class Reverse(Derivative):
                     partial = partial()
                 if isinstance(partial, (int, float)) and partial in (1.0, -1.0):
                     c = y_bar if partial == 1.0 else -y_bar
+                elif rules.is_singular(stmt.op, stmt.args):  # a zero cotangent stays zero beside inf/nan
+                    c = scale_nz(y_bar, partial)
                 else:
                     c = y_bar * partial
                 if not (self.unit and y_bar.ndim == 0):  # (unit mode, scalars only: done)

@@ -225,7 +225,57 @@ def prod_others(x):
     return (left * right).reshape(np.shape(x))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others]
+@primitive
+def scale_nz(g, p):
+    """``g * p`` with 0 where ``g`` is 0, even where ``p`` is inf or nan: the adjoint of an op
+    whose derivative is singular somewhere (sqrt, log, divide ...). A cotangent that is
+    exactly zero (the branch np.where did not select) contributes nothing."""
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.equal(g, 0), 0, np.multiply(g, p))
+    return out.astype(np.result_type(g, p), copy=False) if out.ndim else np.result_type(g, p).type(out[()])
+
+
+def product_form(name, ra, rb):
+    """How ``np.dot`` / ``np.inner`` / ``np.matmul`` (``name``) of operands of ranks ``ra``,
+    ``rb`` (both >= 1) is one stacked matmul: ``bmatmul(a[pre_a], b[pre_b])[post]``, where
+    ``pre`` inserts size-1 axes at the given positions and ``post`` takes element 0 of the
+    result's size-1 axes at the given positions (all counted from the end, negative).
+    Returns (positions for a, for b, for the result). Rules (derivatives) and the numba
+    kernel (kernels.product) both read it."""
+    if name == "matmul":
+        if ra == 1 and rb == 1:
+            return (-2,), (-1,), (-2, -1)
+        if ra == 1:
+            return (-2,), (), (-2,)
+        if rb == 1:
+            return (), (-1,), (-1,)
+        return (), (), ()
+    if rb == 1:  # np.dot and np.inner with a vector b: a sum over the last axes
+        return ((-2,) if ra == 1 else ()), (-1,), ((-2, -1) if ra == 1 else (-1,))
+    if name == "dot":
+        if rb == 2 and ra >= 2:
+            return (), (), ()  # matmul's stacks of a against the one matrix b
+        # a[i..., n] b[j..., n, k]: a as (i..., 1 (one per j axis), 1, n)
+        return tuple(range(-2 - (rb - 2), -1)), (), (-2,)
+    # np.inner: a[i..., n] b[j..., n]: a as (i..., 1 (one per j axis), 1, n), b as (j..., n, 1)
+    return tuple(range(-2 - (rb - 1), -1)), (-1,), (-2, -1)
+
+
+def insert_index(ndim, positions):
+    """The index of a rank-``ndim`` array that inserts new axes at ``positions`` (negative,
+    counted from the end of the result), e.g. (-2,) gives ``x[:, None, :]`` for a 2-D x."""
+    out_ndim = ndim + len(positions)
+    new = {out_ndim + p for p in positions}
+    return tuple(None if k in new else slice(None) for k in range(out_ndim))
+
+
+def drop_index(ndim, positions):
+    """The index of a rank-``ndim`` array taking element 0 of the axes at ``positions``."""
+    dropped = {ndim + p for p in positions}
+    return tuple(0 if k in dropped else slice(None) for k in range(ndim))
+
+
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz]
 
 
 def _scatter_type(ct, x, *index):

@@ -482,7 +482,7 @@ def sink_transposes(fn):
 
 def _elementwise(op):
     """A ufunc applied element by element (np.matmul is a ufunc with a core signature)."""
-    return (isinstance(op, np.ufunc) and op.signature is None) or op in ELEMENTWISE_OPERATORS
+    return (isinstance(op, np.ufunc) and op.signature is None) or op in ELEMENTWISE_OPERATORS or op is rt.scale_nz
 
 
 def assigned_once(fn):

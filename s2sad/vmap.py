@@ -491,6 +491,8 @@ def _scalar_op(op, *xs):
         return _emit(f"min({t[0]}, {t[1]})")
     if op is np.where:
         return _emit(f"{t[1]} if {t[0]} else {t[2]}")
+    if op is rt.scale_nz:  # g * p, 0 where g is 0 (reverse mode of sqrt, log, divide ...)
+        return _emit(f"{t[0]} if {t[0]} == 0 else {t[0]} * {t[1]}")
     if op is np.logical_not:
         return _emit(f"not {t[0]}")
     if op in (builtins.float, np.float64):
@@ -506,7 +508,8 @@ def _op_name(op):
 
 _ELEMENTWISE = set(_INFIX) | set(_MATH_UNARY) | set(_MATH_BINARY) | {
     np.negative, operator.neg, np.positive, np.square, np.reciprocal, np.sign, np.maximum,
-    np.minimum, builtins.max, builtins.min, np.where, np.logical_not, builtins.float, np.float64}
+    np.minimum, builtins.max, builtins.min, np.where, np.logical_not, builtins.float, np.float64,
+    rt.scale_nz}
 
 
 

@@ -4,6 +4,7 @@ s2sad reads source with inspect, so each function is a module-level def in a rea
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -589,3 +590,58 @@ def array_of_scalars(x):
 
 def array_of_arrays(x, y):
     return np.array([x, y * 2.0])
+
+
+# --- issue 16: remainder, constructors from values, selections ---
+
+
+def mod_op(a, b):
+    return a % b
+
+
+def np_mod(a, b):
+    return np.mod(a, b)
+
+
+def np_fmod(a, b):
+    return np.fmod(a, b)
+
+
+def math_fmod(a, b):
+    return math.fmod(a, b)
+
+
+def full_(x):
+    return np.full(4, x[0]) * x
+
+
+def full_2d(v):
+    return np.full((2, 3), v)
+
+
+def full_like_(x):
+    return np.full_like(x, x[1]) * x
+
+
+def arange_start(x):
+    return np.arange(x[0], x[0] + 2.5) * x[1]
+
+
+def arange_step(a, s):
+    return np.arange(a, a + 3.0, s)
+
+
+def operator_add(a, b):
+    return operator.add(a, b)
+
+
+def where_sqrt(x):
+    return np.where(x > 0, np.sqrt(x), 0.0)
+
+
+def maximum_sqrt(x):
+    return np.maximum(np.sqrt(np.abs(x)), 0.5)
+
+
+def sum_sqrt_where(x):
+    return np.sum(np.where(x > 0.5, np.sqrt(x), x) * x)

@@ -11,6 +11,7 @@ whose oracle is a hand-written closed-form gradient, differenced numerically.
 
 import builtins
 import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -160,6 +161,20 @@ SPECS = [
     S(rf.clip_, args(DISTINCT((8,))), 0, (np.clip,)),
     S(rf.clip_method, args(DISTINCT((2, 4))), 0, (np.clip,)),
     S(rf.clip_arrays, args(DISTINCT((6,)), C(-0.4), C(0.45)), 0, (np.clip,)),
+    # remainder (issue 16): 1 and -floor(a / b) (fmod: -trunc(a / b)), away from the jumps
+    S(rf.mod_op, args(U((2, 3), 0.1, 0.9), U((3,), 1.3, 1.7)), (0, 1), (np.remainder,), numba=True),
+    S(rf.mod_op, args(U((), 2.1, 2.4), U((), 0.9, 1.0)), (0, 1), (np.remainder,)),
+    S(rf.np_mod, args(U((4,), -2.4, -2.1), U((), 0.9, 1.0)), (0, 1), (np.remainder,)),
+    S(rf.np_fmod, args(U((4,), -2.4, -2.1), U((4,), 0.9, 1.0)), (0, 1), (np.fmod,)),
+    S(rf.math_fmod, args(U((), 2.1, 2.4), U((), 0.9, 1.0)), (0, 1), (math.fmod,)),
+    # constructors whose values come from a differentiated operand (issue 16, item 12)
+    S(rf.full_, args(U((4,))), 0, (np.full,), numba=True),
+    S(rf.full_2d, args(U(())), 0, (np.full,)),
+    S(rf.full_like_, args(U((3,))), 0, (np.full_like,), numba=True),
+    S(rf.arange_start, args(U((2,))), 0, (np.arange,), numba=True),
+    S(rf.arange_step, args(U(()), U((), 0.9, 1.1)), (0, 1), (np.arange,)),
+    S(rf.operator_add, args(U((3,)), U((3,))), (0, 1), (operator.add,)),
+    S(rf.where_sqrt, args(NZ((6,))), 0, (np.where, np.sqrt), numba=True),
     # reductions
     S(rf.sum_all, args(U((3, 4))), 0, (np.sum,)),
     S(rf.sum_all, args(U((5,))), 0, (np.sum,)),
@@ -352,6 +367,10 @@ def g_prod_sq(x):
     return 2.0 * p * np.array([np.prod(np.delete(x, i)) for i in range(x.size)])
 
 
+def g_sum_sqrt_where(x):
+    return np.where(x > 0.5, 1.5 * np.sqrt(np.abs(x)), 2.0 * x)
+
+
 class Spec2(NamedTuple):
     fn: object
     grad: object  # closed-form gradient, same argnums structure
@@ -386,6 +405,7 @@ SPECS2 = [
     Spec2(rf.sum_matmul_sq, g_sum_matmul_sq, args(U((2, 3)), U((3, 2))), (0, 1), ()),
     Spec2(rf.sum_broadcast_sq, pick(g_sum_broadcast_sq, 0), args(U((3, 4)), U((4,))), 0, ()),
     Spec2(rf.sum_broadcast_sq, pick(g_sum_broadcast_sq, 1), args(U((3, 4)), U((4,))), 1, (rt.sum_to,)),
+    Spec2(rf.sum_sqrt_where, g_sum_sqrt_where, args(U((6,), 0.1, 1.0)), 0, (rt.scale_nz,)),
     Spec2(rf.prod_sq, g_prod_sq, args(NZ((4,), 0.5, 1.5)), 0, (), PROD2),
 ]
 
@@ -445,7 +465,8 @@ def test_second_order_rows_cover_runtime_helpers(monkeypatch):
         assert set(spec.ops) <= helpers
     # astype: a user-level op (spec row astype_). add_batch_axis: only seeds jvp/vjp, so its
     # rules run only when differentiating w.r.t. a jvp tangent / vjp cotangent (not covered).
-    missing = helpers - used - {rt.astype, rt.add_batch_axis}
+    # prod_others: its rules refuse (second order through np.prod; test_rule_audit checks it).
+    missing = helpers - used - {rt.astype, rt.add_batch_axis, rt.prod_others}
     assert not missing, f"runtime helpers never exercised by a second-order row: {sorted(o.__name__ for o in missing)}"
 
 

@@ -22,8 +22,11 @@ A zero tangent is passed as ``None``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
+
+from ..errors import UnsupportedError, where
 
 TANGENT_RULES: dict = {}
 ADJOINT_RULES: dict = {}  # op -> {param name: rule}
@@ -31,6 +34,10 @@ ELEMENTWISE: dict = {}  # op -> partials function
 NONDIFFERENTIABLE: set = set()
 UNIT_SAFE: set = set()  # ops whose rules take a scalar's derivative as it is (no seed axis)
 LINEAR: set = set()
+# elementwise ops whose partial derivative may be inf or nan (sqrt at 0, log below 0 ...):
+# reverse mode scales their cotangent with rt.scale_nz, so a zero cotangent (an unselected
+# np.where branch) contributes 0, not 0 * nan
+SINGULAR: set = set()
 CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
 
 
@@ -62,10 +69,34 @@ def params_of(rule) -> Params:
     return Params(primals, dots, wants_y, defaults)
 
 
+def located(rule):
+    """``rule`` whose UnsupportedError (raised by a rule that knows only ranks, not where it
+    is) names the user's file:line of the statement being differentiated."""
+    if getattr(rule, "s2sad_located", False):
+        return rule
+
+    @functools.wraps(rule)
+    def run(*args, **kwargs):
+        try:
+            return rule(*args, **kwargs)
+        except UnsupportedError as exc:
+            if getattr(exc, "s2sad_located", False):
+                raise
+            from ..trace import _CURRENT
+
+            b = _CURRENT[-1] if _CURRENT else None
+            error = type(exc)(f"{where(getattr(b, 'filename', None), getattr(b, 'line', None))}: {exc}")
+            error.s2sad_located = True
+            raise error from None
+
+    run.s2sad_located = True
+    return run
+
+
 def elementwise(*ops):
     def register(partials):
         for op in ops:
-            ELEMENTWISE[op] = partials
+            ELEMENTWISE[op] = located(partials)
         return partials
 
     return register
@@ -74,7 +105,7 @@ def elementwise(*ops):
 def tangent_rule(*ops):
     def register(rule):
         for op in ops:
-            TANGENT_RULES[op] = rule
+            TANGENT_RULES[op] = located(rule)
         return rule
 
     return register
@@ -83,7 +114,7 @@ def tangent_rule(*ops):
 def adjoint_rule(op, *names):
     def register(rule):
         for operand in names:
-            ADJOINT_RULES.setdefault(op, {})[operand] = rule
+            ADJOINT_RULES.setdefault(op, {})[operand] = located(rule)
         return rule
 
     return register
@@ -96,6 +127,26 @@ def constant_operands(op, position):
 
 def differentiable_args(op, args):
     return args[: CONSTANT_FROM.get(op, len(args))]
+
+
+def is_singular(op, args) -> bool:
+    """Does reverse mode scale this statement's cotangent with rt.scale_nz (``SINGULAR``)?
+    Not where a constant operand keeps the partials finite: ``x ** 2.0``, ``x / 3.0``."""
+    if op not in SINGULAR:
+        return False
+    import math
+
+    import numpy as np
+
+    from ..ir import Const
+
+    last = args[1] if len(args) == 2 else None
+    constant = isinstance(last, Const) and isinstance(last.value, (int, float)) and not isinstance(last.value, bool)
+    if op in (np.power, math.pow) and constant and last.value >= 1:
+        return False  # b * a ** (b - 1) is finite (the exponent's partial is not taken)
+    if op is np.true_divide and constant and last.value != 0:
+        return False
+    return True
 
 
 def nondifferentiable(*ops):

@@ -15,7 +15,7 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from ..trace import _getitem, call
-from . import LINEAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
+from . import LINEAR, SINGULAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
 
 
 def contiguous(x):
@@ -181,30 +181,138 @@ def power_partials(a, b, y):
     return (lambda: b * a ** (b - 1.0)), (lambda: y * np.log(a))
 
 
-@elementwise(np.maximum, builtins.max)
-def maximum_partials(a, b):
-    return (lambda: np.where(a >= b, 1.0, 0.0)), (lambda: np.where(a >= b, 0.0, 1.0))
-
-
-@elementwise(np.minimum, builtins.min)
-def minimum_partials(a, b):
-    return (lambda: np.where(a <= b, 1.0, 0.0)), (lambda: np.where(a <= b, 0.0, 1.0))
-
-
 @elementwise(np.arctan2, math.atan2)
 def arctan2_partials(a, b):
     return (lambda: b / (a * a + b * b)), (lambda: -a / (a * a + b * b))
 
 
-@elementwise(np.where)
-def where_partials(condition, a, b):
-    return None, (lambda: np.where(condition, 1.0, 0.0)), (lambda: np.where(condition, 0.0, 1.0))
+@elementwise(np.remainder)
+def remainder_partials(a, b):
+    # a % b == a - floor(a / b) * b, floor(a / b) piecewise constant: almost everywhere the
+    # partials are 1 and -floor(a / b)
+    return 1.0, (lambda: -np.floor(a / b))
 
 
-@elementwise(np.clip)
-def clip_partials(x, lo, hi):
-    inside = lambda: np.where(np.logical_and(x >= lo, x <= hi), 1.0, 0.0)  # noqa: E731  (Sym has no &)
-    return inside, (lambda: np.where(x < lo, 1.0, 0.0)), (lambda: np.where(x > hi, 1.0, 0.0))
+@elementwise(np.fmod, math.fmod)
+def fmod_partials(a, b):
+    # fmod truncates where remainder floors
+    return 1.0, (lambda: -np.trunc(a / b))
+
+
+# --- selections: tangents and cotangents are SELECTED, never multiplied by a 0/1 mask -------
+# (``np.where(x > 0, np.sqrt(x), 0.0)``: where x < 0 the unselected branch's derivative is
+# nan; 0 * nan is nan, a selection is 0)
+
+
+def _select_tangent(y, choices):
+    """``y``'s tangent from ``(condition, operand, tangent)`` choices tried in order (the
+    last one's condition is ignored: it is the default). Tangents are expanded to ``y``'s
+    rank so a condition broadcasts against primal axes only, never the seed axis."""
+    value = None
+    for cond, x, x_dot in reversed(choices):
+        if x_dot is None:
+            part = 0.0
+        else:
+            part = lead_axes(x_dot, y.ndim - (np.ndim(x.dummy) if hasattr(x, "dummy") else 0))
+        if value is None:
+            value = part
+        else:
+            value = np.where(cond, part, value)
+    if y.ndim:
+        value = rt.broadcast_like(value, y)
+    return value
+
+
+def unbroadcast(c, x):
+    """A batched cotangent ``c`` of a broadcast result, summed to ``(B,) + x.shape``."""
+    extra = c.ndim - 1 - x.ndim
+    if extra > 0:
+        c = sum_batched(c, tuple(range(extra)))
+    return rt.sum_to(c, x) if x.ndim else c
+
+
+def _select_adjoint(y_bar, cond, x, take):
+    """The cotangent of operand ``x`` selected where ``cond`` is ``take``."""
+    part = np.where(cond, y_bar, 0.0) if take else np.where(cond, 0.0, y_bar)
+    return unbroadcast(part, x)
+
+
+@tangent_rule(np.where)
+def where_tangent(condition, x, y_, condition_dot=None, x_dot=None, y__dot=None, y=None):
+    return _select_tangent(y, [(condition, x, x_dot), (None, y_, y__dot)])
+
+
+@adjoint_rule(np.where, "x")
+def where_adjoint_x(y_bar, condition, x, y_):
+    return _select_adjoint(y_bar, condition, x, True)
+
+
+@adjoint_rule(np.where, "y_")
+def where_adjoint_y(y_bar, condition, x, y_):
+    return _select_adjoint(y_bar, condition, y_, False)
+
+
+@tangent_rule(np.maximum, builtins.max)
+def maximum_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _select_tangent(y, [(a >= b, a, a_dot), (None, b, b_dot)])
+
+
+@adjoint_rule(np.maximum, "a")
+@adjoint_rule(builtins.max, "a")
+def maximum_adjoint_a(y_bar, a, b):
+    return _select_adjoint(y_bar, a >= b, a, True)
+
+
+@adjoint_rule(np.maximum, "b")
+@adjoint_rule(builtins.max, "b")
+def maximum_adjoint_b(y_bar, a, b):
+    return _select_adjoint(y_bar, a >= b, b, False)
+
+
+@tangent_rule(np.minimum, builtins.min)
+def minimum_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _select_tangent(y, [(a <= b, a, a_dot), (None, b, b_dot)])
+
+
+@adjoint_rule(np.minimum, "a")
+@adjoint_rule(builtins.min, "a")
+def minimum_adjoint_a(y_bar, a, b):
+    return _select_adjoint(y_bar, a <= b, a, True)
+
+
+@adjoint_rule(np.minimum, "b")
+@adjoint_rule(builtins.min, "b")
+def minimum_adjoint_b(y_bar, a, b):
+    return _select_adjoint(y_bar, a <= b, b, False)
+
+
+def _clip_bound(bound, name):
+    if bound is None:
+        raise UnsupportedError(f"np.clip with {name}=None: not supported yet; use np.maximum / np.minimum")
+    return bound
+
+
+@tangent_rule(np.clip)
+def clip_tangent(x, lo, hi, x_dot=None, lo_dot=None, hi_dot=None, y=None):
+    lo, hi = _clip_bound(lo, "a_min"), _clip_bound(hi, "a_max")
+    # as np.clip computes it, minimum(maximum(x, lo), hi): hi where maximum(x, lo) > hi,
+    # else lo where x < lo, else x
+    return _select_tangent(y, [(np.maximum(x, lo) > hi, hi, hi_dot), (x < lo, lo, lo_dot), (None, x, x_dot)])
+
+
+@adjoint_rule(np.clip, "x")
+def clip_adjoint_x(y_bar, x, lo, hi):
+    return _select_adjoint(y_bar, np.logical_or(np.maximum(x, lo) > hi, x < lo), x, False)
+
+
+@adjoint_rule(np.clip, "lo")
+def clip_adjoint_lo(y_bar, x, lo, hi):
+    return _select_adjoint(y_bar, np.logical_and(x < lo, np.logical_not(np.maximum(x, lo) > hi)), lo, True)
+
+
+@adjoint_rule(np.clip, "hi")
+def clip_adjoint_hi(y_bar, x, lo, hi):
+    return _select_adjoint(y_bar, np.maximum(x, lo) > hi, hi, True)
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -239,21 +347,30 @@ def mean_adjoint(y_bar, x, axis=None):
     return unreduce(y_bar / _count(x, axes), x, axes)
 
 
-def _extreme_weights(x, y, axes):
-    """Where x attains its max/min along ``axes``, split evenly between ties."""
+def _extreme_hits(x, y, axes):
+    """Where x attains its max/min along ``axes`` (a bool mask), and how many times (ties)."""
     full = len(axes) == x.ndim  # y is a scalar: no indexing (Numba cannot index a float)
     index = tuple(None if a in axes else slice(None) for a in range(x.ndim))
-    hit = np.where(np.equal(x, y if full else y[index]), 1.0, 0.0)  # Sym has no ==: it is identity
-    count = hit
+    hit = np.equal(x, y if full else y[index])  # (Sym has no ==: it is identity)
+    count = np.where(hit, 1.0, 0.0)
     for a in sorted(axes, reverse=True):
         count = np.sum(count, axis=a)
-    return hit / (count if full else count[index])
+    return hit, (count if full else count[index])
+
+
+def _extreme_weights(x, y, axes):
+    """Where x attains its max/min along ``axes``, split evenly between ties."""
+    hit, count = _extreme_hits(x, y, axes)
+    return np.where(hit, 1.0, 0.0) / count
 
 
 @tangent_rule(np.max, np.min, np.amax, np.amin)
 def extreme_tangent(x, axis=None, y=None, x_dot=None):
+    # the tangents of the extremes, selected (an element that is not one may have a nan or
+    # inf tangent: it must not leak through a multiplication by 0)
     axes = axes_of(axis, x.ndim)
-    return sum_batched(_extreme_weights(x, y, axes) * x_dot, axes)
+    hit, count = _extreme_hits(x, y, axes)
+    return sum_batched(np.where(hit, x_dot, 0.0) / count, axes)
 
 
 @adjoint_rule(np.max, "x")
@@ -305,10 +422,8 @@ def _as_matrix_operands(a, b):
     return (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
 
 
-@tangent_rule(np.matmul, np.dot)
-def matmul_tangent(a, b, a_dot, b_dot):
-    if a.ndim > 2 or b.ndim > 2:
-        raise UnsupportedError("@ / np.dot on arrays of more than 2 dimensions: not supported yet")
+def _matrix_tangent(a, b, a_dot, b_dot):
+    """The tangent of a @ b for operands of one or two axes."""
     terms = []
     if a_dot is not None:
         # (B, m, n) @ (n,) or (n, k): one product of a tall matrix
@@ -323,9 +438,7 @@ def matmul_tangent(a, b, a_dot, b_dot):
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
-@adjoint_rule(np.matmul, "a")
-@adjoint_rule(np.dot, "a")
-def matmul_adjoint_a(y_bar, a, b):
+def _matrix_adjoint_a(y_bar, a, b):
     # y = a @ b ; a_bar = y_bar @ b^T (per seed)
     if b.ndim == 1:
         return y_bar[:, None] * b if a.ndim == 1 else y_bar[:, :, None] * b
@@ -335,9 +448,7 @@ def matmul_adjoint_a(y_bar, a, b):
     return np.reshape(flat, (y_bar.shape[0],) + a.shape)
 
 
-@adjoint_rule(np.matmul, "b")
-@adjoint_rule(np.dot, "b")
-def matmul_adjoint_b(y_bar, a, b):
+def _matrix_adjoint_b(y_bar, a, b):
     # b_bar = a^T @ y_bar (per seed)
     if a.ndim == 1:
         return y_bar[:, None] * a if b.ndim == 1 else y_bar[:, None, :] * a[:, None]
@@ -346,53 +457,177 @@ def matmul_adjoint_b(y_bar, a, b):
     return rt.bmatmul(np.transpose(a), y_bar)
 
 
+
+# --- any rank: np.dot, np.inner, np.matmul as one stacked matmul ---------------------------
+# Each product is written as ``bmatmul(a[pre_a], b[pre_b])[post]``: ``pre`` inserts size-1
+# axes (so NumPy's contraction becomes matmul's, with stack axes that broadcast), ``post``
+# drops the size-1 axes of the result. The tangent and the adjoints are then those of
+# rt.bmatmul (its stacks broadcast and reduce), with the same indexing around them; every op
+# involved has rules and a Numba implementation, so second order works on both backends.
+
+
+_insert, _drop = rt.insert_index, rt.drop_index
+_PRODUCT_NAMES = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
+
+
+def _bilinear_form(op, a, b):
+    return rt.product_form(_PRODUCT_NAMES[op], a.ndim, b.ndim)
+
+
+def _pre(x, positions, batched):
+    if not positions:
+        return x
+    index = _insert(x.ndim - (1 if batched else 0), positions)
+    return x[((slice(None),) if batched else ()) + index]
+
+
+def _post(z, positions, batched):
+    if not positions:
+        return z
+    index = _drop(z.ndim - (1 if batched else 0), positions)
+    return z[((slice(None),) if batched else ()) + index]
+
+
+def _undrop(z_bar, positions):
+    """The batched cotangent of ``z[post]`` spread back to z's rank (size-1 axes)."""
+    if not positions:
+        return z_bar
+    return z_bar[(slice(None),) + _insert(z_bar.ndim - 1, positions)]
+
+
+def _uninsert(c, positions):
+    """A batched cotangent of ``x[pre]`` reduced back to x's rank (the inserted axes have
+    size 1 in x[pre]; rt.sum_to already summed the cotangent over them)."""
+    if not positions:
+        return c
+    return c[(slice(None),) + _drop(c.ndim - 1, positions)]
+
+
+def _scalar_product(a, b):
+    """np.dot / np.inner with a 0-d operand: a product."""
+    return a.ndim == 0 or b.ndim == 0
+
+
+def _product_tangent(op, a, b, a_dot, b_dot, y):
+    if _scalar_product(a, b):
+        terms = []
+        if a_dot is not None:
+            terms.append(lead_axes(a_dot, y.ndim - a.ndim) * b)
+        if b_dot is not None:
+            terms.append(a * lead_axes(b_dot, y.ndim - b.ndim))
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    if a.ndim <= 2 and b.ndim <= 2 and (op is not np.inner or b.ndim == 1):
+        return _matrix_tangent(a, b, a_dot, b_dot)
+    pa, pb, post = _bilinear_form(op, a, b)
+    a2, b2 = _pre(a, pa, False), _pre(b, pb, False)
+    z_dot = bmatmul_tangent(a2, b2, None if a_dot is None else _pre(a_dot, pa, True),
+                            None if b_dot is None else _pre(b_dot, pb, True))
+    return _post(z_dot, post, True)
+
+
+def _product_adjoint(op, which, y_bar, a, b):
+    if _scalar_product(a, b):
+        if which == "a":
+            return unbroadcast(y_bar * b, a)
+        return unbroadcast(y_bar * a, b)
+    if a.ndim <= 2 and b.ndim <= 2 and (op is not np.inner or b.ndim == 1):
+        return _matrix_adjoint_a(y_bar, a, b) if which == "a" else _matrix_adjoint_b(y_bar, a, b)
+    pa, pb, post = _bilinear_form(op, a, b)
+    a2, b2 = _pre(a, pa, False), _pre(b, pb, False)
+    z_bar = _undrop(y_bar, post)
+    if which == "a":
+        return _uninsert(bmatmul_adjoint_a(z_bar, a2, b2), pa)
+    return _uninsert(bmatmul_adjoint_b(z_bar, a2, b2), pb)
+
+
+@tangent_rule(np.matmul)
+def matmul_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _product_tangent(np.matmul, a, b, a_dot, b_dot, y)
+
+
+@adjoint_rule(np.matmul, "a")
+def matmul_adjoint_a(y_bar, a, b):
+    return _product_adjoint(np.matmul, "a", y_bar, a, b)
+
+
+@adjoint_rule(np.matmul, "b")
+def matmul_adjoint_b(y_bar, a, b):
+    return _product_adjoint(np.matmul, "b", y_bar, a, b)
+
+
+@tangent_rule(np.dot)
+def dot_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _product_tangent(np.dot, a, b, a_dot, b_dot, y)
+
+
+@adjoint_rule(np.dot, "a")
+def dot_adjoint_a(y_bar, a, b):
+    return _product_adjoint(np.dot, "a", y_bar, a, b)
+
+
+@adjoint_rule(np.dot, "b")
+def dot_adjoint_b(y_bar, a, b):
+    return _product_adjoint(np.dot, "b", y_bar, a, b)
+
+
 @tangent_rule(np.outer)
 def outer_tangent(a, b, a_dot, b_dot):
+    # np.outer flattens its operands: y[i, j] = ravel(a)[i] * ravel(b)[j]
     terms = []
     if a_dot is not None:
-        terms.append(a_dot[:, :, None] * np.ravel(b))
+        terms.append(_flat_batched(a_dot, a)[:, :, None] * np.ravel(b))
     if b_dot is not None:
-        terms.append(np.ravel(a)[:, None] * b_dot[:, None, :])
+        terms.append(np.ravel(a)[:, None] * _flat_batched(b_dot, b)[:, None, :])
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _flat_batched(t, x):
+    return t if x.ndim == 1 else _reshape_batched(t, (-1,))
+
+
+def _unflat_batched(t, x):
+    return t if x.ndim == 1 else _reshape_batched(t, x.shape)
 
 
 @adjoint_rule(np.outer, "a")
 def outer_adjoint_a(y_bar, a, b):
-    return np.sum(y_bar * b, axis=2)
+    return _unflat_batched(np.sum(y_bar * np.ravel(b), axis=2), a)
 
 
 @adjoint_rule(np.outer, "b")
 def outer_adjoint_b(y_bar, a, b):
-    return np.sum(y_bar * a[:, None], axis=1)
+    return _unflat_batched(np.sum(y_bar * np.ravel(a)[:, None], axis=1), b)
 
 
 @tangent_rule(np.inner)
-def inner_tangent(a, b, a_dot, b_dot):
-    if a.ndim != 1 or b.ndim != 1:
-        raise UnsupportedError("np.inner of arrays that are not vectors: not supported yet; use @")
-    return matmul_tangent(a, b, a_dot, b_dot)
+def inner_tangent(a, b, a_dot=None, b_dot=None, y=None):
+    return _product_tangent(np.inner, a, b, a_dot, b_dot, y)
 
 
 @adjoint_rule(np.inner, "a")
 def inner_adjoint_a(y_bar, a, b):
-    return matmul_adjoint_a(y_bar, a, b)
+    return _product_adjoint(np.inner, "a", y_bar, a, b)
 
 
 @adjoint_rule(np.inner, "b")
 def inner_adjoint_b(y_bar, a, b):
-    return matmul_adjoint_b(y_bar, a, b)
+    return _product_adjoint(np.inner, "b", y_bar, a, b)
+
+
+def _trace_mask(x):
+    """np.eye over x's first two axes, shaped to broadcast against x (np.trace's diagonal)."""
+    eye = call(np.eye, x.shape[0], x.shape[1])
+    return eye[(slice(None), slice(None)) + (None,) * (x.ndim - 2)] if x.ndim > 2 else eye
 
 
 @tangent_rule(np.trace)
 def trace_tangent(x, x_dot):
-    if x.ndim != 2:
-        raise UnsupportedError("np.trace of an array that is not a matrix: not supported yet")
-    return sum_batched(x_dot * call(np.eye, x.shape[0], x.shape[1]), (0, 1))
+    return sum_batched(x_dot * _trace_mask(x), (0, 1))
 
 
 @adjoint_rule(np.trace, "x")
 def trace_adjoint(y_bar, x):
-    return y_bar[:, None, None] * call(np.eye, x.shape[0], x.shape[1])
+    return y_bar[(slice(None), None, None)] * _trace_mask(x)
 
 
 @tangent_rule(np.linalg.norm)
@@ -510,16 +745,21 @@ def copy_adjoint(y_bar, x):
 
 @tangent_rule(np.concatenate)
 def concatenate_tangent(arrays, axis=0, y=None, arrays_dot=None):
-    return np.concatenate(_dense_parts(arrays, arrays_dot), axis=batched_axis(axis, y.ndim))
+    parts = _dense_parts(arrays, arrays_dot)
+    if axis is None:  # the flattened arrays, joined
+        return np.concatenate(tuple(_flat_batched(d, p) for p, d in zip(arrays, parts)), axis=1)
+    return np.concatenate(parts, axis=batched_axis(axis, y.ndim))
 
 
 @adjoint_rule(np.concatenate, "arrays")
 def concatenate_adjoint(y_bar, arrays, axis=0, y=None):
-    axis = batched_axis(axis, y.ndim)
+    flat = axis is None
+    axis = 1 if flat else batched_axis(axis, y.ndim)
     parts, start = [], 0
     for p in arrays:
-        stop = start + p.shape[axis - 1]
-        parts.append(y_bar[(slice(None),) * axis + (slice(start, stop),)])
+        stop = start + (p.size if flat else p.shape[axis - 1])
+        part = y_bar[(slice(None),) * axis + (slice(start, stop),)]
+        parts.append(_unflat_batched(part, p) if flat else part)
         start = stop
     return tuple(parts)
 
@@ -660,6 +900,28 @@ def _unstack(g, x):
     return rt.sum_to(sum_batched(g, tuple(range(extra))), x)
 
 
+@tangent_rule(rt.scale_nz)
+def scale_nz_tangent(g, p, g_dot=None, p_dot=None, y=None):
+    # the product rule, each term zero where its g factor is (as the primal)
+    terms = []
+    if g_dot is not None:
+        terms.append(rt.scale_nz(g_dot, p))
+    if p_dot is not None:
+        terms.append(rt.scale_nz(g, lead_axes(p_dot, g.ndim - p.ndim) if g.ndim > p.ndim else p_dot))
+    total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    return rt.broadcast_like(total, y) if y.ndim else total
+
+
+@adjoint_rule(rt.scale_nz, "g")
+def scale_nz_adjoint_g(y_bar, g, p):
+    return unbroadcast(rt.scale_nz(y_bar, p), g)
+
+
+@adjoint_rule(rt.scale_nz, "p")
+def scale_nz_adjoint_p(y_bar, g, p):
+    return unbroadcast(y_bar * g, p)
+
+
 @tangent_rule(rt.cumsum_rows)
 def cumsum_rows_tangent(t, t_dot):
     return rt.cumsum_rows(t_dot)
@@ -700,6 +962,10 @@ def swapaxes_adjoint(y_bar, x, axis1, axis2):
     return np.swapaxes(y_bar, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
 
 
+SINGULAR.update({np.sqrt, math.sqrt, np.log, math.log, np.log1p, math.log1p, np.arcsin, math.asin,
+                 np.arccos, math.acos, np.true_divide, np.reciprocal, np.power, math.pow, np.arctan2,
+                 math.atan2})
+
 LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_dims, np.squeeze,
                np.broadcast_to, np.copy, COPY, GETITEM, np.concatenate, np.stack, np.cumsum, np.trace,
                rt.sum_to, rt.broadcast_like, rt.scatter, rt.add_batch_axis, np.swapaxes, rt.cumsum_rows})
@@ -711,17 +977,116 @@ constant_operands(rt.scatter, 1)
 constant_operands(rt.scatter_add, 2)
 constant_operands(GETITEM, 1)
 
+# --- constructors whose values come from an operand ---------------------------------------
+
+
+def _float_result(y, name):
+    if np.asarray(y.dummy).dtype.kind != "f":
+        raise UnsupportedError(f"{name} with a differentiated value and a non-float dtype: not supported")
+
+
+@tangent_rule(np.full)
+def full_tangent(shape, fill_value, dtype=None, fill_value_dot=None, y=None):
+    _float_result(y, "np.full")
+    return rt.broadcast_like(lead_axes(fill_value_dot, y.ndim - fill_value.ndim), y)
+
+
+@adjoint_rule(np.full, "fill_value")
+def full_adjoint(y_bar, shape, fill_value, dtype=None):
+    return unbroadcast(y_bar, fill_value)
+
+
+@tangent_rule(np.full_like)
+def full_like_tangent(a, fill_value, dtype=None, a_dot=None, fill_value_dot=None, y=None):
+    # the values of ``a`` do not matter, only its shape: no a_dot term
+    _float_result(y, "np.full_like")
+    if fill_value_dot is None:
+        return rt.zeros_batch(a_dot, y)
+    return rt.broadcast_like(lead_axes(fill_value_dot, y.ndim - fill_value.ndim), y)
+
+
+@adjoint_rule(np.full_like, "a")
+def full_like_adjoint_a(y_bar, a, fill_value, dtype=None):
+    return None  # a's values are never read
+
+
+@adjoint_rule(np.full_like, "fill_value")
+def full_like_adjoint(y_bar, a, fill_value, dtype=None):
+    return unbroadcast(y_bar, fill_value)
+
+
+@tangent_rule(np.arange)
+def arange_tangent(start, stop=None, step=None, dtype=None, start_dot=None, stop_dot=None, step_dot=None, y=None):
+    # y[k] = start + k * step; stop only decides how many (piecewise constant)
+    _float_result(y, "np.arange")
+    like = next(d for d in (start_dot, stop_dot, step_dot) if d is not None)
+    terms = []
+    if start_dot is not None and stop is not None:  # (np.arange(stop): 0, 1, 2 ...)
+        terms.append(start_dot[:, None])
+    if step_dot is not None and step is not None:
+        terms.append(step_dot[:, None] * call(np.arange, y.shape[0]))
+    if not terms:
+        return rt.zeros_batch(like, y)
+    total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    return rt.broadcast_like(total, y)
+
+
+@adjoint_rule(np.arange, "start")
+def arange_adjoint_start(y_bar, start, stop=None, step=None, dtype=None):
+    if stop is None:
+        return None
+    return np.sum(y_bar, axis=1)
+
+
+@adjoint_rule(np.arange, "stop")
+def arange_adjoint_stop(y_bar, start, stop=None, step=None, dtype=None):
+    return None
+
+
+@adjoint_rule(np.arange, "step")
+def arange_adjoint_step(y_bar, start, stop=None, step=None, dtype=None):
+    return np.sum(y_bar * call(np.arange, y_bar.shape[1]), axis=1)
+
+
+@elementwise(operator.add)
+def operator_add_partials(a, b):
+    # operator.add on numbers (tuples of shapes are concatenated by it too: never floats)
+    return 1.0, 1.0
+
+
 # --- non-differentiable ------------------------------------------------------------------
+# ONLY functions that are piecewise constant in every operand (tests/test_rule_audit.py keeps
+# this list against an explicit allow-list): a zero derivative anywhere else is a wrong number.
 
 nondifferentiable(
+    # shapes, sizes, counts, integer conversions
     np.shape, np.ndim, np.size, builtins.len, builtins.range, builtins.int, builtins.bool,
+    # piecewise constant: rounding, signs, comparisons, logic, predicates, argmax
     np.argmax, np.argmin, np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
-    np.floor_divide, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
-    np.eye, np.arange, np.full, np.full_like, np.identity,
-    math.floor, math.ceil, operator.add, rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, np.remainder,
-    rt.check_diag, rt.check_no_unit_dims,
+    np.floor_divide, math.floor, math.ceil,
+    # constructors from shapes alone (values never read)
+    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye, np.identity,
+    # runtime: seeds and zeros, guards, and the tape's initial fill (overwritten before it is read)
+    rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, rt.check_diag, rt.check_no_unit_dims,
 )
-# rt.prod_others is NOT non-differentiable (it depends on x): it has no rule yet, so a second
-# derivative through np.prod raises instead of silently dropping the d(prod_others) term.
+
+
+# rt.prod_others is NOT non-differentiable (it depends on x): a second derivative through
+# np.prod is refused (naming the user's line) instead of dropping the d(prod_others) term.
+def _prod_second_order(*args, **kwargs):
+    raise UnsupportedError(
+        "second derivatives through np.prod: not supported yet; write the product as "
+        "np.exp(np.sum(np.log(x))) for positive x, or as a loop"
+    )
+
+
+@tangent_rule(rt.prod_others)
+def prod_others_tangent(x, x_dot):
+    _prod_second_order()
+
+
+@adjoint_rule(rt.prod_others, "x")
+def prod_others_adjoint(y_bar, x):
+    _prod_second_order()
