@@ -558,7 +558,9 @@ def vjp(fn, *primals, backend="numba"):
         for k, (o, c) in enumerate(zip(outs, out_ct)):
             if np.shape(o) != np.shape(c):
                 raise UsageError(f"vjp: cotangent {k} has shape {np.shape(c)} but the output has shape {np.shape(o)}")
-        cts = tuple(np.asarray(c, dtype=np.result_type(np.asarray(o).dtype, np.float32)) for o, c in zip(outs, out_ct))
+        # a scalar output's cotangent is a scalar (Numba types a 0-d array differently)
+        cts = tuple(_tangent_like(c, np.zeros(np.shape(o), np.result_type(np.asarray(o).dtype, np.float32)))
+                    for o, c in zip(outs, out_ct))
         bars = g.call_extended(primals, primals + cts)
         result = []
         it = iter(bars if isinstance(bars, tuple) else (bars,))

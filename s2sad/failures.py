@@ -59,6 +59,13 @@ def from_generated_code(exc, name, fn, primals, user_filename):
     function ``fn`` called with ``primals``)."""
     from .backends import cache_dir
 
+    if isinstance(exc, S2SADError) and not re.search(r":\d+: ", str(exc)):
+        # a refusal raised while Numba typed the generated code (a runtime helper with no Numba
+        # form for these operands): name the user's function at least
+        code = getattr(fn, "__code__", None)
+        located = type(exc)(f"{where(user_filename, code.co_firstlineno if code is not None else None)}: {exc} "
+                            "(on the numba backend; backend='python' runs the same source with NumPy)")
+        return located
     if isinstance(exc, (S2SADError, MemoryError)):
         return exc
     if fn is not None and hasattr(fn, "__code__"):

@@ -83,8 +83,25 @@ def _add_at(out, ct, x, lead, index):
     keep = [i for i in index if i is not None]
     gathered = np.asarray(x)[tuple(keep)] if keep else np.asarray(x)
     ct = np.reshape(ct, np.shape(ct)[:lead] + gathered.shape)
+    front = _advanced_front(keep) if lead else 0
+    if front:
+        # index arrays apart put their axes first, before the lead (seed) axes, in
+        # out[lead slices + index]: ct's lead axes go after them
+        ct = np.moveaxis(ct, list(range(lead)), list(range(front, front + lead)))
     np.add.at(out, _full_index(lead, keep), ct)
     return out
+
+
+def _advanced_front(index):
+    """The rank of the broadcast index arrays where NumPy puts their axes first (advanced
+    indices not side by side), else 0."""
+    arrays = [k for k, i in enumerate(index) if np.ndim(i) > 0 and not isinstance(i, slice)]
+    if not arrays:
+        return 0
+    advanced = [k for k, i in enumerate(index) if not isinstance(i, slice) and i is not Ellipsis]
+    if advanced[-1] - advanced[0] + 1 == len(advanced):
+        return 0
+    return max(np.ndim(index[k]) for k in arrays)
 
 
 def float_dtype(x):

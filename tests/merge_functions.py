@@ -188,3 +188,15 @@ def broadcast_write_3d(x):
     T[:, 1, :] = x
     T[1, 0] = x[2]
     return np.sum(T * T)
+
+
+def mixed_index_apart(T):
+    return T[1, 1:, [0, 2]] * T[0, 0, 0]  # the int and the list apart: their axis goes first
+
+
+def two_index_lists_apart(T):
+    return np.sum(T[[0, 2], :, [1, 3]] ** 3)
+
+
+def index_array_after_int(T, idx):
+    return T[0, :, idx] * T[1, 1, 1]

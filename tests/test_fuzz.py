@@ -90,10 +90,7 @@ CASES = [
 
 
 # Regressions that fail since the checks cover jvp and vjp too: {(name, backend): cause}.
-KNOWN_REGRESSION_FAILURES = {
-    ("reg_hessian_loop_fill_nonlinear", "numba"): "N9 (numba vjp of a scalar output: zeros_batch of a 0-d cotangent)",
-    ("reg_numba_readonly_adjoint", "numba"): "N9 (numba vjp of a scalar output: zeros_batch of a 0-d cotangent)",
-}
+KNOWN_REGRESSION_FAILURES = {}
 CASES = [
     pytest.param(*c.values, marks=[pytest.mark.xfail(strict=True, reason=f"issue 16 cause {KNOWN_REGRESSION_FAILURES[c.values]}")], id=c.id)
     if c.values in KNOWN_REGRESSION_FAILURES

@@ -797,9 +797,36 @@ def _dense_parts(arrays, dots):
 
 
 
+def _is_index_array(i):
+    if isinstance(i, (list, np.ndarray)):
+        return True
+    return hasattr(i, "ndim") and not isinstance(i, slice) and (i.ndim or 0) > 0
+
+
+def _advanced_first(index):
+    """NumPy puts the axes of advanced indices first when they are not side by side
+    (``T[1, 1:, [0, 2]]``: the int and the list, apart): the rank of their broadcast shape
+    then, else None. A seed axis put in front of such an index lands after those axes."""
+    index = tuple(index)
+    if not any(_is_index_array(i) for i in index):
+        return None
+    advanced = [k for k, i in enumerate(index)
+                if _is_index_array(i) or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+                or (hasattr(i, "ndim") and not isinstance(i, slice) and i.ndim == 0 and np.dtype(i.dtype).kind in "iu")]
+    if advanced[-1] - advanced[0] + 1 == len(advanced):
+        return None
+    if any(i is None for i in index):
+        raise UnsupportedError("an index that mixes None (np.newaxis) with index arrays apart: not supported yet")
+    return max(np.ndim(i.dummy) if hasattr(i, "dummy") else np.ndim(i) for i in index if _is_index_array(i))
+
+
 @tangent_rule(GETITEM)
 def getitem_tangent(x, index, x_dot):
-    return x_dot[(slice(None),) + tuple(index)]
+    y_dot = x_dot[(slice(None),) + tuple(index)]
+    k = _advanced_first(index)
+    if k:  # the seed axis back in front
+        y_dot = np.transpose(y_dot, (k,) + tuple(range(k)) + tuple(range(k + 1, y_dot.ndim)))
+    return y_dot
 
 
 @adjoint_rule(GETITEM, "x")
