@@ -17,8 +17,12 @@ agree because each path writes the same name:
 * at a loop head: a name the loop assigns is given a fresh loop-carried name before the loop
   (copied from its tangent before the loop) and at the end of every trip (copied from the
   trip's tangent), so the next trip and the code after the loop read the latest one;
-* a varied parameter that is not differentiated (or a name varied only later) has a zero
-  tangent, made explicit (``zeros_for``) where a join needs one.
+* a varied parameter that is not differentiated has a zero tangent, made explicit
+  (``zeros_for``) where a join needs one;
+* where the primal itself is set on some paths only (a name first assigned inside a loop or
+  in one arm), the join's tangent name gets a typed placeholder at the top of the function
+  (``predefine``), so the copies above never read an unbound name; its value is read only
+  where the primal's is.
 
 ``tests/test_forward_merges.py`` checks the invariant on the generated code: every tangent
 a statement reads is assigned on every path to it.
