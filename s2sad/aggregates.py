@@ -11,10 +11,10 @@ but not across control flow, where a name keeps its spelling: after
         b = p[0] * a        # p[0] is the *first* a
 
 the name ``a`` holds a later value than ``p[0]``, and a tuple assigned in both arms of an
-``if`` has two sets of atoms. So every tuple variable that is assigned more than once, or whose atoms are
-reassigned anywhere (across control flow: nowhere else), gets one variable per
-element, assigned where the tuple is (``p_0 = a; p_1 = b; p = (p_0, p_1)``), and its
-constant-index reads read them (``x = p_0``). The element variables are ordinary variables:
+``if`` has two sets of atoms. So every tuple variable that is assigned more than once, or
+whose atoms are reassigned anywhere (which normalize leaves only across control flow), gets
+one variable per element, assigned where the tuple is (``p_0 = a; p_1 = b; p = (p_0,
+p_1)``), and its constant-index reads read them (``x = p_0``). The element variables are ordinary variables:
 the joins of forward mode and the tape of reverse mode carry them as they carry any other.
 """
 
