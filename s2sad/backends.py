@@ -248,6 +248,16 @@ def _may_raise_python_errors(source: str) -> bool:
     return any(op in code for op in ("/", "%", "**", "pow("))
 
 
+def numba_module_text(source: str) -> str:
+    """The module the numba backend compiles ``source`` from (vmap imports it by its name)."""
+    text = _module_text(source, kernels=True)
+    if _may_raise_python_errors(source):
+        # in the text, so the module's name (a hash of it) and Numba's cache of it tell the
+        # two error models apart
+        text += "\n# compiled with error_model='numpy'\n"
+    return text
+
+
 def compile_numba(source: str, name: str, glue: bool = False):
     import numba
 
@@ -257,12 +267,7 @@ def compile_numba(source: str, name: str, glue: bool = False):
         _install_glue_hook()
         _GLUE.add(name)
     numpy_errors = _may_raise_python_errors(source)
-    text = _module_text(source, kernels=True)
-    if numpy_errors:
-        # in the text, so the module's name (a hash of it) and Numba's cache of it tell the
-        # two error models apart
-        text += "\n# compiled with error_model='numpy'\n"
-    path = _write_module(text, name)
+    path = _write_module(numba_module_text(source), name)
     module = _import(path, name)
     _drop_broken_numba_cache(path)  # after the import: the cached data refers to the module
     with _LOCK:

@@ -292,7 +292,7 @@ def _build_numba(self, args, axes, plain=False):
     inner_source = pipeline.emit(ir, kernels=True)
     glue = pipeline.is_glue(ir)
     inner_jit = backends.compile_source(inner_source, ir.name, "numba", glue)
-    inner_path = backends._write_module(backends._module_text(inner_source, kernels=True), ir.name)
+    inner_path = backends._write_module(backends.numba_module_text(inner_source), ir.name)
     inner_module = "s2sad_generated_" + os.path.basename(inner_path)[:-3]
     free = pipeline.free_values(self.inner)
     try:
