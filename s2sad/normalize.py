@@ -340,8 +340,26 @@ class Normalizer:
                 return Const(tuple(e.value for e in elts))
             return self.emit(out, TUPLE, elts, hint=hint)
         if isinstance(node, ast.IfExp):
-            raise self.error(node, "conditional expression (a if c else b)", "use np.where(c, a, b) or an if statement")
+            return self.if_expression(node, out, hint)
         raise self.error(node, type(node).__name__, "not supported in differentiated code")
+
+    def if_expression(self, node, out, hint):
+        """``a if c else b`` -> ``if c: t = a  else: t = b`` (only the chosen arm runs, as in
+        Python); the derivative passes follow the branch in both modes."""
+        test = self.expr(node.test, out, "cond")
+        target = self.names.fresh(hint)
+        self.loop_depth += 1  # names bound in the arms (inlined helpers) keep their names
+        try:
+            arms = []
+            for arm in (node.body, node.orelse):
+                stmts = []
+                value = self.expr(arm, stmts, hint)
+                stmts.append(Assign(target, COPY, [value], line=self.line))
+                arms.append(stmts)
+        finally:
+            self.loop_depth -= 1
+        out.append(If(test, arms[0], arms[1], self.line))
+        return Var(target)
 
     def index(self, node, out):
         elts = node.elts if isinstance(node, ast.Tuple) else [node]
