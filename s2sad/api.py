@@ -120,9 +120,12 @@ class Transformed:
                 f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
                 f"arguments but {len(primals)} were given"
             )
-        if any(isinstance(a, list) for a in args):
+        if any(isinstance(a, list) or _is_zero_d(a) for a in args):
             self.check_arg_types(primals)
-            args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+            zero_d = [k for k, a in enumerate(primals) if _is_zero_d(a)]
+            if zero_d:
+                self._refuse_zero_d_writes(zero_d)
+            args = tuple(_as_value(a) for a in args)
             primals = args[: len(primals)]
         self._check_overlap(primals)
         compiled = self._compiled_for(args)[2]
@@ -318,14 +321,19 @@ class Transformed:
         """Check the arguments, compile for their signature, and remember how to call."""
         key = _arg_key(args)
         nums = self.check_args(args)
-        converted = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+        zero_d = [k for k, a in enumerate(args) if _is_zero_d(a)]
+        if zero_d:
+            self._refuse_zero_d_writes(zero_d)
+        converted = tuple(_as_value(a) for a in args)
         _, _, compiled, by_shape = self._compiled_for(converted)
         dtype = _float_dtype(converted, nums or range(len(converted)))
         has_free = bool(pipeline.user_ir(base_function(self)).free_values)
         free = functools.partial(self._free_values, key) if has_free else None
-        if any(isinstance(a, list) for a in args):
+        if zero_d or any(isinstance(a, list) for a in args):
+            # lists as arrays, 0-d arrays as scalars of their dtype (only plans for such
+            # arguments convert: the key of a 0-d array differs from a scalar's)
             inner = compiled
-            compiled = lambda *a: inner(*(np.asarray(x) if isinstance(x, list) else x for x in a))  # noqa: E731
+            compiled = lambda *a: inner(*(_as_value(x) for x in a))  # noqa: E731
         if self._written_params():
             unchecked = compiled
 
@@ -336,11 +344,44 @@ class Transformed:
         self._plans[key] = plan
         if by_shape:
             self._plans[(key, _shape_key(converted))] = plan
+            self._plans[(key, _shape_key(args))] = plan  # what __call__ looks up
         return plan
+
+    def _refuse_zero_d_writes(self, positions):
+        """A 0-d array argument is taken as a scalar of its dtype (NumPy's arithmetic on it
+        gives scalars); a write into it (``s[()] = ...``) is refused at that line."""
+        fn = base_function(self)
+        if not hasattr(fn, "__code__"):
+            return
+        from . import semantics
+        from .errors import UnsupportedError, where
+
+        ir = pipeline.user_ir(fn)
+        lines = semantics.written_params(ir, lines=True)
+        for k in positions:
+            if k in lines:
+                raise UnsupportedError(
+                    f"{where(ir.filename, lines[k])}: a write into argument {ir.params[k]!r}, a 0-d array: s2sad "
+                    "takes 0-d arrays as scalars of their dtype; return the new value instead of writing it into "
+                    "the argument"
+                )
 
     @property
     def source(self) -> str:
         return source(self)
+
+
+def _is_zero_d(a) -> bool:
+    return isinstance(a, np.ndarray) and a.ndim == 0 and a.dtype.kind in "fiub"
+
+
+def _as_value(a):
+    """A list as an array, a 0-d real array as the NumPy scalar it holds, else ``a``."""
+    if isinstance(a, list):
+        return np.asarray(a)
+    if _is_zero_d(a):
+        return a[()]
+    return a
 
 
 def _argument_problem(a):
