@@ -178,7 +178,15 @@ class Normalizer:
         if isinstance(node, ast.Expr):
             if isinstance(node.value, ast.Constant):  # docstring
                 return
-            raise self.error(node, "expression statement", "assign its result, or remove it (side effects are not differentiated)")
+            helper = self.helper_of(node.value)
+            if helper is not None:
+                # fill(y, x): a helper called for what it writes into its arguments, inlined
+                # (its writes are writes into the caller's arrays); its result is dropped
+                self.call(node.value, out, helper.__name__)
+                return
+            raise self.error(node, f"expression statement {_short(node.value)}",
+                             "assign its result, or remove it (only calls of your own functions, for what they "
+                             "write into their arguments, are followed; other side effects are not differentiated)")
         if isinstance(node, ast.Pass):
             return
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -409,6 +417,23 @@ class Normalizer:
             return self.emit(out, np.copy, [self.emit(out, op, args, kwargs, hint=hint)], hint=hint)
         return self.emit(out, op, args, kwargs, hint=hint)
 
+    def helper_of(self, node):
+        """The user function ``node`` calls (a call of a free name: module-level helper), or None."""
+        if not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
+            return None
+        if isinstance(func, ast.Name) and func.id in self.locals:
+            return None
+        try:
+            op = self.free_object(func)
+        except UnsupportedError:
+            return None
+        if isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op):
+            return op
+        return None
+
     def inline(self, node, helper, args, kwargs, out):
         """A call of the user's own function: its body, normalized in place (recursively, so
         helpers of helpers work), with its locals renamed apart from the caller's."""
@@ -418,6 +443,7 @@ class Normalizer:
         from .parse import parse
 
         parsed = parse(helper)
+        _returns_none(parsed.tree)
         sub = Normalizer(parsed, root)
         sub.call_line = self.call_line or self.line
         sub.loop_depth = self.loop_depth
@@ -440,8 +466,16 @@ class Normalizer:
                 bound[p] = Const(default.value)
         if len(args) > len(params):
             raise self.error(node, f"call of {helper.__name__} with {len(args)} arguments", f"it takes {len(params)}")
+        rebound = _assigned(tree)
         for p in params:
-            out.append(Assign(sub.write(p), COPY, [bound[p]], line=sub.call_line))
+            value = bound[p]
+            if isinstance(value, Var) and p not in rebound and value.name not in root.free_values:
+                # a parameter the helper never rebinds is the caller's variable itself: a write
+                # into it (y[0] = ...) is a write into the caller's array, as in Python
+                sub.versions[p] = value.name
+                sub.first_write.discard(p)
+                continue
+            out.append(Assign(sub.write(p), COPY, [value], line=sub.call_line))
         root.inlining.append(helper)
         try:
             body = sub.block(tree.body)
@@ -536,6 +570,25 @@ def is_complex_kind(value, strings=False) -> bool:
 
 def _is_numpy(op):
     return getattr(op, "__module__", "") and op.__module__.split(".")[0] == "numpy"
+
+
+def _returns_none(tree):
+    """A helper's ``return`` and its end without one return None, as in Python."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and node.value is None:
+            node.value = ast.copy_location(ast.Constant(None), node)
+    if not tree.body or not isinstance(tree.body[-1], ast.Return):
+        last = tree.body[-1] if tree.body else tree
+        end = ast.Return(ast.Constant(None))
+        ast.copy_location(end, last)
+        end.lineno = getattr(last, "end_lineno", None) or last.lineno
+        ast.fix_missing_locations(end)
+        tree.body.append(end)
+
+
+def _short(node, limit=40):
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _assigned(tree):
