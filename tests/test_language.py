@@ -1,0 +1,314 @@
+"""Language coverage: conditional expressions, 0-d array arguments, helpers called for what
+they write into their arguments, lambdas, functools.partial, bound methods and helper calls
+with keyword arguments.
+
+Derivatives are checked against oracles that do not use s2sad (central differences in random
+directions, the dot-product test; a Hessian against central differences of the Jacobian that
+was itself checked that way); refusals must raise ``S2SADError`` naming this file and the line
+marked ``# <-`` in the function, before any number is returned.
+"""
+
+import functools
+import inspect
+
+import numpy as np
+import pytest
+
+import s2sad
+
+from checks import check_jacobian, check_jvp, dot_product_test
+
+X3 = np.array([0.3, 0.8, -0.5])
+X4 = np.array([0.4, -0.7, 1.1, 0.6])
+
+
+def copies(args):
+    return tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
+
+
+def check_all(fn, args, argnums=0, backend="python", modes=("jacfwd", "jacrev", "hessian", "jvp", "vjp"), g=None):
+    """Every mode of ``g`` (the transformed callable; ``fn`` itself by default) against oracles
+    computed from ``fn`` (a plain Python callable run by NumPy)."""
+    g = fn if g is None else g
+
+    def oracle(*a):  # the function may write into its arguments: never into the oracle's
+        return fn(*copies(a))
+
+    nums = argnums if isinstance(argnums, tuple) else (argnums,)
+    if "jacfwd" in modes:
+        check_jacobian(oracle, copies(args), argnums, s2sad.jacfwd(g, argnums, backend=backend)(*copies(args)))
+    if "jacrev" in modes or "hessian" in modes:
+        jac = s2sad.jacrev(g, argnums, backend=backend)
+        check_jacobian(oracle, copies(args), argnums, jac(*copies(args)))
+    if "hessian" in modes:
+        H = s2sad.hessian(g, argnums, backend=backend)(*copies(args))
+        # rows: the Hessian of each output w.r.t. each pair of arguments, against central
+        # differences of the (checked) Jacobian
+        if len(nums) == 1:
+            check_jacobian(lambda *a: jac(*copies(a)), copies(args), argnums, H, rtol=1e-4, atol=1e-6)
+    rng = np.random.default_rng(1)
+    if "jvp" in modes and len(nums) == len(args):
+        tangents = tuple(rng.standard_normal(np.shape(a)) if np.ndim(a) else float(rng.standard_normal()) for a in args)
+        out, tout = s2sad.jvp(g, copies(args), tangents, backend=backend)
+        check_jvp(oracle, copies(args), tuple(range(len(args))), tout, tangents)
+    if "vjp" in modes and len(nums) == len(args):
+        out, vjp_fn = s2sad.vjp(g, *copies(args), backend=backend)
+        dot_product_test(oracle, copies(args), tuple(range(len(args))), vjp_fn)
+
+
+def marked_line(fn):
+    """The line of ``fn``'s source marked ``# <-`` (its def line if none is marked)."""
+    lines, first = inspect.getsourcelines(fn)
+    for k, text in enumerate(lines):
+        if "# <-" in text:
+            return first + k
+    return first
+
+
+def assert_refused(fn, args, mode="jacrev", backend="python", argnums=0, line=None, match=None):
+    g = getattr(s2sad, mode)(fn, argnums, backend=backend)
+    with pytest.raises(s2sad.S2SADError) as info:
+        g(*args)
+    message = str(info.value)
+    line = marked_line(fn) if line is None else line
+    assert f"test_language.py:{line}:" in message, message
+    if match is not None:
+        assert match in message, message
+    return message
+
+
+# --- 1: conditional expressions ----------------------------------------------------------
+
+
+def ifexp_simple(x):
+    y = x * 2.0 if x[0] > 0 else np.sin(x)
+    return y * x[1]
+
+
+def ifexp_nested(x):
+    y = np.tanh(x)
+    z = (y if y[1] > 0.5 else y * y) if x[2] > 0 else (np.cos(y) if x[1] < 0 else y + 1.0)
+    return z * x[0]
+
+
+def ifexp_in_loop(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + (x[i] * x[i] if x[i] > 0 else -x[i] * s)
+        s = s * 0.5 if s > 1.0 else s
+    return np.sin(x) * s
+
+
+def ifexp_flag(a, flag):
+    return a * a if flag else a * 3.0
+
+
+def ifexp_in_while(x):
+    a = x[0]
+    k = 0
+    while (a if a > 0 else -a) > 0.1 and k < 20:
+        a = a * 0.5 if k % 2 == 0 else a * 0.7
+        k = k + 1
+    return a * x
+
+
+def ifexp_in_argument(x):
+    return np.sum(np.exp(x if x[0] > 0 else -x) * (x[1] if x[2] < 0 else x[2]))
+
+
+@pytest.mark.parametrize("fn", [ifexp_simple, ifexp_nested, ifexp_in_loop, ifexp_in_while, ifexp_in_argument])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_conditional_expression(fn, sign):
+    check_all(fn, (sign * X3,))
+
+
+def test_conditional_expression_on_a_flag():
+    for flag, expected in ((True, 4.0), (False, 3.0)):
+        assert s2sad.grad(ifexp_flag, backend="python")(2.0, flag) == pytest.approx(expected)
+        check_all(ifexp_flag, (2.0, flag), modes=("jacfwd", "jacrev", "hessian"))
+
+
+def test_conditional_expression_runs_one_arm():
+    """Only the chosen arm runs: the other one's NaN (log of a negative) never reaches the
+    derivative, in either mode."""
+
+    def safe_log(x):
+        return np.log(x[0]) if x[0] > 0 else x[0] * 2.0
+
+    x = np.array([-0.5, 1.0])
+    with np.errstate(all="raise"):
+        for mode in ("jacfwd", "jacrev"):
+            J = getattr(s2sad, mode)(safe_log, backend="python")(x)
+            np.testing.assert_allclose(J, [2.0, 0.0])
+
+
+def ifexp_rank_change(x):
+    y = x * 2.0 if x[0] > 0 else 0.0  # <-
+    return y * x
+
+
+def test_conditional_expression_with_arms_of_different_rank_is_refused():
+    assert_refused(ifexp_rank_change, (X3,))
+
+
+@pytest.mark.parametrize("fn", [ifexp_nested, ifexp_in_loop])
+def test_conditional_expression_numba(fn):
+    check_all(fn, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
+
+
+# --- 2: 0-d array arguments ---------------------------------------------------------------
+
+
+def square_in_loop(s):
+    for _ in range(3):
+        s = s * s
+    return s
+
+
+def square_in_branch(s, x):
+    if s > 0:
+        s = s * s
+    return x * s + np.sin(s)
+
+
+def zero_d_reductions(s, x):
+    t = np.sum(x) * s
+    s = s * t
+    return s * x
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_zero_d_argument_is_a_scalar(dtype):
+    s = np.array(1.1, dtype=dtype)
+    for mode in ("grad", "jacfwd", "jacrev", "hessian"):
+        r = getattr(s2sad, mode)(square_in_loop, backend="python")(s)
+        expected = 8 * 1.1**7 if mode != "hessian" else 56 * 1.1**6
+        assert np.shape(r) == ()
+        assert float(r) == pytest.approx(expected, rel=1e-5 if dtype == np.float64 else 1e-3)
+    check_all(square_in_loop, (np.array(1.1),))
+
+
+@pytest.mark.parametrize("fn", [square_in_branch, zero_d_reductions])
+def test_zero_d_argument_beside_arrays(fn):
+    args = (np.array(0.7), X3)
+    check_all(fn, args, argnums=0)
+    check_all(fn, args, argnums=(0, 1), modes=("jacfwd", "jacrev", "jvp", "vjp"))
+    J = s2sad.jacrev(fn, argnums=(0, 1), backend="python")(*args)
+    assert J[0].shape == (3,) and J[1].shape == (3, 3)  # out.shape + in.shape, () for a 0-d input
+
+
+def test_zero_d_argument_hvp_and_vjp():
+    s = np.array(1.1)
+    (h,) = s2sad.hvp(square_in_loop, (s,), (np.array(1.0),), backend="python")
+    assert h == pytest.approx(56 * 1.1**6)
+    out, vjp_fn = s2sad.vjp(square_in_loop, s, backend="python")
+    assert out == pytest.approx(1.1**8)
+    assert vjp_fn(np.array(1.0))[0] == pytest.approx(8 * 1.1**7)
+
+
+def test_zero_d_argument_vmap():
+    X = np.random.default_rng(0).uniform(0.5, 1.0, (4, 3))
+    g = s2sad.vmap(s2sad.jacrev(square_in_branch, argnums=0, backend="python"), in_axes=(None, 0), backend="python")
+    J = g(np.array(0.7), X)
+    for i in range(4):
+        check_jacobian(square_in_branch, (0.7, X[i]), 0, J[i])
+
+
+def test_zero_d_argument_numba():
+    check_all(square_in_branch, (np.array(0.7), X3), backend="numba", modes=("jacfwd", "jacrev"))
+
+
+def write_zero_d(s):
+    s[()] = s * 2.0  # <-
+    return s * 1.0
+
+
+def test_write_into_a_zero_d_argument_is_refused():
+    assert_refused(write_zero_d, (np.array(1.5),), mode="grad")
+
+
+def test_plain_array_plan_does_not_convert():
+    """The per-call path of ordinary arrays is the one it was: no converting wrapper."""
+    g = s2sad.jacrev(ifexp_simple, backend="python")
+    g(X3)
+    plan = next(iter(g._plans.values()))
+    assert plan[0] is g._compiled[g._last_key][2]
+
+
+# --- 3: helpers called for what they write into their arguments ---------------------------
+
+
+def fill(y, x):
+    y[0] = x[0] * 2.0
+    y[1] = np.sin(x[1]) * x[0]
+
+
+def fill_early(y, x):
+    if x[0] > 0:
+        y[2] = x[0] * x[1]
+        return
+    y[2] = x[1] * x[1]
+
+
+def scale_rows(A, s):
+    for i in range(A.shape[0]):
+        A[i, :] = A[i, :] * s[i]
+    return None
+
+
+def fill_and_return(y, x):
+    y[0] = y[0] + x[2]
+    return y[0] * 2.0
+
+
+def uses_fill(x):
+    y = np.zeros(3)
+    fill(y, x)
+    fill_early(y, x)
+    return y * x[2]
+
+
+def uses_scale_rows(x):
+    A = np.outer(x, x)
+    scale_rows(A, x)
+    return A.sum(axis=1)
+
+
+def fill_in_loop(x):
+    y = np.zeros(3)
+    for k in range(2):
+        fill(y, x * (k + 1.0))
+        fill_and_return(y, x)
+    return y
+
+
+@pytest.mark.parametrize("fn", [uses_fill, uses_scale_rows, fill_in_loop])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_helper_called_for_its_writes(fn, sign):
+    check_all(fn, (sign * X3,))
+
+
+def test_helper_called_for_its_writes_numba():
+    check_all(uses_fill, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
+
+
+def bare_numpy_call(x):
+    np.sin(x)  # <-
+    return x * 2.0
+
+
+def list_append(x):
+    out = [x]
+    out.append(x * 2.0)  # <-
+    return x
+
+
+def helper_writes_a_view(x):
+    y = np.zeros(4)
+    fill(y[1:], x)  # <-
+    return y * 1.0
+
+
+@pytest.mark.parametrize("fn", [bare_numpy_call, list_append, helper_writes_a_view])
+def test_other_expression_statements_are_refused(fn):
+    assert_refused(fn, (X3,))
