@@ -17,6 +17,7 @@ import numpy as np
 from . import failures, pipeline, scalarize
 from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
+from .parse import binding, code_of, param_names
 from .trace import dummy_like
 
 
@@ -72,7 +73,7 @@ def _complex_result(owner):
     from .errors import UnsupportedError, where
 
     fn = base_function(owner) if owner is not None else None
-    code = getattr(fn, "__code__", None)
+    code = code_of(fn)
     at = where(code.co_filename, code.co_firstlineno) if code is not None else "<unknown>"
     return UnsupportedError(
         f"{at}: {getattr(owner, '__name__', 'the function')} computed complex values at run time (np.emath, "
@@ -106,12 +107,7 @@ class Transformed:
 
     @property
     def nargs(self):
-        fn = base_function(self)
-        if not hasattr(fn, "__code__"):
-            from .parse import parse
-
-            parse(fn)  # raises SourceError naming what fn is
-        return fn.__code__.co_argcount
+        return len(param_names(base_function(self)))  # raises SourceError naming what fn is
 
     def call_extended(self, primals, args):
         """Call with extra (tangent/cotangent) arguments after the primals (jvp, vjp, hvp)."""
@@ -158,13 +154,15 @@ class Transformed:
 
     def check_args(self, args):
         fn = base_function(self)
-        if hasattr(fn, "__code__"):
+        if code_of(fn) is not None:
             pipeline.user_ir(fn)  # unsupported syntax is reported before arity
         nargs = self.nargs
         if len(args) != nargs:
+            defaults = " (s2sad does not fill in default values: pass every argument)" if len(args) < nargs and \
+                getattr(binding(fn).function, "__defaults__", None) else ""
             raise TypeError(
                 f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} "
-                f"but {len(args)} were given"
+                f"but {len(args)} were given{defaults}"
             )
         nums = _check_argnums(self.argnums, nargs, self.kind) if self.argnums is not None else ()
         self.check_arg_types(args)
@@ -179,7 +177,7 @@ class Transformed:
         numbers or arrays of one shape, or one that the function treats as a list (an operator
         on it: ``+`` concatenates lists), since s2sad converts it with ``np.asarray``."""
         fn = base_function(self)
-        if not hasattr(fn, "__code__"):
+        if code_of(fn) is None:
             return
         for k, a in enumerate(args):
             problem = _argument_problem(a)
@@ -256,8 +254,9 @@ class Transformed:
             fn = base_function(self)
             names = [name for _, name in pipeline.user_ir(fn).free_sources]
             changed = [n for n, a, b in zip(names, seen, now) if a != b]
+            code = code_of(fn)
             raise UnsupportedError(
-                f"{where(fn.__code__.co_filename, fn.__code__.co_firstlineno)}: the global or closure value "
+                f"{where(code.co_filename, code.co_firstlineno)}: the global or closure value "
                 f"{', '.join(map(repr, changed))} changed its type (rank or dtype) since {self.__name__} was compiled "
                 "for it: transform the function again (s2sad specializes on the types of what it reads)"
             )
@@ -270,7 +269,7 @@ class Transformed:
             from . import semantics
 
             fn = base_function(self)
-            written = tuple(semantics.written_params(pipeline.user_ir(fn))) if hasattr(fn, "__code__") else ()
+            written = tuple(semantics.written_params(pipeline.user_ir(fn))) if code_of(fn) is not None else ()
             self._written = written
         return written
 
@@ -290,7 +289,7 @@ class Transformed:
                 if j != k and np.may_share_memory(a, b):
                     fn = base_function(self)
                     raise _argument_error(fn, k, (
-                        f"shares memory with argument {fn.__code__.co_varnames[j]!r}, and the function "
+                        f"shares memory with argument {param_names(fn)[j]!r}, and the function "
                         "writes into it", "the derivative treats arguments as separate arrays: pass a copy "
                         "(np.copy) for one of them"))
 
@@ -301,7 +300,7 @@ class Transformed:
         if compiled is not None:
             return compiled
         fn = base_function(self)
-        code = getattr(fn, "__code__", None)
+        code = code_of(fn)
         return failures.from_generated_code(
             exc, self.__name__, fn, primals[: self.nargs], code.co_filename if code else None
         )
@@ -351,7 +350,7 @@ class Transformed:
         """A 0-d array argument is taken as a scalar of its dtype (NumPy's arithmetic on it
         gives scalars); a write into it (``s[()] = ...``) is refused at that line."""
         fn = base_function(self)
-        if not hasattr(fn, "__code__"):
+        if code_of(fn) is None:
             return
         from . import semantics
         from .errors import UnsupportedError, where
@@ -436,8 +435,8 @@ def _list_problem(fn, k, a):
 def _argument_error(fn, k, problem):
     from .errors import UnsupportedError, where
 
-    code = fn.__code__
-    names = code.co_varnames[: code.co_argcount]
+    code = code_of(fn)
+    names = param_names(fn)
     name = repr(names[k]) if k < len(names) else f"{k}"
     try:
         ir = pipeline.user_ir(fn)
@@ -445,7 +444,7 @@ def _argument_error(fn, k, problem):
     except S2SADError:
         line = code.co_firstlineno
     what, advice = problem
-    return UnsupportedError(f"{where(code.co_filename, line)}: argument {name} of {fn.__name__} {what}: {advice}")
+    return UnsupportedError(f"{where(code.co_filename, line)}: argument {name} of {code.co_name} {what}: {advice}")
 
 
 def _arg_key(args):
