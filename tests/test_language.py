@@ -312,3 +312,200 @@ def helper_writes_a_view(x):
 @pytest.mark.parametrize("fn", [bare_numpy_call, list_append, helper_writes_a_view])
 def test_other_expression_statements_are_refused(fn):
     assert_refused(fn, (X3,))
+
+
+# --- 4: lambdas, functools.partial, bound methods, keyword calls ---------------------------
+
+sin_times = lambda x: np.sin(x) * x  # noqa: E731
+twice, cubed = lambda x: x * 2.0, lambda x: x * x * x  # noqa: E731
+outer_of_inner = lambda x: (lambda y: y * y)(x) * np.cos(x)  # noqa: E731  <-
+SCALE = 1.5
+with_global = lambda x, w: np.tanh(w * x) * SCALE  # noqa: E731
+
+
+def make_closure(c):
+    return lambda x: np.exp(c * x) + (x if c > 0 else -x)  # noqa: E731
+
+
+square_helper = lambda v: v * v  # noqa: E731
+
+
+def calls_lambda_helper(x):
+    return np.sum(square_helper(x) * x)
+
+
+@pytest.mark.parametrize("fn", [sin_times, twice, cubed, make_closure(0.7), make_closure(-0.3)])
+def test_lambda(fn):
+    check_all(fn, (X3,))
+
+
+def test_lambda_inside_a_lambda_is_refused():
+    line = inspect.getsourcelines(outer_of_inner)[1]
+    with pytest.raises(s2sad.S2SADError, match=f"test_language.py:{line}: lambda"):
+        s2sad.jacrev(outer_of_inner, backend="python")(X3)
+
+
+def test_lambdas_on_one_line_are_told_apart():
+    np.testing.assert_allclose(s2sad.jacrev(twice, backend="python")(X3), 2.0 * np.eye(3))
+    np.testing.assert_allclose(s2sad.jacfwd(cubed, backend="python")(X3), np.diag(3 * X3**2))
+
+
+def test_lambda_with_several_arguments_and_a_global():
+    check_all(with_global, (X3, 0.8), argnums=(0, 1), modes=("jacfwd", "jacrev", "jvp", "vjp"))
+    check_all(with_global, (X3, 0.8), argnums=1)
+
+
+def test_lambda_called_by_a_function():
+    check_all(calls_lambda_helper, (X3,))
+
+
+def test_lambda_numba():
+    check_all(sin_times, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
+
+
+def test_ambiguous_lambda_is_refused_naming_its_line():
+    import types
+
+    line = inspect.getsourcelines(twice)[1]
+    blind = types.FunctionType(cubed.__code__.replace(co_linetable=b""), globals())  # no columns
+    with pytest.raises(s2sad.S2SADError, match=f"test_language.py:{line}: lambda: several lambdas"):
+        s2sad.jacrev(blind, backend="python")(X3)
+
+
+def dense(x, W, b, scale, shift=0.0):
+    return np.tanh(W @ x + b) * scale + shift
+
+
+W3 = np.array([[0.5, -0.2, 0.1], [0.3, 0.8, -0.4]])
+B2 = np.array([0.1, -0.2])
+
+
+def test_partial_with_keywords():
+    p = functools.partial(dense, W=W3, b=B2, scale=2.0)  # shift takes its default, as in Python
+    check_all(lambda x: dense(x, W3, B2, 2.0), (X3,), g=p)
+
+
+def test_partial_with_positional_arguments_argnums_index_the_rest():
+    p = functools.partial(dense, X3)  # W, b, scale, shift left: argnums 0 is W (JAX's convention)
+    args = (W3, B2, 1.3, 0.2)
+    oracle = lambda W, b, s, t: dense(X3, W, b, s, t)  # noqa: E731
+    check_all(oracle, args, argnums=0, g=p, modes=("jacfwd", "jacrev", "hessian"))
+    check_all(oracle, args, argnums=(1, 2), g=p, modes=("jacfwd", "jacrev"))
+    check_all(oracle, args, argnums=(0, 1, 2, 3), g=p, modes=("jvp", "vjp"))
+
+
+def test_partial_of_a_lambda_and_bound_arrays_read_at_each_call():
+    w = np.array([1.0, 2.0, 3.0])
+    p = functools.partial(with_global, w=w)
+    g = s2sad.jacrev(p, backend="python")
+    check_jacobian(lambda x: with_global(x, w), (X3,), 0, g(X3))
+    w[:] = [0.5, -1.0, 0.25]  # the bound array, changed in place: read at the next call
+    check_jacobian(lambda x: with_global(x, w), (X3,), 0, g(X3))
+
+
+def test_partial_numba():
+    p = functools.partial(dense, W=W3, b=B2, scale=2.0, shift=0.5)
+    check_all(lambda x: dense(x, W3, B2, 2.0, 0.5), (X3,), g=p, backend="numba", modes=("jacfwd", "jacrev"))
+
+
+def test_partial_binding_a_parameter_followed_by_one_without_default_is_refused():
+    p = functools.partial(dense, W=W3)  # b, scale can now only be passed by keyword
+    with pytest.raises(s2sad.S2SADError, match="only be passed by keyword"):
+        s2sad.jacrev(p, backend="python")(X3, B2, 1.0)
+
+
+class Layer:
+    def __init__(self, W, b, scale):
+        self.W, self.b, self.scale = W, b, scale
+        self.inner = Inner(0.3)
+
+    def predict(self, x):
+        return np.tanh(self.W @ x + self.b) * self.scale + self.inner.bias(x)
+
+    def loss(self, x, y):
+        r = self.predict(x) - y
+        return np.sum(r * r) + penalty(self, x, weight=0.1)
+
+    def update(self, y, x):
+        y[0] = x[0] * self.scale
+
+
+class Inner:
+    def __init__(self, c):
+        self.c = c
+
+    def bias(self, x):
+        return self.c * np.sum(x * x)
+
+
+def penalty(layer, x, *, weight=1.0):
+    return weight * layer.scale * np.sum(x**4)
+
+
+LAYER = Layer(W3, B2, 1.7)
+
+
+def uses_global_object(x):
+    y = np.zeros(2)
+    LAYER.update(y, x)
+    return LAYER.predict(x) + y
+
+
+def test_bound_method():
+    m = Layer(W3.copy(), B2, 1.7)
+    check_all(m.predict, (X3,))
+    check_all(m.loss, (X3, B2), argnums=(0, 1), modes=("jacfwd", "jacrev", "jvp", "vjp"))
+    check_all(m.loss, (X3, B2), argnums=0, modes=("hessian",))
+
+
+def test_bound_method_reads_attributes_at_each_call():
+    m = Layer(W3.copy(), B2, 1.7)
+    g = s2sad.jacrev(m.predict, backend="python")
+    check_jacobian(m.predict, (X3,), 0, g(X3))
+    m.scale = -0.4
+    m.W *= 2.0
+    check_jacobian(m.predict, (X3,), 0, g(X3))
+
+
+def test_method_of_a_global_object():
+    check_all(uses_global_object, (X3,))
+
+
+def test_bound_method_numba():
+    m = Layer(W3.copy(), B2, 1.7)
+    check_all(m.predict, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
+
+
+def keyword_helper(x, *, scale=2.0, shift=-1.0):
+    return np.sin(x) * scale + shift
+
+
+def positional_helper(x, a, b=0.5):
+    return x * a - b
+
+
+def keyword_calls(x):
+    return keyword_helper(x, shift=x[0]) + positional_helper(b=x[1], a=x[2], x=x) + keyword_helper(x)
+
+
+def test_helper_calls_with_keywords():
+    check_all(keyword_calls, (X3,))
+
+
+def passes_object_to_numpy(x):
+    return np.sum(LAYER) * x  # <-
+
+
+def test_object_used_as_a_value_is_refused():
+    assert_refused(passes_object_to_numpy, (X3,), match="object")
+
+
+def keyword_only_root(x, *, scale):
+    return x * scale
+
+
+def test_keyword_only_parameter_of_the_function_is_refused_unless_bound():
+    with pytest.raises(s2sad.S2SADError, match="keyword-only"):
+        s2sad.jacrev(keyword_only_root, backend="python")(X3)
+    p = functools.partial(keyword_only_root, scale=3.0)
+    np.testing.assert_allclose(s2sad.jacrev(p, backend="python")(X3), 3.0 * np.eye(3))
