@@ -608,10 +608,17 @@ class Normalizer:
         return self.emit(out, TUPLE, atoms, hint=hint)
 
     def _is_local_chain(self, node):
+        """Is ``node`` a computed value (a local, a call, ...): its ``.attr`` is an array
+        attribute or method. An object's attribute chain (``self.W.T``; ``self.W`` itself is
+        read by object_attribute, object_ref comes first) is one too."""
         while isinstance(node, ast.Attribute):
             node = node.value
         if isinstance(node, ast.Name):
-            return node.id in self.locals and node.id not in self.objects
+            if node.id in self.objects:
+                return True
+            if node.id not in self.locals:
+                return _is_object(self.parsed.resolve(node.id))
+            return True
         return True  # a call, subscript, ... : a computed value
 
     def free_object(self, node):
