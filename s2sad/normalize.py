@@ -364,6 +364,8 @@ class Normalizer:
             ref = self.object_ref(base)
             if ref is not None:
                 return self.object_attribute(node, ref)
+            if node.attr in ("real", "imag") and isinstance(base, ast.Call):
+                self._refuse_complex_call(base)
             if self._is_local_chain(base):
                 obj = self.expr(base, out, hint)
                 op = ATTRIBUTES.get(node.attr)
@@ -475,6 +477,29 @@ class Normalizer:
             # x.flatten() always copies (np.ravel may return a view that a write would go through)
             return self.emit(out, np.copy, [self.emit(out, op, args, kwargs, hint=hint)], hint=hint)
         return self.emit(out, op, args, kwargs, hint=hint)
+
+    def _refuse_complex_call(self, call):
+        """``np.fft.fft(x).real``: name the function without a rule, not the attribute after it."""
+        func = call.func
+        if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
+            return
+        try:
+            op = self.free_object(func)
+        except UnsupportedError:
+            return
+        from .codegen import display_name
+        from .errors import MissingRuleError
+        from .rules import NONDIFFERENTIABLE, differentiable_ops
+
+        try:
+            if _inlinable(op) or op in differentiable_ops() or op in NONDIFFERENTIABLE:
+                return
+        except TypeError:  # an unhashable callable
+            return
+        raise self.error(call, f"{display_name(op)} has no derivative rule (its result here is complex: "
+                         "complex values are outside what s2sad differentiates)",
+                         "register one with @elementwise, or @tangent_rule and @adjoint_rule, from s2sad.rules "
+                         "(see s2sad/rules/numpy_rules.py), or keep its argument constant", MissingRuleError)
 
     def helper_of(self, node):
         """The user function ``node`` calls (a module-level helper, a method of an object, a
@@ -660,8 +685,8 @@ class Normalizer:
         if isinstance(value, float) and spelled.count(".") == 1 and spelled.split(".")[0] in ("np", "math", "numpy"):
             return Const(value)  # np.pi, math.e: module constants
         if "." in spelled and source is None:
-            if isinstance(value, (int, float)):
-                return Const(value)
+            if isinstance(value, (int, float)) or value is None:
+                return Const(value)  # (np.newaxis is None)
             raise self.error(node, spelled, "bind it to a module-level name first")
         root = self.root
         if source is None:

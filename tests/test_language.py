@@ -509,3 +509,31 @@ def test_keyword_only_parameter_of_the_function_is_refused_unless_bound():
         s2sad.jacrev(keyword_only_root, backend="python")(X3)
     p = functools.partial(keyword_only_root, scale=3.0)
     np.testing.assert_allclose(s2sad.jacrev(p, backend="python")(X3), 3.0 * np.eye(3))
+
+
+# --- 5: error text of a complex-valued call, np.newaxis ------------------------------------
+
+
+def fft_real(x):
+    return np.fft.fft(x).real  # <-
+
+
+def sqrt_real(x):
+    return np.sqrt(x).real  # <-
+
+
+def test_attribute_of_a_call_without_a_rule_names_the_function():
+    message = assert_refused(fft_real, (X3,), match="np.fft.fft has no derivative rule")
+    assert ".real" not in message.split(":")[2]
+    assert_refused(sqrt_real, (np.abs(X3),), match=".real")  # a rule exists: the attribute is named
+
+
+from numpy import newaxis  # noqa: E402
+
+
+def outer_by_newaxis(x):
+    return x[:, np.newaxis] * x[np.newaxis, :] + x[newaxis] * 2.0
+
+
+def test_newaxis():
+    check_all(outer_by_newaxis, (X3,))
