@@ -393,6 +393,8 @@ class Normalizer:
         """``a if c else b`` -> ``if c: t = a  else: t = b`` (only the chosen arm runs, as in
         Python); the derivative passes follow the branch in both modes."""
         test = self.expr(node.test, out, "cond")
+        if isinstance(test, Const) and isinstance(test.value, (bool, int, float, str, type(None))):
+            return self.expr(node.body if test.value else node.orelse, out, hint)  # known now
         target = self.names.fresh(hint)
         self.loop_depth += 1  # names bound in the arms (inlined helpers) keep their names
         try:
@@ -400,7 +402,12 @@ class Normalizer:
             for arm in (node.body, node.orelse):
                 stmts = []
                 value = self.expr(arm, stmts, hint)
-                stmts.append(Assign(target, COPY, [value], line=self.line))
+                last = stmts[-1] if stmts else None
+                if isinstance(value, Var) and isinstance(last, Assign) and last.target == value.name \
+                        and value.name not in self.locals:
+                    last.target = target  # the temporary that computed it (a tuple stays a TUPLE)
+                else:
+                    stmts.append(Assign(target, COPY, [value], line=self.line))
                 arms.append(stmts)
         finally:
             self.loop_depth -= 1
