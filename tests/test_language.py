@@ -142,6 +142,37 @@ def test_conditional_expression_runs_one_arm():
             np.testing.assert_allclose(J, [2.0, 0.0])
 
 
+def _swap(x):
+    return x[1], x[0]
+
+
+def ifexp_tuples(x):
+    a, b = (x[0], x[1]) if x[2] > 0 else _swap(x)
+    p = (x[0] * 2.0, x[2])
+    q = (x[1], x[0])
+    c, d = p if x[1] > 0 else q
+    return a * b * b + c * d * np.sin(d)
+
+
+def tuple_chosen_in_a_branch(x):
+    p = (x[0], x[1])
+    q = (x[1], x[2])
+    if x[2] > 0:
+        t = p
+    else:
+        t = q
+    a, b = t
+    return a * b * b
+
+
+@pytest.mark.parametrize("fn", [ifexp_tuples, tuple_chosen_in_a_branch])
+@pytest.mark.parametrize("signs", [(1.0, 1.0, 1.0), (1.0, -1.0, -1.0)])
+def test_tuple_chosen_by_control_flow(fn, signs):
+    """(jacrev gave 0 and jacfwd raised in generated code for a tuple variable assigned in a
+    branch: aggregates.py now follows it element by element.)"""
+    check_all(fn, (X3 * np.array(signs),))
+
+
 def ifexp_rank_change(x):
     y = x * 2.0 if x[0] > 0 else 0.0  # <-
     return y * x
