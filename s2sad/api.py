@@ -648,6 +648,7 @@ def source(g, *example_args) -> str:
         raise UsageError("source() takes a function returned by an s2sad transformation")
     if example_args:
         g.check_args(example_args)
+        example_args = tuple(_as_value(a) for a in example_args)  # as a call converts them
         # the source only: no compile needed (a numba compile can take seconds)
         return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args)))
     if g._last_key is None:

@@ -568,3 +568,13 @@ def outer_by_newaxis(x):
 
 def test_newaxis():
     check_all(outer_by_newaxis, (X3,))
+
+
+def test_command_line_shows_a_lambda_and_a_method(capsys):
+    from s2sad.__main__ import main
+
+    assert main(["show", f"{__file__}:sin_times", "--mode", "jacfwd"]) == 0
+    assert "def sin_times_jacfwd(x)" in capsys.readouterr().out
+    assert main(["show", f"{__file__}:LAYER.predict", "--mode", "jacrev"]) == 0
+    out = capsys.readouterr().out
+    assert "def predict_jacrev(x," in out and "self.W" in out
