@@ -309,7 +309,7 @@ class Transformed:
         """The structured code of this signature met a size-1 axis it does not cover (its
         guard raised before anything was returned): use code built without the structure
         pass for the signature from now on."""
-        key = _arg_key(tuple(np.asarray(a) if isinstance(a, list) else a for a in args))
+        key = _arg_key(tuple(_as_value(a) for a in args))  # the key _compiled_for sees
         if key in self._plain:
             raise S2SADError(f"internal: {self.__name__}: code built without structure raised StructureMiss")
         with self._lock:
