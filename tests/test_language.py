@@ -593,3 +593,18 @@ def test_zero_d_argument_beside_a_size_one_axis(shape):
         g = getattr(s2sad, mode)(scaled_tanh, argnums=(0, 1), backend="python")
         J = g(np.array(0.5), x)
         check_jacobian(scaled_tanh, (0.5, x), (0, 1), J)
+
+
+@__import__("dataclasses").dataclass
+class Weights:  # an eq dataclass: its instances cannot be hashed (their bound methods can)
+    w: np.ndarray
+
+    def energy(self, x):
+        return np.sum(np.sin(self.w * x))
+
+
+def test_method_of_an_unhashable_object_in_jvp_vjp_hvp():
+    d = Weights(np.array([1.0, 2.0, -0.5]))
+    check_all(d.energy, (X3,), modes=("jvp", "vjp"))
+    (h,) = s2sad.hvp(d.energy, (X3,), (np.ones(3),), backend="python")
+    np.testing.assert_allclose(h, -d.w**2 * np.sin(d.w * X3), rtol=1e-12)
