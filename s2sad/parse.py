@@ -242,7 +242,7 @@ def parse(fn) -> Parsed:
     parsed = Parsed(fn, None, filename, first_line)
     parsed.bound = [p for p in b.bound]
     tree.decorator_list = []  # `@s2sad.jacrev` must not be re-applied to the source
-    check_supported(tree, parsed, bound=set(b.bound))
+    check_supported(tree, parsed)
     parsed.tree = gast.gast_to_ast(tree)
     ast.fix_missing_locations(parsed.tree)
     if name is not None:  # a lambda: its own line, as written
@@ -320,7 +320,7 @@ def _inside(inner, outer) -> bool:
         (inner.end_lineno, inner.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)
 
 
-def check_supported(tree: gast.FunctionDef, parsed: Parsed, bound=frozenset()) -> None:
+def check_supported(tree: gast.FunctionDef, parsed: Parsed) -> None:
     """Raise UnsupportedError at the first construct outside the subset (keyword-only
     parameters are for helpers, or bound by a partial: normalize checks)."""
     args = tree.args
