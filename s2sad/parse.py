@@ -1,7 +1,8 @@
 """Passes 1-2: a Python function -> a checked syntax tree with every name resolved.
 
-``parse`` reads the function's source with ``inspect``, parses it with gast (a version-
-independent AST), strips s2sad decorators and refuses what s2sad cannot differentiate
+``parse`` reads the function's source with ``inspect`` (a lambda's from its line; a
+``functools.partial`` or a bound method is its function with parameters bound: ``binding``),
+parses it with gast (a version-independent AST), strips s2sad decorators and refuses what s2sad cannot differentiate
 (``check_supported``), naming the user's file:line. Names are resolved against the function's
 globals, closure and builtins: ``np.sin`` becomes the *object* ``numpy.sin``, so any import
 style works (``import numpy as xp``, ``from numpy import sin``).
