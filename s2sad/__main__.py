@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import os
 import sys
 
@@ -29,8 +28,11 @@ def _load(target):
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     spec.loader.exec_module(module)
-    try:
-        return getattr(module, func)
+    try:  # FUNC may be a lambda's name, or obj.method (a bound method of a module-level object)
+        value = module
+        for part in func.split("."):
+            value = getattr(value, part)
+        return value
     except AttributeError:
         raise SystemExit(f"{path} has no function {func!r}") from None
 
@@ -58,7 +60,13 @@ def main(argv=None):
     nums = tuple(int(n) for n in args.argnums.split(","))
     argnums = nums[0] if len(nums) == 1 else nums
     shapes = dict(item.split("=") for item in args.shapes.split(",") if item)
-    params = list(inspect.signature(fn).parameters)
+    from .parse import param_names
+
+    try:
+        params = param_names(fn)
+    except S2SADError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     examples = tuple(_example(shapes.get(p, "3")) for p in params)
     try:
         if args.mode in ("jvp", "vjp"):

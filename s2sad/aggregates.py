@@ -24,6 +24,7 @@ from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, Var, Whil
 
 
 def split_tuples(fn):
+    fn = _copies_as_tuples(fn)
     counts = {}
     for s in walk(fn.body):
         if isinstance(s, (Assign, For)):
@@ -74,3 +75,63 @@ def split_tuples(fn):
         if key not in vars(out):
             setattr(out, key, value)
     return out
+
+
+def _copies_as_tuples(fn):
+    """``t = p`` where ``p`` is only ever built by ``TUPLE`` statements of one arity (``t = p if c
+    else q``, or ``if c: t = p``): ``t_0 = p[0]; ...; t = (t_0, ...)``, so that ``t`` is a
+    tuple built by ``TUPLE`` too, which split_tuples follows element by element."""
+    built, sites, counts = {}, {}, {}
+    other = set(fn.params)
+    for s in walk(fn.body):
+        if isinstance(s, (Assign, For)):
+            counts[s.target] = counts.get(s.target, 0) + 1
+        if isinstance(s, Assign) and s.op is TUPLE:
+            built.setdefault(s.target, set()).add(len(s.args))
+            sites.setdefault(s.target, []).append(s)
+        elif isinstance(s, (Assign, For)):
+            other.add(s.target)
+
+    def fixed(name):
+        """The atoms of ``name``'s one TUPLE statement, if each is bound once (or a constant)."""
+        if len(sites[name]) != 1 or name in fn.params:
+            return None
+        atoms = sites[name][0].args
+        if all(isinstance(a, Const) or isinstance(a, Var) and counts.get(a.name) == 1 and a.name not in fn.params
+               or isinstance(a, Var) and a.name in fn.params and not counts.get(a.name) for a in atoms):
+            return atoms
+        return None
+
+    arity = {name: next(iter(n)) for name, n in built.items() if len(n) == 1 and name not in other}
+    copies = [s for s in walk(fn.body) if isinstance(s, Assign) and s.op is COPY and isinstance(s.args[0], Var)
+              and s.args[0].name in arity]
+    if not copies:
+        return fn
+    names = NameGen(all_names(fn))
+
+    def rewrite(stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, Assign) and s.op is COPY and isinstance(s.args[0], Var) and s.args[0].name in arity:
+                parts = [names.fresh(f"{s.target}_{k}") for k in range(arity[s.args[0].name])]
+                atoms = fixed(s.args[0].name)
+                if atoms is not None:  # the elements themselves (no read of the tuple in a branch)
+                    out.extend(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, atoms))
+                else:
+                    out.extend(Assign(part, GETITEM, [s.args[0], Const(k)], line=s.line) for k, part in enumerate(parts))
+                out.append(Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line))
+            elif isinstance(s, If):
+                out.append(If(s.test, rewrite(s.body), rewrite(s.orelse), s.line))
+            elif isinstance(s, For):
+                out.append(For(s.target, s.iter, rewrite(s.body), s.line))
+            elif isinstance(s, While):
+                out.append(While(rewrite(s.test_body), s.test, rewrite(s.body), s.line))
+            else:
+                out.append(s)
+        return out
+
+    out = fn.replace(body=rewrite(fn.body))
+    for key, value in vars(fn).items():
+        if key not in vars(out):
+            setattr(out, key, value)
+    return _copies_as_tuples(out)  # a copy of a copy

@@ -17,6 +17,7 @@ import numpy as np
 from . import failures, pipeline, scalarize
 from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
+from .parse import binding, code_of, param_names
 from .trace import dummy_like
 
 
@@ -72,7 +73,7 @@ def _complex_result(owner):
     from .errors import UnsupportedError, where
 
     fn = base_function(owner) if owner is not None else None
-    code = getattr(fn, "__code__", None)
+    code = code_of(fn)
     at = where(code.co_filename, code.co_firstlineno) if code is not None else "<unknown>"
     return UnsupportedError(
         f"{at}: {getattr(owner, '__name__', 'the function')} computed complex values at run time (np.emath, "
@@ -106,12 +107,7 @@ class Transformed:
 
     @property
     def nargs(self):
-        fn = base_function(self)
-        if not hasattr(fn, "__code__"):
-            from .parse import parse
-
-            parse(fn)  # raises SourceError naming what fn is
-        return fn.__code__.co_argcount
+        return len(param_names(base_function(self)))  # raises SourceError naming what fn is
 
     def call_extended(self, primals, args):
         """Call with extra (tangent/cotangent) arguments after the primals (jvp, vjp, hvp)."""
@@ -120,9 +116,12 @@ class Transformed:
                 f"{getattr(base_function(self), '__name__', 'f')}() takes {self.nargs} positional "
                 f"arguments but {len(primals)} were given"
             )
-        if any(isinstance(a, list) for a in args):
+        if any(isinstance(a, list) or _is_zero_d(a) for a in args):
             self.check_arg_types(primals)
-            args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+            zero_d = [k for k, a in enumerate(primals) if _is_zero_d(a)]
+            if zero_d:
+                self._refuse_zero_d_writes(zero_d)
+            args = tuple(_as_value(a) for a in args)
             primals = args[: len(primals)]
         self._check_overlap(primals)
         compiled = self._compiled_for(args)[2]
@@ -155,13 +154,15 @@ class Transformed:
 
     def check_args(self, args):
         fn = base_function(self)
-        if hasattr(fn, "__code__"):
+        if code_of(fn) is not None:
             pipeline.user_ir(fn)  # unsupported syntax is reported before arity
         nargs = self.nargs
         if len(args) != nargs:
+            defaults = " (s2sad does not fill in default values: pass every argument)" if len(args) < nargs and \
+                getattr(binding(fn).function, "__defaults__", None) else ""
             raise TypeError(
                 f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} "
-                f"but {len(args)} were given"
+                f"but {len(args)} were given{defaults}"
             )
         nums = _check_argnums(self.argnums, nargs, self.kind) if self.argnums is not None else ()
         self.check_arg_types(args)
@@ -176,7 +177,7 @@ class Transformed:
         numbers or arrays of one shape, or one that the function treats as a list (an operator
         on it: ``+`` concatenates lists), since s2sad converts it with ``np.asarray``."""
         fn = base_function(self)
-        if not hasattr(fn, "__code__"):
+        if code_of(fn) is None:
             return
         for k, a in enumerate(args):
             problem = _argument_problem(a)
@@ -253,8 +254,9 @@ class Transformed:
             fn = base_function(self)
             names = [name for _, name in pipeline.user_ir(fn).free_sources]
             changed = [n for n, a, b in zip(names, seen, now) if a != b]
+            code = code_of(fn)
             raise UnsupportedError(
-                f"{where(fn.__code__.co_filename, fn.__code__.co_firstlineno)}: the global or closure value "
+                f"{where(code.co_filename, code.co_firstlineno)}: the global or closure value "
                 f"{', '.join(map(repr, changed))} changed its type (rank or dtype) since {self.__name__} was compiled "
                 "for it: transform the function again (s2sad specializes on the types of what it reads)"
             )
@@ -267,7 +269,7 @@ class Transformed:
             from . import semantics
 
             fn = base_function(self)
-            written = tuple(semantics.written_params(pipeline.user_ir(fn))) if hasattr(fn, "__code__") else ()
+            written = tuple(semantics.written_params(pipeline.user_ir(fn))) if code_of(fn) is not None else ()
             self._written = written
         return written
 
@@ -287,7 +289,7 @@ class Transformed:
                 if j != k and np.may_share_memory(a, b):
                     fn = base_function(self)
                     raise _argument_error(fn, k, (
-                        f"shares memory with argument {fn.__code__.co_varnames[j]!r}, and the function "
+                        f"shares memory with argument {param_names(fn)[j]!r}, and the function "
                         "writes into it", "the derivative treats arguments as separate arrays: pass a copy "
                         "(np.copy) for one of them"))
 
@@ -298,7 +300,7 @@ class Transformed:
         if compiled is not None:
             return compiled
         fn = base_function(self)
-        code = getattr(fn, "__code__", None)
+        code = code_of(fn)
         return failures.from_generated_code(
             exc, self.__name__, fn, primals[: self.nargs], code.co_filename if code else None
         )
@@ -307,7 +309,7 @@ class Transformed:
         """The structured code of this signature met a size-1 axis it does not cover (its
         guard raised before anything was returned): use code built without the structure
         pass for the signature from now on."""
-        key = _arg_key(tuple(np.asarray(a) if isinstance(a, list) else a for a in args))
+        key = _arg_key(tuple(_as_value(a) for a in args))  # the key _compiled_for sees
         if key in self._plain:
             raise S2SADError(f"internal: {self.__name__}: code built without structure raised StructureMiss")
         with self._lock:
@@ -318,14 +320,19 @@ class Transformed:
         """Check the arguments, compile for their signature, and remember how to call."""
         key = _arg_key(args)
         nums = self.check_args(args)
-        converted = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+        zero_d = [k for k, a in enumerate(args) if _is_zero_d(a)]
+        if zero_d:
+            self._refuse_zero_d_writes(zero_d)
+        converted = tuple(_as_value(a) for a in args)
         _, _, compiled, by_shape = self._compiled_for(converted)
         dtype = _float_dtype(converted, nums or range(len(converted)))
         has_free = bool(pipeline.user_ir(base_function(self)).free_values)
         free = functools.partial(self._free_values, key) if has_free else None
-        if any(isinstance(a, list) for a in args):
+        if zero_d or any(isinstance(a, list) for a in args):
+            # lists as arrays, 0-d arrays as scalars of their dtype (only plans for such
+            # arguments convert: the key of a 0-d array differs from a scalar's)
             inner = compiled
-            compiled = lambda *a: inner(*(np.asarray(x) if isinstance(x, list) else x for x in a))  # noqa: E731
+            compiled = lambda *a: inner(*(_as_value(x) for x in a))  # noqa: E731
         if self._written_params():
             unchecked = compiled
 
@@ -336,11 +343,44 @@ class Transformed:
         self._plans[key] = plan
         if by_shape:
             self._plans[(key, _shape_key(converted))] = plan
+            self._plans[(key, _shape_key(args))] = plan  # what __call__ looks up
         return plan
+
+    def _refuse_zero_d_writes(self, positions):
+        """A 0-d array argument is taken as a scalar of its dtype (NumPy's arithmetic on it
+        gives scalars); a write into it (``s[()] = ...``) is refused at that line."""
+        fn = base_function(self)
+        if code_of(fn) is None:
+            return
+        from . import semantics
+        from .errors import UnsupportedError, where
+
+        ir = pipeline.user_ir(fn)
+        lines = semantics.written_params(ir, lines=True)
+        for k in positions:
+            if k in lines:
+                raise UnsupportedError(
+                    f"{where(ir.filename, lines[k])}: a write into argument {ir.params[k]!r}, a 0-d array: s2sad "
+                    "takes 0-d arrays as scalars of their dtype; return the new value instead of writing it into "
+                    "the argument"
+                )
 
     @property
     def source(self) -> str:
         return source(self)
+
+
+def _is_zero_d(a) -> bool:
+    return isinstance(a, np.ndarray) and a.ndim == 0 and a.dtype.kind in "fiub"
+
+
+def _as_value(a):
+    """A list as an array, a 0-d real array as the NumPy scalar it holds, else ``a``."""
+    if isinstance(a, list):
+        return np.asarray(a)
+    if _is_zero_d(a):
+        return a[()]
+    return a
 
 
 def _argument_problem(a):
@@ -395,8 +435,8 @@ def _list_problem(fn, k, a):
 def _argument_error(fn, k, problem):
     from .errors import UnsupportedError, where
 
-    code = fn.__code__
-    names = code.co_varnames[: code.co_argcount]
+    code = code_of(fn)
+    names = param_names(fn)
     name = repr(names[k]) if k < len(names) else f"{k}"
     try:
         ir = pipeline.user_ir(fn)
@@ -404,7 +444,7 @@ def _argument_error(fn, k, problem):
     except S2SADError:
         line = code.co_firstlineno
     what, advice = problem
-    return UnsupportedError(f"{where(code.co_filename, line)}: argument {name} of {fn.__name__} {what}: {advice}")
+    return UnsupportedError(f"{where(code.co_filename, line)}: argument {name} of {code.co_name} {what}: {advice}")
 
 
 def _arg_key(args):
@@ -608,6 +648,7 @@ def source(g, *example_args) -> str:
         raise UsageError("source() takes a function returned by an s2sad transformation")
     if example_args:
         g.check_args(example_args)
+        example_args = tuple(_as_value(a) for a in example_args)  # as a call converts them
         # the source only: no compile needed (a numba compile can take seconds)
         return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args)))
     if g._last_key is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import types
 
 import numpy as np
@@ -39,7 +40,8 @@ from .ir import (
     While,
 )
 from .desugar import desugar
-from .parse import Parsed, is_missing
+from .errors import S2SADError
+from .parse import Parsed, _defaults, binding, is_missing, resolve_free_name
 
 BINARY_OPS = {
     ast.Add: np.add,
@@ -92,15 +94,22 @@ class Normalizer:
         tree = parsed.tree
         names = root.names if root is not None else NameGen(_assigned(tree) | _all_names(tree) | {a.arg for a in tree.args.args})
         desugar(parsed, names)
-        self.params = [a.arg for a in tree.args.args]
-        if tree.args.defaults and root is None:
-            raise parsed.error(tree, "default parameter values", "pass every argument explicitly")
-        self.locals = set(self.params) | _assigned(tree)
+        bound = set(parsed.bound)  # bound by a partial or a method (their values: prologue)
+        every = [a.arg for a in tree.args.args]
+        self.kwonly = [a.arg for a in tree.args.kwonlyargs]
+        self.params = [p for p in every if p not in bound]
+        if root is None:
+            # (parameters with default values are passed like the others: api.py says so)
+            if any(p not in bound for p in self.kwonly):
+                raise parsed.error(tree, "keyword-only parameters", "make them positional parameters, or bind them "
+                                   "with functools.partial")
+        self.locals = set(every) | set(self.kwonly) | _assigned(tree)
+        self.objects = {}  # a name bound to an object (a method's self) -> (owner, path) to read it
         self.root = root or self
         if root is None:
             self.free_values = []  # parameter names of free values (globals, closure constants)
             self.free_sources = []  # (function, name) each one is read from at call time
-            self.inlining = [parsed.fn]  # the helper functions being inlined (no recursion)
+            self.inlining = [binding(parsed.fn).function]  # the functions being inlined (no recursion)
         self.names = names
         self.names.taken.update(self.locals)
         self.versions = {}  # straight-line SSA: user name -> current version name
@@ -148,7 +157,8 @@ class Normalizer:
     # --- statements -------------------------------------------------------------------------
 
     def function(self) -> Function:
-        body = self.block(self.parsed.tree.body)
+        body = self.bind_parameters(self.parsed.fn, self.parsed.bound, {}, self.parsed.tree)
+        body += self.block(self.parsed.tree.body)
         if not body or not isinstance(body[-1], Return):
             raise self.error(self.parsed.tree, "function without a final return", "return the value to differentiate")
         fn = Function(
@@ -162,6 +172,26 @@ class Normalizer:
         fn.free_sources = list(self.free_sources)
         fn.def_line = self.parsed.line(self.parsed.tree)
         return fn
+
+    def bind_parameters(self, owner, names, given, node):
+        """Statements binding the parameters ``names`` that ``owner`` (a partial, a bound method)
+        binds: each one a value read at every call, as a global is (a constant, never
+        differentiated), or, for an object (a method's self), a name whose attributes are read
+        so (``self.w``). ``given``: ObjectRefs passed instead (``self.helper(x)``)."""
+        out = []
+        self.line = self.call_line or self.parsed.line(node)
+        for p in names:
+            ref = given.get(p)
+            if ref is None:
+                value = resolve_free_name(owner, p)
+                if _is_object(value):
+                    ref = ObjectRef(owner, p)
+                else:
+                    atom = self.constant_or_param(node, value, p, source=(owner, p))
+                    out.append(Assign(self.write(p), COPY, [atom], line=self.line))
+                    continue
+            self.objects[p] = (ref.owner, ref.path)
+        return out
 
     def block(self, stmts):
         out = []
@@ -178,7 +208,15 @@ class Normalizer:
         if isinstance(node, ast.Expr):
             if isinstance(node.value, ast.Constant):  # docstring
                 return
-            raise self.error(node, "expression statement", "assign its result, or remove it (side effects are not differentiated)")
+            helper = self.helper_of(node.value)
+            if helper is not None:
+                # fill(y, x): a helper called for what it writes into its arguments, inlined
+                # (its writes are writes into the caller's arrays); its result is dropped
+                self.call(node.value, out, helper.__name__)
+                return
+            raise self.error(node, f"expression statement {_short(node.value)}",
+                             "assign its result, or remove it (only calls of your own functions, for what they "
+                             "write into their arguments, are followed; other side effects are not differentiated)")
         if isinstance(node, ast.Pass):
             return
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -277,6 +315,9 @@ class Normalizer:
                 raise self.error(node, f"complex number {node.value!r}", COMPLEX_ADVICE)
             return Const(node.value)
         if isinstance(node, ast.Name):
+            if node.id in self.objects:
+                raise self.error(node, f"{node.id!r} (an object) used as a value",
+                                 f"read its array or number attributes ({node.id}.w), or call its methods")
             if node.id in self.locals:
                 return self.read(node.id)
             return self.free_value(node, node.id)
@@ -320,6 +361,11 @@ class Normalizer:
             return self.call(node, out, hint)
         if isinstance(node, ast.Attribute):
             base = node.value
+            ref = self.object_ref(base)
+            if ref is not None:
+                return self.object_attribute(node, ref)
+            if node.attr in ("real", "imag") and isinstance(base, ast.Call):
+                self._refuse_complex_call(base)
             if self._is_local_chain(base):
                 obj = self.expr(base, out, hint)
                 op = ATTRIBUTES.get(node.attr)
@@ -340,8 +386,33 @@ class Normalizer:
                 return Const(tuple(e.value for e in elts))
             return self.emit(out, TUPLE, elts, hint=hint)
         if isinstance(node, ast.IfExp):
-            raise self.error(node, "conditional expression (a if c else b)", "use np.where(c, a, b) or an if statement")
+            return self.if_expression(node, out, hint)
         raise self.error(node, type(node).__name__, "not supported in differentiated code")
+
+    def if_expression(self, node, out, hint):
+        """``a if c else b`` -> ``if c: t = a  else: t = b`` (only the chosen arm runs, as in
+        Python); the derivative passes follow the branch in both modes."""
+        test = self.expr(node.test, out, "cond")
+        if isinstance(test, Const) and isinstance(test.value, (bool, int, float, str, type(None))):
+            return self.expr(node.body if test.value else node.orelse, out, hint)  # known now
+        target = self.names.fresh(hint)
+        self.loop_depth += 1  # names bound in the arms (inlined helpers) keep their names
+        try:
+            arms = []
+            for arm in (node.body, node.orelse):
+                stmts = []
+                value = self.expr(arm, stmts, hint)
+                last = stmts[-1] if stmts else None
+                if isinstance(value, Var) and isinstance(last, Assign) and last.target == value.name \
+                        and value.name not in self.locals:
+                    last.target = target  # the temporary that computed it (a tuple stays a TUPLE)
+                else:
+                    stmts.append(Assign(target, COPY, [value], line=self.line))
+                arms.append(stmts)
+        finally:
+            self.loop_depth -= 1
+        out.append(If(test, arms[0], arms[1], self.line))
+        return Var(target)
 
     def index(self, node, out):
         elts = node.elts if isinstance(node, ast.Tuple) else [node]
@@ -360,6 +431,31 @@ class Normalizer:
     def call(self, node, out, hint):
         func = node.func
         kwargs = {}
+        ref = self.object_ref(func.value) if isinstance(func, ast.Attribute) else None
+        if ref is not None:  # obj.method(...), self.helper(...): the object's attribute, now
+            op = resolve_free_name(ref.owner, f"{ref.path}.{func.attr}")
+            if is_missing(op):
+                raise self.error(node, ast.unparse(func), "no such attribute")
+            if not callable(op):
+                raise self.error(node, f"call of {ast.unparse(func)}", "call a function")
+            if _inlinable(op):
+                args = [self.argument(a, out, hint) for a in node.args]
+                kwargs = {kw.arg: self.argument(kw.value, out, hint) for kw in node.keywords}
+                given = {}
+                if isinstance(op, types.MethodType):
+                    first = binding(op.__func__).params[0]
+                    given[first] = ref
+                return self.inline(node, op, args, kwargs, out, given)
+            args = [self.expr(a, out, hint) for a in node.args]
+            for kw in node.keywords:
+                kwargs[kw.arg] = self.expr(kw.value, out, hint)
+            return self.emit(out, op, args, kwargs, hint=hint)
+        if not isinstance(func, ast.Attribute) or not self._is_local_chain(func.value):
+            op = self.free_object(func)
+            if _inlinable(op):
+                args = [self.argument(a, out, hint) for a in node.args]
+                kwargs = {kw.arg: self.argument(kw.value, out, hint) for kw in node.keywords}
+                return self.inline(node, op, args, kwargs, out)
         if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
             op = METHODS.get(func.attr)
             if func.attr in ("conj", "conjugate"):
@@ -384,57 +480,158 @@ class Normalizer:
             kwargs[kw.arg] = self.expr(kw.value, out, hint)
             if kw.arg == "dtype" and isinstance(kwargs[kw.arg], Const) and is_complex_kind(kwargs[kw.arg].value, strings=True):
                 raise self.error(node, f"dtype={ast.unparse(kw.value)} (complex values)", COMPLEX_ADVICE)
-        if isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op):
-            return self.inline(node, op, args, kwargs, out)
         if isinstance(func, ast.Attribute) and func.attr == "flatten" and op is np.ravel:
             # x.flatten() always copies (np.ravel may return a view that a write would go through)
             return self.emit(out, np.copy, [self.emit(out, op, args, kwargs, hint=hint)], hint=hint)
         return self.emit(out, op, args, kwargs, hint=hint)
 
-    def inline(self, node, helper, args, kwargs, out):
-        """A call of the user's own function: its body, normalized in place (recursively, so
-        helpers of helpers work), with its locals renamed apart from the caller's."""
+    def _refuse_complex_call(self, call):
+        """``np.fft.fft(x).real``: name the function without a rule, not the attribute after it."""
+        func = call.func
+        if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
+            return
+        try:
+            op = self.free_object(func)
+        except UnsupportedError:
+            return
+        from .codegen import display_name
+        from .errors import MissingRuleError
+        from .rules import NONDIFFERENTIABLE, differentiable_ops
+
+        try:
+            if _inlinable(op) or op in differentiable_ops() or op in NONDIFFERENTIABLE:
+                return
+        except TypeError:  # an unhashable callable
+            return
+        raise self.error(call, f"{display_name(op)} has no derivative rule (its result here is complex: "
+                         "complex values are outside what s2sad differentiates)",
+                         "register one with @elementwise, or @tangent_rule and @adjoint_rule, from s2sad.rules "
+                         "(see s2sad/rules/numpy_rules.py), or keep its argument constant", MissingRuleError)
+
+    def helper_of(self, node):
+        """The user function ``node`` calls (a module-level helper, a method of an object, a
+        partial or a lambda), or None."""
+        if not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        ref = self.object_ref(func.value) if isinstance(func, ast.Attribute) else None
+        if ref is not None:
+            op = resolve_free_name(ref.owner, f"{ref.path}.{func.attr}")
+            return op if _inlinable(op) else None
+        if isinstance(func, ast.Attribute) and self._is_local_chain(func.value):
+            return None
+        if isinstance(func, ast.Name) and func.id in self.locals:
+            return None
+        try:
+            op = self.free_object(func)
+        except UnsupportedError:
+            return None
+        return op if _inlinable(op) else None
+
+    def argument(self, node, out, hint):
+        """An argument of an inlined call: an atom, or an ObjectRef for an object (``self``)."""
+        ref = self.object_ref(node)
+        return ref if ref is not None else self.expr(node, out, hint)
+
+    def object_ref(self, node):
+        """An ObjectRef if ``node`` names an object (a method's self, a global instance, an
+        object attribute of one), else None."""
+        if isinstance(node, ast.Name):
+            if node.id in self.objects:
+                return ObjectRef(*self.objects[node.id])
+            if node.id in self.locals:
+                return None
+            value = self.parsed.resolve(node.id)
+            return ObjectRef(self.parsed.fn, node.id) if _is_object(value) else None
+        if isinstance(node, ast.Attribute):
+            base = self.object_ref(node.value)
+            if base is None:
+                return None
+            path = f"{base.path}.{node.attr}"
+            return ObjectRef(base.owner, path) if _is_object(resolve_free_name(base.owner, path)) else None
+        return None
+
+    def object_attribute(self, node, ref):
+        """``obj.w``: read at each call, as a global is (a constant, never differentiated)."""
+        path = f"{ref.path}.{node.attr}"
+        value = resolve_free_name(ref.owner, path)
+        if is_missing(value):
+            raise self.error(node, ast.unparse(node), "no such attribute")
+        return self.constant_or_param(node, value, ast.unparse(node), source=(ref.owner, path))
+
+    def inline(self, node, helper, args, kwargs, out, given=None):
+        """A call of the user's own function (a def, a lambda, a partial, a method): its body,
+        normalized in place (recursively, so helpers of helpers work), with its locals renamed
+        apart from the caller's. ``given``: parameters bound to ObjectRefs by the caller."""
         root = self.root
-        if helper in root.inlining:
-            raise self.error(node, f"recursive call of {helper.__name__}", "rewrite the recursion as a loop")
+        bind = binding(helper)
+        function = bind.function
+        name = getattr(function, "__name__", "helper")
+        if function in root.inlining:
+            raise self.error(node, f"recursive call of {name}", "rewrite the recursion as a loop")
         from .parse import parse
 
-        parsed = parse(helper)
+        parsed = parse(function)
+        _returns_none(parsed.tree)
         sub = Normalizer(parsed, root)
         sub.call_line = self.call_line or self.line
         sub.loop_depth = self.loop_depth
-        for name in sorted(sub.locals):
-            sub.versions[name] = self.names.fresh(name)
-            sub.first_write.add(name)
-        params = sub.params
+        for local in sorted(sub.locals):
+            sub.versions[local] = self.names.fresh(local)
+            sub.first_write.add(local)
         tree = parsed.tree
-        defaults = dict(zip(params[len(params) - len(tree.args.defaults):], tree.args.defaults))
+        given = dict(given or {})
+        # what the partial or the method binds (the caller's ObjectRef for self.method(...))
+        prologue = sub.bind_parameters(helper, [p for p in bind.bound if p not in given], {}, tree)
+        prologue_objects = dict(sub.objects)
+        sub.bind_parameters(helper, [p for p in given], given, tree)
+        sub.objects.update(prologue_objects)
+        out.extend(prologue)
+        params = bind.params  # the positional parameters left to the caller
+        keywords = [p for p in sub.params + sub.kwonly if p not in bind.bound and p not in given]
+        defaults = _defaults(function)
         bound = dict(zip(params, args))
         for key, value in kwargs.items():
-            if key not in params or key in bound:
-                raise self.error(node, f"call of {helper.__name__} with keyword {key!r}", "check the arguments")
+            if key not in keywords or key in bound:
+                raise self.error(node, f"call of {name} with keyword {key!r}", "check the arguments")
             bound[key] = value
-        for p in params:
-            if p not in bound:
-                default = defaults.get(p)
-                if not isinstance(default, ast.Constant):
-                    raise self.error(node, f"call of {helper.__name__} without argument {p!r}", "pass it explicitly")
-                bound[p] = Const(default.value)
         if len(args) > len(params):
-            raise self.error(node, f"call of {helper.__name__} with {len(args)} arguments", f"it takes {len(params)}")
-        for p in params:
-            out.append(Assign(sub.write(p), COPY, [bound[p]], line=sub.call_line))
-        root.inlining.append(helper)
+            raise self.error(node, f"call of {name} with {len(args)} arguments", f"it takes {len(params)}")
+        for p in keywords:
+            if p not in bound:
+                if p not in defaults:
+                    raise self.error(node, f"call of {name} without argument {p!r}", "pass it explicitly")
+                default = defaults[p]
+                if not isinstance(default, (bool, int, float, str, type(None))):
+                    raise self.error(node, f"call of {name} without argument {p!r} (its default is a "
+                                     f"{type(default).__name__})", "pass it explicitly")
+                bound[p] = Const(default)
+        rebound = _assigned(tree)
+        for p in keywords:
+            value = bound[p]
+            if isinstance(value, ObjectRef):
+                if p in rebound:
+                    raise self.error(node, f"{name} rebinds its parameter {p!r}, an object", "use another name")
+                sub.objects[p] = (value.owner, value.path)
+                continue
+            if isinstance(value, Var) and p not in rebound and value.name not in root.free_values:
+                # a parameter the helper never rebinds is the caller's variable itself: a write
+                # into it (y[0] = ...) is a write into the caller's array, as in Python
+                sub.versions[p] = value.name
+                sub.first_write.discard(p)
+                continue
+            out.append(Assign(sub.write(p), COPY, [value], line=sub.call_line))
+        root.inlining.append(function)
         try:
             body = sub.block(tree.body)
         finally:
             root.inlining.pop()
         if not body or not isinstance(body[-1], Return):
-            raise sub.error(tree, f"helper {helper.__name__} without a final return", "return its value")
+            raise sub.error(tree, f"helper {name} without a final return", "return its value")
         ret = body.pop()
         out.extend(body)
         if ret.is_tuple:
-            return self.emit(out, TUPLE, ret.values, hint=helper.__name__)
+            return self.emit(out, TUPLE, ret.values, hint=tree.name)
         return ret.values[0]
 
     def _tuple(self, atoms, out, hint):
@@ -443,14 +640,23 @@ class Normalizer:
         return self.emit(out, TUPLE, atoms, hint=hint)
 
     def _is_local_chain(self, node):
+        """Is ``node`` a computed value (a local, a call, ...): its ``.attr`` is an array
+        attribute or method. An object's attribute chain (``self.W.T``; ``self.W`` itself is
+        read by object_attribute, object_ref comes first) is one too."""
         while isinstance(node, ast.Attribute):
             node = node.value
         if isinstance(node, ast.Name):
-            return node.id in self.locals
+            if node.id in self.objects:
+                return True
+            if node.id not in self.locals:
+                return _is_object(self.parsed.resolve(node.id))
+            return True
         return True  # a call, subscript, ... : a computed value
 
     def free_object(self, node):
         """Resolve ``np.linalg.norm``-style chains of free names to the object."""
+        if isinstance(node, ast.Name) and node.id in self.objects:
+            return resolve_free_name(*self.objects[node.id])
         if isinstance(node, ast.Name):
             value = self.parsed.resolve(node.id)
             if is_missing(value):
@@ -468,7 +674,13 @@ class Normalizer:
         value = self.free_object(node)
         return self.constant_or_param(node, value, name)
 
-    def constant_or_param(self, node, value, spelled):
+    def constant_or_param(self, node, value, spelled, source=None):
+        """A free value: a constant (module constants, dtypes) or an extra parameter of the
+        generated function read at each call from ``source`` (``(owner, name)``; by default
+        the global or closure name ``spelled`` of this function)."""
+        if _is_object(value):
+            raise self.error(node, f"{spelled} (a {type(value).__name__} object) used as a value",
+                             "read its array or number attributes, or pass arrays as arguments")
         if is_complex_kind(value) or isinstance(value, (complex, np.complexfloating)) or (
             isinstance(value, np.ndarray) and value.dtype.kind == "c"
         ):
@@ -479,15 +691,19 @@ class Normalizer:
             raise self.error(node, f"{spelled} used as a value", "call it, or pass values as arguments")
         if isinstance(value, float) and spelled.count(".") == 1 and spelled.split(".")[0] in ("np", "math", "numpy"):
             return Const(value)  # np.pi, math.e: module constants
-        if "." in spelled:
-            if isinstance(value, (int, float)):
-                return Const(value)
+        if "." in spelled and source is None:
+            if isinstance(value, (int, float)) or value is None:
+                return Const(value)  # (np.newaxis is None)
             raise self.error(node, spelled, "bind it to a module-level name first")
         root = self.root
-        source = (self.parsed.fn, spelled)
+        if source is None:
+            source = (self.parsed.fn, spelled)
+        elif isinstance(value, (list, dict, set)):
+            raise self.error(node, f"{spelled} (a {type(value).__name__})", "s2sad reads arrays, numbers and tuples of them")
         if source in root.free_sources:
             return Var(root.free_values[root.free_sources.index(source)])
-        name = spelled if self is root else root.names.fresh(spelled)
+        base = source[1].replace(".", "_")
+        name = base if self is root and base not in root.names.taken else root.names.fresh(base)
         root.names.taken.add(name)
         root.free_values.append(name)
         root.free_sources.append(source)
@@ -518,6 +734,56 @@ def is_complex_kind(value, strings=False) -> bool:
 
 def _is_numpy(op):
     return getattr(op, "__module__", "") and op.__module__.split(".")[0] == "numpy"
+
+
+class ObjectRef:
+    """An object (a method's self, a global instance) in normalize: never a value of the IR;
+    its attributes are read at each call from ``owner`` by the dotted ``path``."""
+
+    def __init__(self, owner, path):
+        self.owner, self.path = owner, path
+
+
+def _is_object(value) -> bool:
+    """An instance of a user's class (not an array, number, string, tuple, list, module,
+    function, class, dtype, ufunc or missing name)."""
+    if is_missing(value) or value is None or isinstance(value, (
+        np.ndarray, np.generic, int, float, complex, bool, str, bytes, tuple, list, dict, set, slice,
+        type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+        np.ufunc, np.dtype, functools.partial, range, type(Ellipsis),
+    )):
+        return False
+    module = getattr(type(value), "__module__", "") or ""
+    return module.split(".")[0] not in ("builtins", "numpy", "math", "functools")
+
+
+def _inlinable(op) -> bool:
+    """A callable s2sad inlines: a user's def or lambda, a partial of one, a bound method."""
+    if isinstance(op, (functools.partial, types.MethodType)):
+        try:
+            op = binding(op).function
+        except S2SADError:
+            return False
+    return isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op)
+
+
+def _returns_none(tree):
+    """A helper's ``return`` and its end without one return None, as in Python."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and node.value is None:
+            node.value = ast.copy_location(ast.Constant(None), node)
+    if not tree.body or not isinstance(tree.body[-1], ast.Return):
+        last = tree.body[-1] if tree.body else tree
+        end = ast.Return(ast.Constant(None))
+        ast.copy_location(end, last)
+        end.lineno = getattr(last, "end_lineno", None) or last.lineno
+        ast.fix_missing_locations(end)
+        tree.body.append(end)
+
+
+def _short(node, limit=40):
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _assigned(tree):

@@ -396,7 +396,7 @@ class Checker:
                                          "or into a copy (.copy())")
 
 
-def written_params(fn):
+def written_params(fn, lines=False):
     """The parameters of the user IR ``fn`` (before types) whose buffer the function may write
     into, through their own name or any name that may share their memory (conservatively:
     copies, every subscript, tuples, view functions). If the caller passes one array for two
@@ -416,8 +416,14 @@ def written_params(fn):
             for a in (stmt.args if stmt.op is TUPLE else stmt.args[:1]):
                 if isinstance(a, Var):
                     parent[find(stmt.target)] = find(a.name)
-    written = {find(s.array) for s in _walk(fn.body) if isinstance(s, SetItem)}
-    written |= {find(s.target) for s in _walk(fn.body) if getattr(s, "in_place", False)}
+    written = {}  # buffer -> the line of the first write into it
+    for s in _walk(fn.body):
+        if isinstance(s, SetItem):
+            written.setdefault(find(s.array), s.line)
+        elif getattr(s, "in_place", False):
+            written.setdefault(find(s.target), s.line)
+    if lines:  # parameter index -> that line (``lines``)
+        return {k: written[find(p)] for k, p in enumerate(fn.params) if find(p) in written}
     return [k for k, p in enumerate(fn.params) if find(p) in written]
 
 

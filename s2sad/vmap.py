@@ -135,7 +135,9 @@ class Vmapped:
         return tuple(out), size
 
     def __call__(self, *args):
-        args = tuple(np.asarray(a) if isinstance(a, list) else a for a in args)
+        from .api import _as_value
+
+        args = tuple(_as_value(a) for a in args)  # lists as arrays, 0-d arrays as scalars
         axes, size = self._axes(args)
         if self.backend == "cuda":
             return _call_cuda(self, args, axes, size)
