@@ -442,6 +442,7 @@ class Forward(Derivative):
         y = self.b.sym(stmt.target)
         terms = []
         all_arrays_active = True
+        shared = False
         for p, partial in zip(params.primals, partials):
             atom = operands.get(p)
             d = self.dot(atom) if atom is not None else None
@@ -457,9 +458,12 @@ class Forward(Derivative):
                 )
             if callable(partial):
                 partial = partial()
+            passthrough = isinstance(d, Sym) and d.name in self.written_tangents()
             if not (self.unit and not y.ndim):  # a scalar's tangent in unit mode is used as it is
                 d = _lead_expand(self.lift(d), y.ndim - (operand.ndim or 0))
-            terms.append(_scale(partial, d))
+            term = _scale(partial, d)
+            shared = shared or (passthrough and term is d)
+            terms.append(term)
         total = terms[0]
         for t in terms[1:]:
             total = total + t
@@ -467,7 +471,16 @@ class Forward(Derivative):
             from .runtime import broadcast_like
 
             total = broadcast_like(total, y)
+        if shared and len(terms) == 1 and isinstance(total, Sym) and total.ndim:
+            # y = x + 3.0 is a new array, but its tangent would be x's own (or a view of it),
+            # which a later write into x changes
+            total = np.copy(total)
         return total
+
+    def written_tangents(self):
+        """Names of the tangents that an in-place write changes later (those of arrays written
+        in place): a tangent that is one of them, where its primal is a new array, is copied."""
+        return {self.dots[a].name for a in self.written if a in self.dots}
 
     def setitem(self, stmt):
         if self.lenient and any(n not in self.b.types for n in reads(stmt)):

@@ -45,7 +45,7 @@ from .ir import (
     walk,
 )
 from .runtime import new_tape, scale_nz, scatter_add, sum_to, zeros_batch
-from .trace import building, copy_to, dummy_array
+from .trace import Sym, building, copy_to, dummy_array
 
 
 class Reverse(Derivative):
@@ -58,6 +58,7 @@ class Reverse(Derivative):
         self.stacks = {}  # what is taped -> name of its stack
         self.batch_like = None  # a Sym with the seed axis (the first seed)
         self.private = set()  # bars known to own their memory (safe to write in place)
+        self.written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
         self.stack_types = {}
         self.taped = set()  # assignments whose overwritten value is on the tape
         self.overwriting = set()  # assignments that overwrite a value (taped or not)
@@ -95,7 +96,15 @@ class Reverse(Derivative):
         target = self.deriv_name(name)
         with building(self.b, target):
             old = self.bars.get(name)
-            if old is None:
+            if old is None and name in self.written and isinstance(contribution, Sym) and contribution.ndim:
+                # the adjoint of an array written in place is written in place too: it owns its
+                # memory from its first binding on, on every path (a broadcast seed or another
+                # adjoint it would alias stays untouched; ``private`` is not followed through
+                # branches, so it must hold for every binding)
+                self.b.mark = len(self.b.stmts)
+                self.bars[name] = copy_to(target, np.copy(contribution))
+                self.private.add(name)
+            elif old is None:
                 self.bars[name] = copy_to(target, contribution)
                 self.private.discard(name)
             else:

@@ -200,3 +200,20 @@ def two_index_lists_apart(T):
 
 def index_array_after_int(T, idx):
     return T[0, :, idx] * T[1, 1, 1]
+
+
+def written_after_branch(x0, x1, x2):
+    v1 = x0 - x1
+    v1[0] = v1[0] * v1[1]
+    if np.sum(v1) > -0.5:
+        x0 = x0 / np.sqrt(1.0 + np.sum(x0 * x0)) + 0.1 * x2
+    elif np.sum(x1) > 0.0:
+        x0 = x0 - 0.1 * x0 ** 3 + 0.1 * v1
+    return np.sum(v1 + 0.1 * np.sum(np.tanh(x0)))
+
+
+def copy_of_argument_then_write(x0):
+    v4 = x0 + 3.0  # a new array: a later write into x0 leaves it alone
+    for i in range(1, 2):
+        x0[i] = x0[i] * 0.5 + x0[i - 1]
+    return np.sum(v4 + 0.1 * np.sum(np.tanh(x0)))
