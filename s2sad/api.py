@@ -189,7 +189,9 @@ class Transformed:
     def _compiled_for(self, args):
         """(ir, source, compiled, by_shape) for these arguments; ``by_shape``: the compiled
         code is specialized on the shapes of small arguments (scalarize.py)."""
-        plain = bool(self._plain) and _arg_key(args) in self._plain
+        # a function that writes into its arguments gets code without the structure pass's
+        # guards: a guard that fails after such a write would rerun it on changed arguments
+        plain = bool(self._plain) and _arg_key(args) in self._plain or bool(self._written_params())
         key = (_arg_key(args), _shape_key(args), plain)
         entry = self._compiled.get(key)
         if entry is not None:  # the fast path of jvp, vjp and hvp calls after the first

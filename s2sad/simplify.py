@@ -23,7 +23,9 @@ def simplify(fn):
     body = fn.body
     written = {s.array for s in walk(body) if isinstance(s, SetItem)}
     written |= {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
-    body = _cse(body, written)
+    body = _cse(body, _buffers(body, written))
+    written = {s.array for s in walk(body) if isinstance(s, SetItem)}
+    written |= {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
     while True:
         stores = _stores(body)
         read = set()  # stores some read of which is live
@@ -155,8 +157,42 @@ def _key(stmt):
         return None
 
 
+def _buffers(stmts, written):
+    """name -> the names that may share its memory, for every name that may share memory with
+    an array written in place (a copy, an index, a reshape or transpose of it, ...): a write
+    through one changes all, so common subexpressions must neither be read from a stale one
+    nor merge two allocations one of which is written (``y = np.zeros(4); z = y.reshape(-1);
+    z[1] = ...; acc = np.zeros(4)`` must not make ``acc`` ``y``)."""
+    from .semantics import VIEW_OPS
+
+    parent = {}
+
+    def find(n):
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    for s in walk(stmts):
+        if isinstance(s, Assign) and (s.op in (COPY, GETITEM) or s.op in VIEW_OPS or s.op is rt.broadcast_like) \
+                and s.args and isinstance(s.args[0], Var):
+            a, b = find(s.target), find(s.args[0].name)
+            if a != b:
+                parent[a] = b
+    groups = {}
+    for n in set(parent) | set(parent.values()) | set(written):
+        groups.setdefault(find(n), set()).add(n)
+    buffers = {}
+    for members in groups.values():
+        if members & set(written):
+            for n in members:
+                buffers[n] = members
+    return buffers
+
+
 def _cse(stmts, written):
-    """Common subexpressions of one straight-line block (nested blocks start afresh)."""
+    """Common subexpressions of one straight-line block (nested blocks start afresh).
+    ``written``: name -> the names sharing its memory, for names that an in-place write may
+    change (see _buffers)."""
     out = []
     seen = _Seen()
     for stmt in stmts:
@@ -184,7 +220,8 @@ def _cse(stmts, written):
             seen = _Seen()
         elif isinstance(stmt, SetItem):
             out.append(stmt)
-            seen.forget(stmt.array)
+            for name in written.get(stmt.array, (stmt.array,)):
+                seen.forget(name)
         else:
             out.append(stmt)
     return out

@@ -217,3 +217,21 @@ def copy_of_argument_then_write(x0):
     for i in range(1, 2):
         x0[i] = x0[i] * 0.5 + x0[i - 1]
     return np.sum(v4 + 0.1 * np.sum(np.tanh(x0)))
+
+
+PICK = np.array([2])
+
+
+def write_argument_one_output(x0, x2):
+    x0[1] = x0[1] * x0[1]
+    return x2[PICK] + np.sum(x0)  # one output element: the structured code's guard falls back
+
+
+def zeros_written_through_view(x0):
+    y = np.zeros(4)
+    z = y.reshape(-1)
+    z[1] = np.cos(x0[0])  # writes into y
+    acc = np.zeros(4)  # the same expression as y: not the same array
+    for i in range(3):
+        acc = acc + np.tanh(x0)
+    return acc
