@@ -172,6 +172,10 @@ class Reverse(Derivative):
             fill = Const(0) if isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)) else atom
             if promoted:
                 fill, dummy = Const(0.0), 0.5  # float64 holds a float32 value exactly
+            elif isinstance(dummy, float) or (isinstance(dummy, np.floating) and dummy.dtype == np.float64):
+                # a float64 literal, not the variable: one that started as an int (acc = 2,
+                # then acc = acc * 0.5) may still be typed int in some of Numba's versions of it
+                fill = Const(0.0)
             self.b.types[tape] = dummy_array(1, np.asarray(dummy).dtype)
             self.prealloc[key] = (tape, pre["loop"])
             pre["tapes"].append((tape, fill))

@@ -235,3 +235,12 @@ def zeros_written_through_view(x0):
     for i in range(3):
         acc = acc + np.tanh(x0)
     return acc
+
+
+def int_then_float_two_loops(x0, n):
+    acc = 2  # an int, a float after the first loop
+    for i in range(2):
+        acc = acc * x0[0]
+    for i in range(n):
+        acc = np.tanh(acc) * 0.9
+    return acc

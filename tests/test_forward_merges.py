@@ -50,6 +50,7 @@ CASES = [
     ("copy_of_argument_then_write", (np.array([[0.3, -0.5], [0.8, 0.1]]),), 0),
     ("write_argument_one_output", (np.array([0.5, 2.0, 1.0, 1.0]), np.array([0.3, 0.1, 0.7, 0.2])), (0, 1)),
     ("zeros_written_through_view", (np.array([0.8, 0.6, 0.1, -0.3]),), 0),
+    ("int_then_float_two_loops", (np.array([0.5, 0.2]), 3), 0),
     ("mixed_index_apart", (np.random.default_rng(3).standard_normal((3, 4, 5)),), 0),
     ("two_index_lists_apart", (np.random.default_rng(4).standard_normal((3, 4, 5)),), 0),
     ("index_array_after_int", (np.random.default_rng(5).standard_normal((3, 4, 5)), np.array([[0, 2], [1, 0]])), 0),
@@ -64,7 +65,7 @@ NUMBA = {"square_three_times", "halve_while_big", "update_in_one_arm", "nested_i
          "tuple_assigned_in_branch", "accumulate_slices", "helper_returns_in_loop", "returns_from_nested_loops",
          "broadcast_writes", "broadcast_write_3d", "mixed_index_apart",
          "written_after_branch", "copy_of_argument_then_write", "write_argument_one_output",
-         "zeros_written_through_view"}
+         "zeros_written_through_view", "int_then_float_two_loops"}
 
 
 def fresh(args):
