@@ -111,26 +111,16 @@ NOT_COMPARABLE = {
 # crash the process.
 NUMBA_SAMPLE = [
     "loop_square_scalar",
-    "loop_normalize",
     "int_start_product_loop",
-    "write_created_recurrence",
     "loop_nested_break",
     "helper_early_return",
     "mod_operator",
-    "rosenbrock",
-    "mlp_layer",
-    "pyfloat_times_vector",
-    "zero_d_ops",
-    "pairwise_distances",
     "write_scalar_broadcast",
     "where_sqrt_of_negative",
-    "arccos_near_one",
     "zero_d_accumulated_in_loop",
 ]
 NUMBA_MODES = ("jacfwd", "jacrev", "jvp", "vjp")
-KNOWN_FAILURES_NUMBA = {
-    "zero_d_accumulated_in_loop": [("N11", "jacrev"), ("N9", "vjp")],
-}
+KNOWN_FAILURES_NUMBA = {}
 
 FUNCTIONS = rc.catalogue_functions()
 _INPUTS = {}
