@@ -590,8 +590,9 @@ def vjp(fn, *primals, backend="numba"):
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
     # the primal runs on copies: a function that writes into its argument must not change
     # the point at which vjp_fn differentiates it
-    copies = tuple(np.copy(p) if isinstance(p, np.ndarray) else p for p in primals)
-    value = _cached(fn, "primal", None, backend).call_extended(copies, copies)
+    primal = _cached(fn, "primal", None, backend)
+    copies = tuple(np.copy(p) if isinstance(p, np.ndarray) else p for p in primals) if primal._written_params() else primals
+    value = primal.call_extended(copies, copies)
     g = _cached(fn, "vjp", active, backend)
 
     def vjp_fn(cotangent):
@@ -601,8 +602,7 @@ def vjp(fn, *primals, backend="numba"):
             if np.shape(o) != np.shape(c):
                 raise UsageError(f"vjp: cotangent {k} has shape {np.shape(c)} but the output has shape {np.shape(o)}")
         # a scalar output's cotangent is a scalar (Numba types a 0-d array differently)
-        cts = tuple(_tangent_like(c, np.zeros(np.shape(o), np.result_type(np.asarray(o).dtype, np.float32)))
-                    for o, c in zip(outs, out_ct))
+        cts = tuple(_cotangent_like(c, o) for o, c in zip(outs, out_ct))
         bars = g.call_extended(primals, primals + cts)
         result = []
         it = iter(bars if isinstance(bars, tuple) else (bars,))
@@ -631,6 +631,12 @@ def hvp(fn, primals, tangents, *, backend="numba"):
     args = primals + tuple(_tangent_like(tangents[k], primals[k]) for k in active)
     (out,) = h.call_extended(primals, args)
     return out
+
+
+def _cotangent_like(c, out):
+    """A cotangent in its output's float dtype; a scalar output's stays a scalar."""
+    dtype = np.result_type(np.asarray(out).dtype, np.float32)
+    return np.asarray(c, dtype=dtype) if np.ndim(out) else dtype.type(c)
 
 
 def _tangent_like(t, primal):
