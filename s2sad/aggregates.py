@@ -20,7 +20,7 @@ the joins of forward mode and the tape of reverse mode carry them as they carry 
 
 from __future__ import annotations
 
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, Var, While, all_names, walk
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, Var, all_names, map_statements, walk
 
 
 def split_tuples(fn):
@@ -49,29 +49,24 @@ def split_tuples(fn):
     names = NameGen(all_names(fn))
     elements = {name: [names.fresh(f"{name}_{k}") for k in range(n)] for name, n in chosen.items()}
 
-    def rewrite(stmts):
-        out = []
-        for s in stmts:
-            if isinstance(s, Assign) and s.op is TUPLE and s.target in elements:
-                parts = elements[s.target]
-                out.extend(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, s.args))
-                out.append(Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line))
-            elif (isinstance(s, Assign) and s.op is GETITEM and isinstance(s.args[0], Var) and s.args[0].name in elements
-                  and len(s.args) == 2 and isinstance(s.args[1], Const) and isinstance(s.args[1].value, int)
-                  and not isinstance(s.args[1].value, bool) and -len(elements[s.args[0].name]) <= s.args[1].value < len(elements[s.args[0].name])):
-                out.append(Assign(s.target, COPY, [Var(elements[s.args[0].name][s.args[1].value])], line=s.line))
-            elif isinstance(s, If):
-                out.append(If(s.test, rewrite(s.body), rewrite(s.orelse), s.line))
-            elif isinstance(s, For):
-                out.append(For(s.target, s.iter, rewrite(s.body), s.line))
-            elif isinstance(s, While):
-                out.append(While(rewrite(s.test_body), s.test, rewrite(s.body), s.line))
-            else:
-                out.append(s)
-        return out
+    def rewrite(s):
+        if isinstance(s, Assign) and s.op is TUPLE and s.target in elements:
+            parts = elements[s.target]
+            return [*(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, s.args)),
+                    Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line)]
+        if (isinstance(s, Assign) and s.op is GETITEM and isinstance(s.args[0], Var) and s.args[0].name in elements
+                and len(s.args) == 2 and isinstance(s.args[1], Const) and isinstance(s.args[1].value, int)
+                and not isinstance(s.args[1].value, bool) and -len(elements[s.args[0].name]) <= s.args[1].value < len(elements[s.args[0].name])):
+            return [Assign(s.target, COPY, [Var(elements[s.args[0].name][s.args[1].value])], line=s.line)]
+        return [s]
 
-    out = fn.replace(body=rewrite(fn.body))
-    for key, value in vars(fn).items():  # what normalize attached (free_sources, ...)
+    return _with_body(fn, map_statements(fn.body, rewrite))
+
+
+def _with_body(fn, body):
+    """``fn`` with ``body``, keeping what normalize attached to it (free_sources, ...)."""
+    out = fn.replace(body=body)
+    for key, value in vars(fn).items():
         if key not in vars(out):
             setattr(out, key, value)
     return out
@@ -109,29 +104,15 @@ def _copies_as_tuples(fn):
         return fn
     names = NameGen(all_names(fn))
 
-    def rewrite(stmts):
-        out = []
-        for s in stmts:
-            if isinstance(s, Assign) and s.op is COPY and isinstance(s.args[0], Var) and s.args[0].name in arity:
-                parts = [names.fresh(f"{s.target}_{k}") for k in range(arity[s.args[0].name])]
-                atoms = fixed(s.args[0].name)
-                if atoms is not None:  # the elements themselves (no read of the tuple in a branch)
-                    out.extend(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, atoms))
-                else:
-                    out.extend(Assign(part, GETITEM, [s.args[0], Const(k)], line=s.line) for k, part in enumerate(parts))
-                out.append(Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line))
-            elif isinstance(s, If):
-                out.append(If(s.test, rewrite(s.body), rewrite(s.orelse), s.line))
-            elif isinstance(s, For):
-                out.append(For(s.target, s.iter, rewrite(s.body), s.line))
-            elif isinstance(s, While):
-                out.append(While(rewrite(s.test_body), s.test, rewrite(s.body), s.line))
+    def rewrite(s):
+        if isinstance(s, Assign) and s.op is COPY and isinstance(s.args[0], Var) and s.args[0].name in arity:
+            parts = [names.fresh(f"{s.target}_{k}") for k in range(arity[s.args[0].name])]
+            atoms = fixed(s.args[0].name)
+            if atoms is not None:  # the elements themselves (no read of the tuple in a branch)
+                out = [Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, atoms)]
             else:
-                out.append(s)
-        return out
+                out = [Assign(part, GETITEM, [s.args[0], Const(k)], line=s.line) for k, part in enumerate(parts)]
+            return out + [Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line)]
+        return [s]
 
-    out = fn.replace(body=rewrite(fn.body))
-    for key, value in vars(fn).items():
-        if key not in vars(out):
-            setattr(out, key, value)
-    return _copies_as_tuples(out)  # a copy of a copy
+    return _copies_as_tuples(_with_body(fn, map_statements(fn.body, rewrite)))  # a copy of a copy

@@ -143,6 +143,24 @@ def walk(stmts):
             yield from walk(stmt.body)
 
 
+def map_statements(stmts, fn):
+    """A copy of ``stmts`` with every simple statement replaced by ``fn(stmt)`` (a list);
+    compound statements are copied with their blocks mapped, a ``Return`` kept as it is."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, If):
+            out.append(dataclasses.replace(stmt, body=map_statements(stmt.body, fn), orelse=map_statements(stmt.orelse, fn)))
+        elif isinstance(stmt, For):
+            out.append(dataclasses.replace(stmt, body=map_statements(stmt.body, fn)))
+        elif isinstance(stmt, While):
+            out.append(dataclasses.replace(stmt, test_body=map_statements(stmt.test_body, fn), body=map_statements(stmt.body, fn)))
+        elif isinstance(stmt, Return):
+            out.append(stmt)
+        else:
+            out.extend(fn(stmt))
+    return out
+
+
 def blocks(stmts):
     """Every straight-line block: ``stmts`` and the bodies nested in it, outermost first."""
     yield stmts

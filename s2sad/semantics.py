@@ -30,7 +30,7 @@ import dataclasses
 import numpy as np
 
 from .errors import UnsupportedError, where
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, PseudoOp, Return, SetItem, SliceAtom, Var, While, all_names, reads
+from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, PseudoOp, SetItem, SliceAtom, Var, While, all_names, map_statements, reads, walk
 
 # functions whose result may be a view of their first argument (or the argument itself)
 VIEW_OPS = tuple(
@@ -103,11 +103,11 @@ class Checker:
         for p in fn.params:
             if is_complex(self.types.get(p)):
                 line = getattr(fn, "def_line", None)
-                first = next((s.line for s in _walk(fn.body) if p in reads(s)), None)
+                first = next((s.line for s in walk(fn.body) if p in reads(s)), None)
                 free = p in getattr(fn, "free_values", ())
                 raise self.error(first if free else line, f"{'global' if free else 'argument'} {p!r} is complex",
                                  COMPLEX_ADVICE)
-        for stmt in _walk(fn.body):
+        for stmt in walk(fn.body):
             if isinstance(stmt, Assign) and is_complex(self.types.get(stmt.target)):
                 raise self.error(stmt.line, "a complex value", COMPLEX_ADVICE)
             atoms = list(stmt.args) + list(stmt.kwargs.values()) if isinstance(stmt, Assign) else []
@@ -118,7 +118,7 @@ class Checker:
     # --- lists and tuples -------------------------------------------------------------------
 
     def refuse_sequences(self):
-        for stmt in _walk(self.fn.body):
+        for stmt in walk(self.fn.body):
             index = stmt.index if isinstance(stmt, SetItem) else stmt.args[1:] if isinstance(stmt, Assign) and stmt.op is GETITEM else []
             if any(isinstance(self.type_of(a), tuple) for a in index):
                 raise self.error(stmt.line, "an index given as a tuple value",
@@ -191,7 +191,7 @@ class Checker:
                 new.from_operator = stmt.from_operator
             return out + [new]
 
-        body = _map(self.fn.body, rewrite)
+        body = map_statements(self.fn.body, rewrite)
         return body if changed else None
 
     # --- fancy writes -----------------------------------------------------------------------
@@ -255,7 +255,7 @@ class Checker:
             body.append(SetItem(stmt.array, index, value, line))
             return pre + [For(j, Var(rng), body, line)]
 
-        body = _map(self.fn.body, rewrite)
+        body = map_statements(self.fn.body, rewrite)
         return body if changed else None
 
     # --- writes through views and aliases ---------------------------------------------------
@@ -283,7 +283,7 @@ class Checker:
             return _is_array(d) or isinstance(d, tuple)
 
         elements = self.tuple_elements()
-        for stmt in _walk(self.fn.body):
+        for stmt in walk(self.fn.body):
             if not isinstance(stmt, Assign) or not shares(stmt.target) or stmt.op is TUPLE:
                 continue  # a tuple holds its elements: its reads are theirs (tuple_elements)
             srcs = []
@@ -313,7 +313,7 @@ class Checker:
         bound otherwise, an argument or a shape, is not listed)."""
         defs = {}
         other = set()
-        for stmt in _walk(self.fn.body):
+        for stmt in walk(self.fn.body):
             if isinstance(stmt, Assign):
                 if stmt.op is TUPLE:
                     defs.setdefault(stmt.target, []).append(list(stmt.args))
@@ -348,12 +348,12 @@ class Checker:
             return out
 
         holders = {t: held(t) - {t} for t in elements}
-        for stmt in _walk(self.fn.body):
+        for stmt in walk(self.fn.body):
             for n in set(reads(stmt)):
                 events.setdefault(n, []).append(stmt)
             if isinstance(stmt, (Assign, For)):
                 bindings.setdefault(stmt.target, []).append(stmt)
-        for w in _walk(self.fn.body):
+        for w in walk(self.fn.body):
             if isinstance(w, SetItem):
                 written, values = {w.array}, [w.value]
             elif isinstance(w, Assign) and getattr(w, "in_place", False) and isinstance(w.args[0], Var) \
@@ -410,14 +410,14 @@ def written_params(fn, lines=False):
             a = parent[a]
         return a
 
-    for stmt in _walk(fn.body):
+    for stmt in walk(fn.body):
         in_place = getattr(stmt, "in_place", False)
         if isinstance(stmt, Assign) and (stmt.op in (COPY, GETITEM, TUPLE) or _is(stmt.op, VIEW_OPS) or in_place):
             for a in (stmt.args if stmt.op is TUPLE else stmt.args[:1]):
                 if isinstance(a, Var):
                     parent[find(stmt.target)] = find(a.name)
     written = {}  # buffer -> the line of the first write into it
-    for s in _walk(fn.body):
+    for s in walk(fn.body):
         if isinstance(s, SetItem):
             written.setdefault(find(s.array), s.line)
         elif getattr(s, "in_place", False):
@@ -434,7 +434,7 @@ def list_misuse(fn, param):
     changed = True
     while changed:
         changed = False
-        for stmt in _walk(fn.body):
+        for stmt in walk(fn.body):
             if not isinstance(stmt, Assign) or stmt.target in derived or not stmt.args:
                 continue
             base = stmt.args[0]
@@ -443,7 +443,7 @@ def list_misuse(fn, param):
             if stmt.op is COPY or stmt.op is GETITEM and any(isinstance(a, SliceAtom) for a in stmt.args[1:]):
                 derived.add(stmt.target)
                 changed = True
-    for stmt in _walk(fn.body):
+    for stmt in walk(fn.body):
         if getattr(stmt, "from_operator", False) and derived & set(reads(stmt)):
             return stmt.line
     return None
@@ -463,19 +463,6 @@ SEQUENCE_ADVICE = (
     "s2sad resolves list and tuple elements at compile time (constant indices); for elements "
     "chosen at run time, stack them into an array (np.stack) and index that"
 )
-
-
-def _walk(stmts):
-    for stmt in stmts:
-        yield stmt
-        if isinstance(stmt, If):
-            yield from _walk(stmt.body)
-            yield from _walk(stmt.orelse)
-        elif isinstance(stmt, For):
-            yield from _walk(stmt.body)
-        elif isinstance(stmt, While):
-            yield from _walk(stmt.test_body)
-            yield from _walk(stmt.body)
 
 
 def _positions(stmts):
@@ -499,25 +486,6 @@ def _positions(stmts):
                 visit(stmt.body, loops + [stmt], blocks)
 
     visit(stmts, [], frozenset())
-    return out
-
-
-def _map(stmts, fn):
-    """A copy of ``stmts`` with every simple statement replaced by ``fn(stmt)`` (a list);
-    compound statements are copied only where something inside them changes."""
-    out = []
-    for stmt in stmts:
-        if isinstance(stmt, If):
-            body, orelse = _map(stmt.body, fn), _map(stmt.orelse, fn)
-            out.append(dataclasses.replace(stmt, body=body, orelse=orelse))
-        elif isinstance(stmt, For):
-            out.append(dataclasses.replace(stmt, body=_map(stmt.body, fn)))
-        elif isinstance(stmt, While):
-            out.append(dataclasses.replace(stmt, test_body=_map(stmt.test_body, fn), body=_map(stmt.body, fn)))
-        elif isinstance(stmt, Return):
-            out.append(stmt)
-        else:
-            out.extend(fn(stmt))
     return out
 
 
