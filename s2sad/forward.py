@@ -52,6 +52,7 @@ class Derivative:
         self.fn = fn
         self.b = builder
         self.tuples = {}  # name of a TUPLE-built value -> its element atoms
+        self.written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}  # arrays written in place
         self.deriv_names = {}
         # one seed (jvp, vjp, grad, hvp): derivatives of scalars are scalars, not arrays of
         # one element; they get the seed axis (``lift``) only where they meet array rules
@@ -151,7 +152,6 @@ class Forward(Derivative):
     def __init__(self, fn, builder, varied):
         super().__init__(fn, builder)
         self.varied = varied
-        self.written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
         self.dots = {}
         self.batch_like = None  # a Sym with the seed axis, to size zero tangents
         self.lenient = False  # type inference's first trip through a loop (pretype)

@@ -58,7 +58,6 @@ class Reverse(Derivative):
         self.stacks = {}  # what is taped -> name of its stack
         self.batch_like = None  # a Sym with the seed axis (the first seed)
         self.private = set()  # bars known to own their memory (safe to write in place)
-        self.written = {s.array for s in walk(fn.body) if isinstance(s, SetItem)}
         self.stack_types = {}
         self.taped = set()  # assignments whose overwritten value is on the tape
         self.overwriting = set()  # assignments that overwrite a value (taped or not)

@@ -23,9 +23,7 @@ def simplify(fn):
     body = fn.body
     written = {s.array for s in walk(body) if isinstance(s, SetItem)}
     written |= {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
-    body = _cse(body, _buffers(body, written))
-    written = {s.array for s in walk(body) if isinstance(s, SetItem)}
-    written |= {s.args[0].name for s in walk(body) if isinstance(s, Assign) and s.op is rt.scatter_add}
+    body = _cse(body, _buffers(body, written))  # (it adds no in-place write)
     while True:
         stores = _stores(body)
         read = set()  # stores some read of which is live
