@@ -68,6 +68,8 @@ BOOL_OPS = {ast.And: np.logical_and, ast.Or: np.logical_or}
 METHODS = {
     "sum": np.sum,
     "mean": np.mean,
+    "var": np.var,
+    "std": np.std,
     "prod": np.prod,
     "max": np.max,
     "min": np.min,

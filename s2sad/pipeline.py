@@ -3,6 +3,8 @@
     parse            source -> checked tree, names resolved          (parse.py)
     normalize        tree -> A-normal form IR                        (normalize.py)
     infer_types      dummies for the call's ranks and dtypes         (activity.py)
+    expand           ops defined by composition (np.var, keepdims=True) replaced by the ops
+                     their definitions emit at trace time            (expand.py)
     semantics        refuse what NumPy/Python would do that the passes would not see (complex
                      values, writes through views, lists used as lists), or rewrite it (lists
                      passed to NumPy as np.stack, fancy writes of differentiated values as
@@ -36,6 +38,7 @@ from . import failures, fusion, rename, semantics, shapes, structure as diagonal
 from .activity import infer_types
 from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
+from .expand import expand_composites
 from .forward import differentiate_forward
 from .ir import GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
 from .normalize import normalize
@@ -95,6 +98,8 @@ def typed_input(g, dummies, plain=False) -> Function:
     free = tuple(dummy_like(v) for v in free_values(g))
     arg_types = dict(zip(ir.params, dummies + free))
     typed = infer_types(ir, arg_types)
+    typed = expand_composites(typed, lambda body: infer_types(body, arg_types))
+    _dump("expand", typed)
     typed.free_values = ir.free_values
     typed.def_line = getattr(ir, "def_line", None)
     nargs = len(ir.params) - len(ir.free_values)

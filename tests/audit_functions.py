@@ -148,6 +148,30 @@ def mean_last(x):
     return np.mean(x, axis=-1)
 
 
+def sum_keep(x):
+    return np.sum(x, axis=-1, keepdims=True)
+
+
+def mean_keep_02(x):
+    return np.mean(x, axis=(0, 2), keepdims=True)
+
+
+def max_keep_all(x):
+    return np.max(x, keepdims=True)
+
+
+def var_all(x):
+    return np.var(x)
+
+
+def var_0_keep(x):
+    return np.var(x, axis=0, keepdims=True)
+
+
+def std_ddof_last(x):
+    return np.std(x, axis=-1, ddof=1)
+
+
 def max_all(x):
     return np.max(x)
 

@@ -159,8 +159,12 @@ REDUCTIONS = [
     (af.prod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: SECOND, 2: ALL, 3: ALL}),
     (af.cumsum_all, (1, 2, 3), U, ()), (af.cumsum_0, (1, 2, 3), U, {2: ALL, 3: ALL}),
     (af.norm_all, (1, 2, 3), U, ()), (af.trace_, (2, 3), U, ()),
+    # composites (rules/composite_rules.py): keepdims, tuple axes, var, std
+    (af.sum_keep, (1, 2, 3), U, ()), (af.mean_keep_02, (3,), U, ()), (af.max_keep_all, (1, 2), U, ()),
+    (af.var_all, (0, 1, 2, 3), U, ()), (af.var_0_keep, (1, 2, 3), U, ()), (af.std_ddof_last, (2, 3), U, ()),
 ]
-NUMBA_REDUCTIONS = {(af.sum_0, 3), (af.max_all, 2), (af.prod_all, 1), (af.norm_all, 2), (af.mean_all, 3)}
+NUMBA_REDUCTIONS = {(af.sum_0, 3), (af.max_all, 2), (af.prod_all, 1), (af.norm_all, 2), (af.mean_all, 3),
+                    (af.mean_keep_02, 3), (af.std_ddof_last, 2)}
 for fn, ranks, dom, refused in REDUCTIONS:
     for r in ranks:
         shape = (3, 3) if fn is af.trace_ and r == 2 else SHAPES[r]

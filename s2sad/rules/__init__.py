@@ -38,6 +38,11 @@ LINEAR: set = set()
 # reverse mode scales their cotangent with rt.scale_nz, so a zero cotangent (an unselected
 # np.where branch) contributes 0, not 0 * nan
 SINGULAR: set = set()
+# op -> definition: a function of the op's operands, run at trace time on symbolic operands,
+# whose emitted ops replace the call (expand.py), so every mode and order follows from the
+# ops it is written in (``np.var`` as a mean of squares, ``keepdims=True`` as a reshape).
+# A definition returns NotImplemented to leave a call as it is (a form with a rule of its own).
+COMPOSITES: dict = {}
 CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
 
 
@@ -120,6 +125,18 @@ def adjoint_rule(op, *names):
     return register
 
 
+def composite(*ops):
+    """``@composite(np.var)``: ``definition(*operands, **keywords)`` replaces ``op``'s calls by
+    the ops it emits (or returns NotImplemented to keep the call). Operands arrive as in rules:
+    ``trace.Sym`` for variables, plain Python values for constants."""
+    def register(definition):
+        for op in ops:
+            COMPOSITES[op] = located(definition)
+        return definition
+
+    return register
+
+
 def constant_operands(op, position):
     """Operands of ``op`` from ``position`` on are never differentiated (shapes, indices)."""
     CONSTANT_FROM[op] = position
@@ -154,7 +171,8 @@ def nondifferentiable(*ops):
 
 
 def differentiable_ops() -> set:
-    return set(ELEMENTWISE) | set(TANGENT_RULES) | set(ADJOINT_RULES)
+    return set(ELEMENTWISE) | set(TANGENT_RULES) | set(ADJOINT_RULES) | set(COMPOSITES)
 
 
 from . import numpy_rules  # noqa: E402,F401  (fills the tables)
+from . import composite_rules  # noqa: E402,F401
