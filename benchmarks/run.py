@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # everything (tens of minutes on 2 cores)
     python benchmarks/run.py --quick         # fewer sizes/variants/repeats: a few minutes
-    python benchmarks/run.py --only W1,W7    # a subset of the workloads of shared/WORKLOADS.md
+    python benchmarks/run.py --only W1,W7    # a subset of the workloads of docs/WORKLOADS.md
 
 For each (workload, method): the result is first checked against the closed form in NumPy
 (a wrong result is reported and never timed); then the median time per call over at least
