@@ -105,6 +105,15 @@ class Transformed:
     def __repr__(self):
         return f"<s2sad.{self.kind} of {getattr(self.fn, '__name__', self.fn)!r}>"
 
+    def __reduce__(self):
+        # by reference to the user's function and the options: a worker process rebuilds the
+        # transformation and loads the compiled code from the cache folder (or compiles it);
+        # locks, IR and compiled objects stay in this process
+        return (Transformed, (self.fn, self.kind, self.argnums, self.backend), {"options": self.options})
+
+    def __setstate__(self, state):
+        self.options = state["options"]
+
     @property
     def nargs(self):
         return len(param_names(base_function(self)))  # raises SourceError naming what fn is
@@ -673,21 +682,29 @@ def hessp(fn=None, argnums=0, *, backend="numba"):
         return lambda f: hessp(f, argnums, backend=backend)
     if not isinstance(argnums, numbers.Integral):
         raise UsageError(f"hessp: argnums must be an int (the position of x), got {argnums!r}")
-    g = Transformed(fn, "grad", argnums, backend)
-    h = Transformed(g, "jvp_tangents", argnums, backend)
+    return HessP(fn, argnums, backend)
 
-    def product(x, p, *args):
-        k = argnums % (len(args) + 1)
+
+class HessP:
+    """``hessp(x, p, *args)`` of ``s2sad.hessp`` (a class, so it pickles like the others)."""
+
+    def __init__(self, fn, argnums, backend):
+        self.fn, self.argnums, self.backend = fn, argnums, backend
+        self._h = Transformed(Transformed(fn, "grad", argnums, backend), "jvp_tangents", argnums, backend)
+        functools.update_wrapper(self, fn, updated=())
+        self.__name__ = f"{getattr(fn, '__name__', 'f')}_hessp"
+
+    def __reduce__(self):
+        return (HessP, (self.fn, self.argnums, self.backend))
+
+    def __call__(self, x, p, *args):
+        k = self.argnums % (len(args) + 1)
         primals = args[:k] + (x,) + args[k:]
         if np.shape(p) != np.shape(x):
             raise UsageError(f"hessp: p has shape {np.shape(p)} but x has shape {np.shape(x)}; they must match")
         _check_float(x, k, "hessp")
-        (out,) = h.call_extended(primals, primals + (_tangent_like(p, x),))
+        (out,) = self._h.call_extended(primals, primals + (_tangent_like(p, x),))
         return out
-
-    functools.update_wrapper(product, fn, updated=())
-    product.__name__ = f"{getattr(fn, '__name__', 'f')}_hessp"
-    return product
 
 
 def _cotangent_like(c, out):
