@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import inspect
 import types
 
 import numpy as np
@@ -482,6 +483,7 @@ class Normalizer:
             kwargs[kw.arg] = self.expr(kw.value, out, hint)
             if kw.arg == "dtype" and isinstance(kwargs[kw.arg], Const) and is_complex_kind(kwargs[kw.arg].value, strings=True):
                 raise self.error(node, f"dtype={ast.unparse(kw.value)} (complex values)", COMPLEX_ADVICE)
+        args, kwargs = _keywords_as_positions(op, args, kwargs)
         if isinstance(func, ast.Attribute) and func.attr == "flatten" and op is np.ravel:
             # x.flatten() always copies (np.ravel may return a view that a write would go through)
             return self.emit(out, np.copy, [self.emit(out, op, args, kwargs, hint=hint)], hint=hint)
@@ -752,6 +754,24 @@ def is_complex_kind(value, strings=False) -> bool:
         except TypeError:
             return False
     return False
+
+
+def _keywords_as_positions(op, args, kwargs):
+    """``np.sum(a=x)``, ``np.dot(a=x, b=y)``: the required parameters a call spells as
+    keywords, moved to their positions (rules bind operands by position first, under their own
+    parameter names, which need not be NumPy's)."""
+    if not kwargs:
+        return args, kwargs
+    try:
+        params = list(inspect.signature(op).parameters.values())
+    except (TypeError, ValueError):  # a ufunc or builtin without a signature
+        return args, kwargs
+    args, kwargs = list(args), dict(kwargs)
+    for p in params[len(args):]:
+        if p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD or p.default is not p.empty or p.name not in kwargs:
+            break
+        args.append(kwargs.pop(p.name))
+    return args, kwargs
 
 
 def _is_numpy(op):
