@@ -349,6 +349,10 @@ def test_fmax_skips_nan():
         np.testing.assert_array_equal(np.diag(Jb), [1.0, 0.0, float(op is np.fmax)])
         y, _ = s2sad.vjp(fn, a, b, backend="python")
         np.testing.assert_array_equal(y, op(a, b))
+        for x, z in ((np.nan, 0.5), (0.5, np.nan), (0.25, 0.5)):  # numbers too
+            ga, gb = s2sad.grad(fn, argnums=(0, 1), backend="python")(x, z)
+            assert (ga, gb) == ((0.0, 1.0) if np.isnan(x) else (1.0, 0.0) if np.isnan(z) or (op is np.fmin) else (0.0, 1.0))
+            assert s2sad.vjp(fn, x, z, backend="python")[0] == op(x, z)
 
 
 # --- refusals ------------------------------------------------------------------------------------

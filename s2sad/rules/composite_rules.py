@@ -108,22 +108,15 @@ def fabs(x):
     return np.abs(x)
 
 
-def _both_scalars(a, b):
-    return ndim(a) == 0 and ndim(b) == 0
-
-
 @composite(np.fmax)
 def fmax(a, b):
-    # np.maximum where neither is nan; the other operand where one is (NumPy's fmax)
-    if _both_scalars(a, b):
-        return np.maximum(a, b)  # (numbers: no nan handling; np.where would make a 0-d array)
+    # np.maximum where neither is nan, else the operand that is not (NumPy's fmax); selected,
+    # so the derivative is the selected operand's
     return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.maximum(a, b)))
 
 
 @composite(np.fmin)
 def fmin(a, b):
-    if _both_scalars(a, b):
-        return np.minimum(a, b)
     return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.minimum(a, b)))
 
 
