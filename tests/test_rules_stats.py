@@ -153,6 +153,7 @@ ROWS += [
     R(sf.average_weights_all, [U((5,)), U((5,), 0.5, 1.5)], (np.average,)),
     R(sf.average_keepdims, [U((2, 3)), U((3,), 0.5, 1.5)], (np.average,)),
     R(sf.mean_keepdims_method, [U((2, 3, 4))], (np.mean,)),
+    R(sf.running_mix, [U((3, 4)), U((4,), 0.5, 1.5)], (np.cumsum, np.average)),
     R(sf.soft_maximum_bits, [U((3, 2))], (np.logaddexp2, np.log2, np.hypot)),
 ]
 
@@ -164,7 +165,7 @@ NUMBA_ROWS = [  # row, mode
     (R(sf.clip_lower_kw_none, [DISTINCT((2, 3, 4))], (np.clip,)), "jacrev"),
     (R(sf.cumprod_0, [NZ((4, 3), 0.5, 1.5)], (np.cumprod,)), "jacfwd"),
     (R(sf.prod_0, [NZ((4, 3), 0.5, 1.5)], (np.prod,)), "jacrev"),
-    (R(sf.running_mix, [U((3, 4)), U((4,), 0.5, 1.5)], (np.cumsum, np.average)), "jacrev"),
+    (R(sf.cumsum_1, [U((2, 3, 4))], (np.cumsum,)), "jacrev"),
 ]
 _COMPILED = {}
 
