@@ -140,6 +140,10 @@ def trace_method(x):
 # --- running sums and products ----------------------------------------------------------
 
 
+def cumsum_flat(x):
+    return np.cumsum(x)
+
+
 def cumsum_0(x):
     return np.cumsum(x, axis=0)
 
