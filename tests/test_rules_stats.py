@@ -156,6 +156,7 @@ ROWS += [
     R(sf.average_weights_1d, [U((2, 4, 3)), U((4,), 0.5, 1.5)], (np.average,)),
     R(sf.average_weights_all, [U((5,)), U((5,), 0.5, 1.5)], (np.average,)),
     R(sf.average_keepdims, [U((2, 3)), U((3,), 0.5, 1.5)], (np.average,)),
+    R(sf.average_constant_weights, [U((4, 2))], (np.average,)),
     R(sf.mean_keepdims_method, [U((2, 3, 4))], (np.mean,)),
     R(sf.running_mix, [U((3, 4)), U((4,), 0.5, 1.5)], (np.cumsum, np.average)),
     R(sf.soft_maximum_bits, [U((3, 2))], (np.logaddexp2, np.log2, np.hypot)),

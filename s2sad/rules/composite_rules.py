@@ -99,7 +99,9 @@ def std(a, axis=None, ddof=0, keepdims=False):
 import math  # noqa: E402
 
 from .. import runtime as rt  # noqa: E402
+from ..trace import ABSTRACT_EVAL  # noqa: E402
 from ..trace import call as _call  # noqa: E402
+from ..trace import emit as _emit  # noqa: E402
 from .numpy_rules import unit_at  # noqa: E402
 
 
@@ -288,6 +290,10 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         keepdims = False
     nd = ndim(a)
     axes = axes_of(axis, nd)
+    if isinstance(weights, (tuple, list)):  # a literal: constants
+        if any(isinstance(w, Sym) for w in weights):
+            raise UnsupportedError("np.average with weights listed from variables: pass them as one array")
+        weights = _emit(np.array, tuple(float(w) for w in weights))  # (an array is no constant of the code)
     if weights is None:
         y = reduce(np.mean, a, axis) if nd else a + 0.0
     else:
@@ -301,6 +307,15 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         else:
             raise UnsupportedError("np.average: weights must have a's shape, or be 1-d along one int axis")
     return keep_axes(y, nd, axes) if keepdims and nd else y
+
+
+def _average_type(a, axis=None, weights=None, returned=False, **keywords):
+    # the type of np.average's result does not depend on the weights (constant weights
+    # would not match a dummy's length)
+    return np.average(a, axis=axis, **keywords) if not returned else (np.average(a, axis=axis, **keywords),) * 2
+
+
+ABSTRACT_EVAL[np.average] = _average_type
 
 
 @composite(np.trace)
