@@ -298,5 +298,9 @@ def cumprod_dtype(x):
     return np.cumprod(x, dtype=np.float32)
 
 
+def cumsum_dtype(x):
+    return np.cumsum(x, axis=1, dtype=np.float64)
+
+
 def prod_axis_variable(x, k):
     return np.prod(x, axis=k)

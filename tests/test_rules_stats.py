@@ -376,6 +376,7 @@ REFUSED = [
     (sf.average_returned, (np.ones(3), np.ones(3)), "returned=True"),
     (sf.diff_prepend, (np.ones(3),), "prepend"),
     (sf.cumprod_dtype, (np.ones(3),), "dtype"),
+    (sf.cumsum_dtype, (np.ones((2, 3)),), "dtype"),
     (sf.prod_axis_variable, (np.ones((2, 3)), 1), "axis"),
     (sf.diff_, (0.5,), "0-d|at least one dimensional"),
 ]

@@ -5,10 +5,14 @@ operands: it may branch on ranks and on constant keywords, never on data. Forwar
 reverse mode, second order and the numba backend follow from the ops it emits.
 """
 
+import math
+
 import numpy as np
 
+from .. import runtime as rt
 from ..errors import UnsupportedError
-from ..trace import Sym, call
+from ..trace import ABSTRACT_EVAL, Sym, call
+from ..trace import emit as _emit
 from . import composite
 from .numpy_rules import axes_of
 
@@ -95,14 +99,6 @@ def std(a, axis=None, ddof=0, keepdims=False):
 
 
 # --- elementwise functions written in ops with rules ----------------------------------------
-
-import math  # noqa: E402
-
-from .. import runtime as rt  # noqa: E402
-from ..trace import ABSTRACT_EVAL  # noqa: E402
-from ..trace import call as _call  # noqa: E402
-from ..trace import emit as _emit  # noqa: E402
-from .numpy_rules import unit_at  # noqa: E402
 
 
 @composite(np.fabs)
@@ -201,21 +197,23 @@ def _along_last(f, a, ax):
 def running_product(x):
     """np.cumprod along the last axis: the recurrence z[k] = x[k] z[k-1] from z[0] = x[0]
     (rt.linear_scan; no division anywhere, at any order)."""
-    first = np.equal(_call(np.arange, x.shape[-1]), 0)
+    first = np.equal(call(np.arange, x.shape[-1]), 0)
     return rt.linear_scan(x, np.where(first, x, 0), False)
 
 
 def _flat(a):
     nd = ndim(a)
     if nd == 0:
-        return _call(np.full, (1,), a)
+        return call(np.full, (1,), a)
     return a if nd == 1 else np.ravel(a)
 
 
 @composite(np.cumsum)
 def cumsum(a, axis=None, dtype=None):
+    if dtype is not None:
+        raise UnsupportedError("np.cumsum with dtype=: not supported; convert with .astype first")
     nd = ndim(a)
-    if constant(axis, "axis") is None or nd <= 1 or dtype is not None:
+    if constant(axis, "axis") is None or nd <= 1:
         return NotImplemented  # (the rule: the flattened array, or one axis)
     return _along_last(rt.cumsum_rows, a, _axis(axis, nd, "np.cumsum"))
 
@@ -338,7 +336,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
         return NotImplemented
     perm = (ax1, ax2) + tuple(k for k in range(nd) if k not in (ax1, ax2))
     t = a if perm == tuple(range(nd)) else np.transpose(a, perm)
-    mask = np.greater(_call(np.eye, t.shape[0], t.shape[1], offset), 0.5)
+    mask = np.greater(call(np.eye, t.shape[0], t.shape[1], offset), 0.5)
     if nd > 2:
         mask = mask[(slice(None), slice(None)) + (None,) * (nd - 2)]
     return reduce(np.sum, np.where(mask, t, 0), (0, 1))
