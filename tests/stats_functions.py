@@ -92,7 +92,7 @@ def math_scalars(x, y):
 
 def rounding_mix(x):
     # np.sign, np.floor, np.ceil, np.round: piecewise constant (zero derivative) factors
-    return x * np.floor(x * 3.0) + x * x * np.ceil(x) - np.sign(x) * x + np.round(x * 2.0) * x
+    return x * np.floor(x * 3.0) + x * x * np.ceil(x) - np.sign(x) * x + np.round(x * 2.0) * x + np.around(x, 1) * x
 
 
 # --- clip ---------------------------------------------------------------------------------

@@ -423,7 +423,7 @@ PIECEWISE_CONSTANT = {
     builtins.range: "integers", builtins.int: "truncation to an integer", builtins.bool: "truth value",
     # rounding, signs, comparisons, logic, predicates, argmax
     np.argmax: "an index", np.argmin: "an index", np.floor: "rounding", np.ceil: "rounding",
-    np.round: "rounding", np.rint: "rounding", np.trunc: "rounding", np.sign: "sign",
+    np.round: "rounding", np.around: "rounding", np.rint: "rounding", np.trunc: "rounding", np.sign: "sign",
     np.less: "comparison", np.less_equal: "comparison", np.greater: "comparison",
     np.greater_equal: "comparison", np.equal: "comparison", np.not_equal: "comparison",
     np.logical_and: "logic", np.logical_or: "logic", np.logical_not: "logic",

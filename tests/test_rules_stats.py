@@ -99,7 +99,7 @@ for fn, da, db, ops in BINARY:
 ROWS += [
     R(sf.math_scalars, [U((), 0.3, 2.0), U((), -1.0, 1.0)],
       (math.log2, math.log10, math.asinh, math.acosh, math.atanh, math.radians, math.degrees, math.hypot)),
-    R(sf.rounding_mix, [U((3, 4), 0.05, 0.3)], (np.floor, np.ceil, np.sign, np.round)),
+    R(sf.rounding_mix, [U((3, 4), 0.05, 0.3)], (np.floor, np.ceil, np.sign, np.round, np.around)),
     R(sf.sinc_, [lambda rng: np.array([0.0, 0.02, -0.05, 0.7])], (np.sinc,)),  # at and near 0
     # clip: one-sided (a bound None) and keyword spellings
     R(sf.clip_upper_only, [DISTINCT((8,))], (np.clip,)),

@@ -1209,7 +1209,7 @@ nondifferentiable(
     # shapes, sizes, counts, integer conversions
     np.shape, np.ndim, np.size, builtins.len, builtins.range, builtins.int, builtins.bool,
     # piecewise constant: rounding, signs, comparisons, logic, predicates, argmax
-    np.argmax, np.argmin, np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign,
+    np.argmax, np.argmin, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.sign,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
     np.floor_divide, math.floor, math.ceil,
