@@ -304,3 +304,17 @@ def cumsum_dtype(x):
 
 def prod_axis_variable(x, k):
     return np.prod(x, axis=k)
+
+
+def every_op(x, w):
+    """One function with each elementwise function and reduction of issue 17 (numba smoke)."""
+    p = x * x + 0.5
+    e = (np.log2(p) + np.log10(p) + np.exp2(x) + np.arcsinh(x) + np.arccosh(p + 1.0) + np.arctanh(x * 0.5)
+         + np.cbrt(p) + np.fabs(x) + np.deg2rad(x) + np.rad2deg(x) + np.radians(x) + np.degrees(x) + np.sinc(x))
+    b = np.hypot(x, w) + np.fmax(x, w) + np.fmin(x, w) + np.logaddexp(x, w) + np.logaddexp2(x, w)
+    c = np.clip(e, None, 2.0) + np.clip(b, a_min=-1.0, a_max=None) + np.clip(x, min=-0.5, max=0.5)
+    r = (np.sum(np.cumprod(p, axis=1)) + np.sum(np.cumprod(p)) + np.sum(np.cumsum(c, axis=0))
+         + np.sum(np.prod(p, axis=0)) + np.sum(np.prod(p, axis=1, keepdims=True)) + np.sum(np.diff(c, axis=0))
+         + np.sum(np.ptp(c, axis=1)) + np.sum(np.average(c, axis=1, weights=w)) + np.trace(c, offset=1)
+         + np.sum(np.average(c)) + np.prod(p))
+    return r + np.sum(c * e)

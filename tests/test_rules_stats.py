@@ -160,6 +160,8 @@ ROWS += [
     R(sf.mean_keepdims_method, [U((2, 3, 4))], (np.mean,)),
     R(sf.running_mix, [U((3, 4)), U((4,), 0.5, 1.5)], (np.cumsum, np.average)),
     R(sf.soft_maximum_bits, [U((3, 2))], (np.logaddexp2, np.log2, np.hypot)),
+    # all of them in one function (on numba, checked by hand: its compile takes minutes)
+    R(sf.every_op, [U((3, 4), -0.9, 0.9), U((4,), 0.5, 1.5)], ()),
 ]
 
 # numba: one row per family, one mode each (a compile costs 5-20 s); the compiled functions
