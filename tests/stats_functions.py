@@ -114,6 +114,10 @@ def clip_min_max(x):
     return np.clip(x, min=-0.4, max=0.25)
 
 
+def clip_method_keywords(x):
+    return x.clip(min=-0.3, max=0.35)  # (ndarray.clip takes no a_min=)
+
+
 def clip_method_min(x, lo):
     return x.clip(min=lo)
 

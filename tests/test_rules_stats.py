@@ -108,6 +108,7 @@ ROWS += [
     R(sf.clip_keywords, [DISTINCT((3, 4)), U((4,), -0.6, -0.2), U((), 0.2, 0.6)], (np.clip,)),
     R(sf.clip_min_max, [DISTINCT((2, 3))], (np.clip,)),
     R(sf.clip_method_min, [DISTINCT((3, 4)), U((), -0.25, 0.25)], (np.clip,)),
+    R(sf.clip_method_keywords, [DISTINCT((2, 3, 4))], (np.clip,)),
     # trace with offset / axes
     R(sf.trace_offset, [U((3, 4))], (np.trace,)),
     R(sf.trace_offset, [U((4, 3, 2))], (np.trace,)),
