@@ -536,6 +536,33 @@ def _register():
             return out.reshape(x.shape)
         return impl
 
+    @overload(runtime.linear_scan)
+    def linear_scan_impl(a, b, reverse=False):
+        def impl(a, b, reverse=False):
+            bc = np.ascontiguousarray(b)
+            n = bc.shape[-1]
+            ac = np.ascontiguousarray(np.broadcast_to(a, bc.shape))
+            fb = bc.reshape((-1, n))
+            fa = ac.reshape((-1, n))
+            out = np.empty(fb.shape, fb.dtype)
+            for r in range(fb.shape[0]):
+                if n == 0:
+                    break
+                if reverse:
+                    acc = fb[r, n - 1]
+                    out[r, n - 1] = acc
+                    for k in range(n - 2, -1, -1):
+                        acc = fa[r, k + 1] * acc + fb[r, k]
+                        out[r, k] = acc
+                else:
+                    acc = fb[r, 0]
+                    out[r, 0] = acc
+                    for k in range(1, n):
+                        acc = fa[r, k] * acc + fb[r, k]
+                        out[r, k] = acc
+            return out.reshape(bc.shape)
+        return impl
+
     _register_scatter(overload, types, is_array)
 
 

@@ -81,6 +81,8 @@ METHODS = {
     "copy": np.copy,
     "squeeze": np.squeeze,
     "cumsum": np.cumsum,
+    "cumprod": np.cumprod,
+    "trace": np.trace,
     "clip": np.clip,
     "argmax": np.argmax,
     "argmin": np.argmin,

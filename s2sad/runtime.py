@@ -243,6 +243,31 @@ def prod_others(x):
 
 
 @primitive
+def linear_scan(a, b, reverse=False):
+    """The first-order linear recurrence along the last axis, without division:
+    ``z[..., k] = a[..., k] * z[..., k - 1] + b[..., k]`` from ``z[..., 0] = b[..., 0]``
+    (``a[..., 0]`` is not read), or with ``reverse``
+    ``z[..., k] = a[..., k + 1] * z[..., k + 1] + b[..., k]`` from the last element
+    (``z[..., -1] = b[..., -1]``). ``a`` broadcasts against ``b``, whose shape is the result's.
+    np.cumprod is ``linear_scan(x, x at 0 and 0 elsewhere)``; the recurrence's derivatives
+    are recurrences of the same kind (rules/numpy_rules.py), so every order is division-free
+    (a zero in the input gives no nan)."""
+    b = np.asarray(b)
+    a = np.broadcast_to(a, b.shape)
+    out = np.empty(b.shape, np.result_type(a, b))
+    n = b.shape[-1] if b.ndim else 0
+    order = range(n - 1, -1, -1) if reverse else range(n)
+    previous = None
+    for k in order:
+        if previous is None:
+            out[..., k] = b[..., k]
+        else:
+            out[..., k] = a[..., previous if reverse else k] * out[..., previous] + b[..., k]
+        previous = k
+    return out
+
+
+@primitive
 def scale_nz(g, p):
     """``g * p`` with 0 where ``g`` is 0, even where ``p`` is inf or nan: the adjoint of an op
     whose derivative is singular somewhere (sqrt, log, divide ...). A cotangent that is
@@ -292,7 +317,7 @@ def drop_index(ndim, positions):
     return tuple(0 if k in dropped else slice(None) for k in range(ndim))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
 
 
 def _scatter_type(ct, x, *index):

@@ -399,3 +399,70 @@ def arange_one(x):
 
 def full_row(v):
     return np.full((2, 3), v)
+
+
+# --- issue 17: statistics, running reductions, more elementwise functions --------------------
+
+
+def cumprod_all(x):
+    return np.cumprod(x)
+
+
+def cumprod_0(x):
+    return np.cumprod(x, axis=0)
+
+
+def cumprod_last(x):
+    return np.cumprod(x, axis=-1)
+
+
+def cumsum_last(x):
+    return np.cumsum(x, axis=-1)
+
+
+def prod_last(x):
+    return np.prod(x, axis=-1)
+
+
+def diff_last(x):
+    return np.diff(x)
+
+
+def diff_0_n2(x):
+    return np.diff(x, n=2, axis=0)
+
+
+def ptp_all(x):
+    return np.ptp(x)
+
+
+def ptp_0(x):
+    return np.ptp(x, axis=0)
+
+
+def average_all(x):
+    return np.average(x)
+
+
+def average_weights(x, w):
+    return np.average(x, axis=-1, weights=w)
+
+
+def trace_offset(x):
+    return np.trace(x, offset=1)
+
+
+def clip_upper(x):
+    return np.clip(x, None, 0.2)
+
+
+def clip_keywords(x, lo):
+    return np.clip(x, a_min=lo, a_max=None)
+
+
+def math_radians(x):
+    return math.radians(x) * math.degrees(x)
+
+
+def math_hypot(a, b):
+    return math.hypot(a, b)

@@ -68,7 +68,6 @@ REFUSED = {
     "view_row_write": "a write through a row view: refused",
     "view_of_argument_write": "v = x[1:]; v *= 2.0 writes into x through a view: refused",
     "tuple_indexed_in_loop": "a tuple indexed by a run-time value: refused",
-    "prod_full": "second order through np.prod: refused (first order works)",
     "loop_zero_d": "a 0-d array reassigned to s * s (a NumPy scalar): one rank per variable",
     "polynomial_powers": "acc = 0.0 then acc = acc + array: one rank per variable",
     "branch_conditional_expression": "conditional expressions (a if c else b) are refused",
@@ -86,7 +85,6 @@ REFUSED = {
     "mean_keepdims_center": "keepdims is not supported",
     "logsumexp_keepdims": "keepdims is not supported",
     "sum_method_keepdims_3d": "keepdims is not supported",
-    "prod_axis": "np.prod with an axis is not supported",
     "norm_axis": "np.linalg.norm with an axis is not supported",
 }
 

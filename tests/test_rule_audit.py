@@ -155,9 +155,9 @@ REDUCTIONS = [
     (af.sum_02, (3,), U, ()), (af.mean_all, (1, 2, 3), U, ()), (af.mean_0, (1, 2, 3), U, ()),
     (af.mean_last, (2, 3), U, ()), (af.max_all, (1, 2, 3), U, ()), (af.max_0, (1, 2, 3), U, ()),
     (af.min_last, (1, 2, 3), U, ()), (af.amax_all, (2,), U, ()), (af.amin_0, (3,), U, ()),
-    (af.prod_all, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: SECOND, 2: SECOND, 3: SECOND}),
-    (af.prod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), {1: SECOND, 2: ALL, 3: ALL}),
-    (af.cumsum_all, (1, 2, 3), U, ()), (af.cumsum_0, (1, 2, 3), U, {2: ALL, 3: ALL}),
+    (af.prod_all, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), ()),
+    (af.prod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), ()),
+    (af.cumsum_all, (1, 2, 3), U, ()), (af.cumsum_0, (1, 2, 3), U, ()),
     (af.norm_all, (1, 2, 3), U, ()), (af.trace_, (2, 3), U, ()),
     # composites (rules/composite_rules.py): keepdims, tuple axes, var, std
     (af.sum_keep, (1, 2, 3), U, ()), (af.mean_keep_02, (3,), U, ()), (af.max_keep_all, (1, 2), U, ()),
@@ -231,6 +231,45 @@ for fn, shapes in SHAPE_CASES:
     label = "-".join(f"{len(s)}d" for s in shapes)
     CASES.append(case(f"{fn.__name__}-{label}", fn, [U(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPES))
 CASES.append(case("arange_step", af.arange_step, [U(()), U((), 0.9, 1.1)]))
+
+
+# issue 17: more elementwise functions (rules and composites), statistics, running reductions
+UNARY_17 = [
+    (np.log2, lambda s: U(s, 0.5, 2.0)), (np.log10, lambda s: U(s, 0.5, 2.0)), (np.exp2, U),
+    (np.arcsinh, lambda s: U(s, -2.0, 2.0)), (np.arccosh, lambda s: U(s, 1.2, 3.0)),
+    (np.arctanh, lambda s: U(s, -0.8, 0.8)), (np.cbrt, NZ), (np.fabs, NZ), (np.deg2rad, U), (np.radians, U),
+    (np.rad2deg, U), (np.degrees, U), (np.sinc, lambda s: U(s, -2.0, 2.0)),
+]
+MATH_UNARY_17 = [
+    (math.log2, lambda s: U(s, 0.5, 2.0)), (math.log10, lambda s: U(s, 0.5, 2.0)), (math.asinh, U),
+    (math.acosh, lambda s: U(s, 1.2, 3.0)), (math.atanh, lambda s: U(s, -0.8, 0.8)),
+]
+BINARY_17 = [(np.hypot, NZ, NZ), (np.fmax, U, U), (np.fmin, U, U), (np.logaddexp, U, U), (np.logaddexp2, U, U)]
+for op, dom in UNARY_17:
+    for r, shape in SHAPES.items():
+        CASES.append(case(f"{op.__name__}-{r}d", af.unary(op), [dom(shape)]))
+for op, dom in MATH_UNARY_17:
+    CASES.append(case(f"math.{op.__name__}-0d", af.unary(op), [dom(())]))
+CASES.append(case("math_radians-0d", af.math_radians, [U(())]))
+CASES.append(case("math_hypot-0d", af.math_hypot, [NZ(()), NZ(())]))
+for op, da, db in BINARY_17:
+    for sa, sb in PAIRS:
+        CASES.append(case(f"{op.__name__}-{sa}-{sb}", af.binary(op), [da(sa), db(sb)]))
+REDUCTIONS_17 = [  # (function, ranks, domain)
+    (af.cumprod_all, (0, 1, 2, 3), lambda s: NZ(s, 0.5, 1.5)), (af.cumprod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5)),
+    (af.cumprod_last, (2, 3), lambda s: NZ(s, 0.5, 1.5)), (af.prod_last, (2, 3), lambda s: NZ(s, 0.5, 1.5)),
+    (af.cumsum_last, (2, 3), U), (af.diff_last, (1, 2, 3), U), (af.diff_0_n2, (2, 3), U),
+    (af.ptp_all, (1, 2, 3), U), (af.ptp_0, (2, 3), U), (af.average_all, (0, 1, 2, 3), U),
+    (af.trace_offset, (2, 3), U), (af.clip_upper, (0, 1, 2, 3), U),
+]
+for fn, ranks, dom in REDUCTIONS_17:
+    for r in ranks:
+        CASES.append(case(f"{fn.__name__}-{r}d", fn, [dom(SHAPES[r])]))
+CASES += [
+    case("average_weights-2d-1d", af.average_weights, [U((2, 3)), U((3,), 0.5, 1.5)]),
+    case("average_weights-3d-3d", af.average_weights, [U((2, 3, 4)), U((2, 3, 4), 0.5, 1.5)]),
+    case("clip_keywords-2d-1d", af.clip_keywords, [U((2, 3)), U((3,), -0.5, 0.5)]),
+]
 
 
 def _params():
@@ -384,7 +423,7 @@ PIECEWISE_CONSTANT = {
     builtins.range: "integers", builtins.int: "truncation to an integer", builtins.bool: "truth value",
     # rounding, signs, comparisons, logic, predicates, argmax
     np.argmax: "an index", np.argmin: "an index", np.floor: "rounding", np.ceil: "rounding",
-    np.round: "rounding", np.rint: "rounding", np.trunc: "rounding", np.sign: "sign",
+    np.round: "rounding", np.around: "rounding", np.rint: "rounding", np.trunc: "rounding", np.sign: "sign",
     np.less: "comparison", np.less_equal: "comparison", np.greater: "comparison",
     np.greater_equal: "comparison", np.equal: "comparison", np.not_equal: "comparison",
     np.logical_and: "logic", np.logical_or: "logic", np.logical_not: "logic",

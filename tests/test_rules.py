@@ -307,6 +307,9 @@ def test_every_rule_has_a_spec_row():
     user_callable = {rt.astype}  # x.astype(...) reaches this runtime helper from user code
     tables = set(rules.ELEMENTWISE) | set(rules.TANGENT_RULES) | set(rules.ADJOINT_RULES)
     covered = {op for spec in SPECS for op in spec.ops}
+    import test_rules_stats  # issue 17's rows (statistics, reductions, elementwise)
+
+    covered |= {op for row in test_rules_stats.ROWS for op in row.ops} & tables
     required = {op for op in tables if op in user_callable or (op not in RUNTIME_HELPERS and op not in PSEUDO_OPS)}
     missing = required - covered
     assert not missing, f"rules with no spec row: {sorted(map(repr, missing))}"
@@ -386,10 +389,6 @@ def pick(g, k):
     return lambda *a: g(*a)[k]
 
 
-PROD2 = (
-    "rt.prod_others (used by np.prod's rules) has no derivative rule yet; it was wrongly listed "
-    "as non-differentiable, which gave silently wrong second derivatives. Now it raises."
-)
 
 SPECS2 = [
     Spec2(rf.sum_sin_x, g_sum_sin_x, args(U((5,))), 0, ()),
@@ -406,7 +405,7 @@ SPECS2 = [
     Spec2(rf.sum_broadcast_sq, pick(g_sum_broadcast_sq, 0), args(U((3, 4)), U((4,))), 0, ()),
     Spec2(rf.sum_broadcast_sq, pick(g_sum_broadcast_sq, 1), args(U((3, 4)), U((4,))), 1, (rt.sum_to,)),
     Spec2(rf.sum_sqrt_where, g_sum_sqrt_where, args(U((6,), 0.1, 1.0)), 0, (rt.scale_nz,)),
-    Spec2(rf.prod_sq, g_prod_sq, args(NZ((4,), 0.5, 1.5)), 0, (), PROD2),
+    Spec2(rf.prod_sq, g_prod_sq, args(NZ((4,), 0.5, 1.5)), 0, (rt.linear_scan,)),
 ]
 
 
@@ -465,7 +464,7 @@ def test_second_order_rows_cover_runtime_helpers(monkeypatch):
         assert set(spec.ops) <= helpers
     # astype: a user-level op (spec row astype_). add_batch_axis: only seeds jvp/vjp, so its
     # rules run only when differentiating w.r.t. a jvp tangent / vjp cotangent (not covered).
-    # prod_others: its rules refuse (second order through np.prod; test_rule_audit checks it).
+    # prod_others: no longer used by np.prod's rules (rt.linear_scan is); its rules refuse.
     missing = helpers - used - {rt.astype, rt.add_batch_axis, rt.prod_others}
     assert not missing, f"runtime helpers never exercised by a second-order row: {sorted(o.__name__ for o in missing)}"
 

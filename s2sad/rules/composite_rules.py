@@ -5,14 +5,18 @@ operands: it may branch on ranks and on constant keywords, never on data. Forwar
 reverse mode, second order and the numba backend follow from the ops it emits.
 """
 
+import math
+
 import numpy as np
 
+from .. import runtime as rt
 from ..errors import UnsupportedError
-from ..trace import Sym, call
+from ..trace import ABSTRACT_EVAL, Sym, call
+from ..trace import emit as _emit
 from . import composite
 from .numpy_rules import axes_of
 
-REDUCTIONS = (np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin)
+REDUCTIONS = (np.sum, np.mean, np.max, np.min, np.amax, np.amin)  # (np.prod: below)
 
 
 def constant(value, name):
@@ -92,3 +96,247 @@ def var(a, axis=None, ddof=0, keepdims=False):
 @composite(np.std)
 def std(a, axis=None, ddof=0, keepdims=False):
     return np.sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+# --- elementwise functions written in ops with rules ----------------------------------------
+
+
+@composite(np.fabs)
+def fabs(x):
+    return np.abs(x)
+
+
+@composite(np.fmax)
+def fmax(a, b):
+    # np.maximum where neither is nan, else the operand that is not (NumPy's fmax); selected,
+    # so the derivative is the selected operand's
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.maximum(a, b)))
+
+
+@composite(np.fmin)
+def fmin(a, b):
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.minimum(a, b)))
+
+
+@composite(np.deg2rad, np.radians, math.radians)
+def deg2rad(x):
+    return x * (math.pi / 180.0)
+
+
+@composite(np.rad2deg, np.degrees, math.degrees)
+def rad2deg(x):
+    return x * (180.0 / math.pi)
+
+
+_LN2 = math.log(2.0)
+
+
+@composite(np.logaddexp2)
+def logaddexp2(a, b):
+    return np.logaddexp(a * _LN2, b * _LN2) * (1.0 / _LN2)
+
+
+# sin(pi x) / (pi x) where |pi x| >= 0.1; below, its Taylor series (six terms: the next is
+# under 2e-22), so that every derivative is right at and near 0, where the quotient is 0/0
+_SINC_SERIES = tuple((-1.0) ** k / math.factorial(2 * k + 1) for k in range(6))
+
+
+@composite(np.sinc)
+def sinc(x):
+    y = x * math.pi
+    small = np.less(np.abs(y), 0.1)
+    z = y * y
+    series = _SINC_SERIES[-1]
+    for c in reversed(_SINC_SERIES[:-1]):
+        series = series * z + c
+    safe = np.where(small, 1.0, y)
+    return np.where(small, series, np.sin(safe) / safe)
+
+
+_NO_VALUE = getattr(np, "_NoValue", None)
+
+
+@composite(np.clip)
+def clip(a, *bounds, **keywords):
+    """np.clip's keyword spellings (a_min=, a_max=, min=, max=) and one-sided clips (a bound
+    None): np.maximum / np.minimum; both bounds given by position keep np.clip's rule."""
+    if not keywords and len(bounds) == 2 and bounds[0] is not None and bounds[1] is not None:
+        return NotImplemented
+    if len(bounds) > 2 or set(keywords) - {"a_min", "a_max", "min", "max"}:
+        raise TypeError("np.clip takes a, a_min, a_max (or min=, max=)")
+    lo = bounds[0] if len(bounds) > 0 else keywords.get("a_min", keywords.get("min"))
+    hi = bounds[1] if len(bounds) > 1 else keywords.get("a_max", keywords.get("max"))
+    lo, hi = (None if v is _NO_VALUE else v for v in (lo, hi))
+    if lo is None and hi is None:
+        return np.copy(a) if ndim(a) else a + 0.0
+    if lo is None:
+        return np.minimum(a, hi)
+    if hi is None:
+        return np.maximum(a, lo)
+    return np.clip(a, lo, hi)
+
+
+# --- reductions and running reductions ------------------------------------------------------
+
+
+def _axis(axis, nd, name):
+    axis = constant(axis, "axis")
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -nd <= axis < nd:
+        raise UnsupportedError(f"{name}: axis {axis!r} for an array of {nd} axes")
+    return axis % nd
+
+
+def _along_last(f, a, ax):
+    """``f`` (an op along the last axis that keeps the shape) along axis ``ax`` of ``a``."""
+    nd = ndim(a)
+    if ax == nd - 1:
+        return f(a)
+    return np.swapaxes(f(np.swapaxes(a, ax, nd - 1)), ax, nd - 1)
+
+
+def running_product(x):
+    """np.cumprod along the last axis: the recurrence z[k] = x[k] z[k-1] from z[0] = x[0]
+    (rt.linear_scan; no division anywhere, at any order)."""
+    first = np.equal(call(np.arange, x.shape[-1]), 0)
+    return rt.linear_scan(x, np.where(first, x, 0), False)
+
+
+def _flat(a):
+    nd = ndim(a)
+    if nd == 0:
+        return call(np.full, (1,), a)
+    return a if nd == 1 else np.ravel(a)
+
+
+@composite(np.cumsum)
+def cumsum(a, axis=None, dtype=None):
+    if dtype is not None:
+        raise UnsupportedError("np.cumsum with dtype=: not supported; convert with .astype first")
+    nd = ndim(a)
+    if constant(axis, "axis") is None or nd <= 1:
+        return NotImplemented  # (the rule: the flattened array, or one axis)
+    return _along_last(rt.cumsum_rows, a, _axis(axis, nd, "np.cumsum"))
+
+
+@composite(np.cumprod)
+def cumprod(a, axis=None, dtype=None):
+    if dtype is not None:
+        raise UnsupportedError("np.cumprod with dtype=: not supported; convert with .astype first")
+    if constant(axis, "axis") is None:
+        return running_product(_flat(a))
+    return _along_last(running_product, a, _axis(axis, ndim(a), "np.cumprod"))
+
+
+@composite(np.prod)
+def prod(a, axis=None, dtype=None, keepdims=False):
+    """With an axis: the last element of the running product along it (Numba's np.prod takes
+    no axis). The whole array: np.prod's rule."""
+    keepdims, axis = constant(keepdims, "keepdims"), constant(axis, "axis")
+    if dtype is not None:
+        raise UnsupportedError("np.prod with dtype=: not supported; convert with .astype first")
+    nd = ndim(a)
+    if keepdims or isinstance(axis, tuple):
+        y = reduce(np.prod, a, axis)
+        return keep_axes(y, nd, axes_of(axis, nd)) if keepdims else y
+    if axis is None:
+        return NotImplemented
+    ax = _axis(axis, nd, "np.prod")
+    if nd == 1:
+        return np.prod(a)
+    perm = tuple(k for k in range(nd) if k != ax) + (ax,)
+    moved = a if ax == nd - 1 else np.transpose(a, perm)
+    return running_product(moved)[(slice(None),) * (nd - 1) + (-1,)]
+
+
+@composite(np.diff)
+def diff(a, n=1, axis=-1, prepend=_NO_VALUE, append=_NO_VALUE):
+    n = constant(n, "n")
+    if prepend is not _NO_VALUE or append is not _NO_VALUE:
+        raise UnsupportedError("np.diff with prepend= or append=: not supported; np.concatenate them first")
+    nd = ndim(a)
+    if nd == 0:
+        raise UnsupportedError("np.diff of a 0-d value (NumPy needs one axis at least)")
+    if not isinstance(n, int) or n < 0:
+        raise UnsupportedError(f"np.diff with n={n!r}: n must be a non-negative int")
+    ax = _axis(axis, nd, "np.diff")
+    upper = (slice(None),) * ax + (slice(1, None),)
+    lower = (slice(None),) * ax + (slice(None, -1),)
+    y = a
+    for _ in range(n):
+        y = y[upper] - y[lower]
+    return y
+
+
+@composite(np.ptp)
+def ptp(a, axis=None, keepdims=False):
+    keepdims, axis = constant(keepdims, "keepdims"), constant(axis, "axis")
+    nd = ndim(a)
+    if nd == 0:
+        return a - a
+    y = reduce(np.max, a, axis) - reduce(np.min, a, axis)
+    return keep_axes(y, nd, axes_of(axis, nd)) if keepdims else y
+
+
+@composite(np.average)
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """sum(a * w) / sum(w) along ``axis`` (np.mean without weights); 1-d weights along one
+    axis broadcast along it, as NumPy's."""
+    axis, returned, keepdims = constant(axis, "axis"), constant(returned, "returned"), constant(keepdims, "keepdims")
+    if returned:
+        raise UnsupportedError("np.average with returned=True: not supported; compute np.sum(weights) beside it")
+    if keepdims is _NO_VALUE:
+        keepdims = False
+    nd = ndim(a)
+    axes = axes_of(axis, nd)
+    if isinstance(weights, (tuple, list)):  # a literal: constants
+        if any(isinstance(w, Sym) for w in weights):
+            raise UnsupportedError("np.average with weights listed from variables: pass them as one array")
+        weights = _emit(np.array, tuple(float(w) for w in weights))  # (an array is no constant of the code)
+    if weights is None:
+        y = reduce(np.mean, a, axis) if nd else a + 0.0
+    else:
+        wnd = ndim(weights)
+        if wnd == nd:
+            y = reduce(np.sum, a * weights, axis) / reduce(np.sum, weights, axis)
+        elif wnd == 1 and isinstance(axis, int):
+            ax = axes[0]
+            w = weights[(None,) * ax + (slice(None),) + (None,) * (nd - ax - 1)] if nd > 1 else weights
+            y = reduce(np.sum, a * w, axis) / np.sum(weights)
+        else:
+            raise UnsupportedError("np.average: weights must have a's shape, or be 1-d along one int axis")
+    return keep_axes(y, nd, axes) if keepdims and nd else y
+
+
+def _average_type(a, axis=None, weights=None, returned=False, **keywords):
+    # the type of np.average's result does not depend on the weights (constant weights
+    # would not match a dummy's length)
+    return np.average(a, axis=axis, **keywords) if not returned else (np.average(a, axis=axis, **keywords),) * 2
+
+
+ABSTRACT_EVAL[np.average] = _average_type
+
+
+@composite(np.trace)
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """np.trace with an offset or other axes: the selected diagonal, summed (np.where with a
+    mask from np.eye, so an inf or nan off the diagonal is not read)."""
+    offset = constant(offset, "offset")
+    axis1, axis2 = constant(axis1, "axis1"), constant(axis2, "axis2")
+    if dtype is not None or out is not None:
+        raise UnsupportedError("np.trace with dtype= or out=: not supported")
+    nd = ndim(a)
+    if nd < 2:
+        raise UnsupportedError("np.trace of an array of fewer than 2 axes")
+    ax1, ax2 = _axis(axis1, nd, "np.trace"), _axis(axis2, nd, "np.trace")
+    if ax1 == ax2:
+        raise UnsupportedError("np.trace: axis1 and axis2 must differ")
+    if not isinstance(offset, int):
+        raise UnsupportedError(f"np.trace: offset {offset!r} must be an int")
+    if offset == 0 and (ax1, ax2) == (0, 1):
+        return NotImplemented
+    perm = (ax1, ax2) + tuple(k for k in range(nd) if k not in (ax1, ax2))
+    t = a if perm == tuple(range(nd)) else np.transpose(a, perm)
+    mask = np.greater(call(np.eye, t.shape[0], t.shape[1], offset), 0.5)
+    if nd > 2:
+        mask = mask[(slice(None), slice(None)) + (None,) * (nd - 2)]
+    return reduce(np.sum, np.where(mask, t, 0), (0, 1))

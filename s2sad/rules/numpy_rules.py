@@ -14,7 +14,7 @@ import numpy as np
 from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
-from ..trace import _getitem, call
+from ..trace import ABSTRACT_EVAL, _getitem, call
 from . import LINEAR, SINGULAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
 
 
@@ -153,7 +153,61 @@ def float_partials(x):
     return 1.0
 
 
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+@elementwise(np.log2, math.log2)
+def log2_partials(x):
+    return 1.0 / (x * _LN2)
+
+
+@elementwise(np.log10, math.log10)
+def log10_partials(x):
+    return 1.0 / (x * _LN10)
+
+
+@elementwise(np.exp2)
+def exp2_partials(x, y):
+    return y * _LN2
+
+
+@elementwise(np.arcsinh, math.asinh)
+def arcsinh_partials(x):
+    return 1.0 / np.sqrt(x * x + 1.0)
+
+
+@elementwise(np.arccosh, math.acosh)
+def arccosh_partials(x):
+    return 1.0 / np.sqrt(x * x - 1.0)
+
+
+@elementwise(np.arctanh, math.atanh)
+def arctanh_partials(x):
+    return 1.0 / (1.0 - x * x)
+
+
+# (a float whatever the dummy's value: math.acosh(0.5) and math.atanh(1.0) raise)
+ABSTRACT_EVAL[math.acosh] = ABSTRACT_EVAL[math.atanh] = lambda x: 0.5
+
+
+@elementwise(np.cbrt)
+def cbrt_partials(x, y):
+    return 1.0 / (3.0 * (y * y))
+
+
 # --- elementwise binary --------------------------------------------------------------------
+
+
+@elementwise(np.hypot, math.hypot)
+def hypot_partials(a, b, y):
+    return (lambda: a / y), (lambda: b / y)
+
+
+@elementwise(np.logaddexp)
+def logaddexp_partials(a, b, y):
+    # exp(a - y) = exp(a) / (exp(a) + exp(b)), never overflowing (a - y <= 0)
+    return (lambda: np.exp(a - y)), (lambda: np.exp(b - y))
+
 
 
 @elementwise(np.add)
@@ -382,23 +436,86 @@ def extreme_adjoint(y_bar, x, axis=None, y=None):
     return unreduce(y_bar, x, axes) * _extreme_weights(x, y, axes)
 
 
+def shift_last(v, right):
+    """``v`` moved one place along its last axis, zero filled: ``v[..., k - 1]`` at k
+    (``right``) or ``v[..., k + 1]``."""
+    lead = (slice(None),) * (v.ndim - 1)  # (no Ellipsis: Numba's scatter takes none)
+    zero = np.zeros_like(v[lead + (slice(None, 1),)])
+    if right:
+        return np.concatenate((zero, v[lead + (slice(None, -1),)]), axis=-1)
+    return np.concatenate((v[lead + (slice(1, None),)], zero), axis=-1)
+
+
+def unit_at(n, first):
+    """1.0 at the first (else the last) of ``n`` places, 0.0 elsewhere."""
+    k = call(np.arange, n)
+    return np.where(np.equal(k, 0) if first else np.equal(k, n - 1), 1.0, 0.0)
+
+
+def products_of_others(x):
+    """For each element of ``x``, the product of all the other elements (any rank; no
+    division, so zeros give no nan): the products before it times those after it, two
+    recurrences (rt.linear_scan) whose own rules make every order division-free."""
+    flat = x if x.ndim == 1 else np.ravel(x)
+    n = flat.shape[0]
+    before = rt.linear_scan(shift_last(flat, True), unit_at(n, True), False)
+    after = rt.linear_scan(flat, unit_at(n, False), True)
+    others = before * after
+    return others if x.ndim == 1 else np.reshape(others, x.shape)
+
+
 @tangent_rule(np.prod)
 def prod_tangent(x, axis=None, x_dot=None):
+    # (an axis: composite_rules.prod, as a running product)
     if axis is not None and x.ndim > 1:
-        raise UnsupportedError("np.prod with an axis: not supported yet; use a loop or np.exp(np.sum(np.log(x), axis))")
-    return sum_batched(rt.prod_others(x) * x_dot, axes_of(None, x.ndim))
+        raise UnsupportedError("internal: np.prod with an axis reached its rule")
+    if x.ndim == 0:
+        return x_dot
+    return sum_batched(products_of_others(x) * x_dot, axes_of(None, x.ndim))
 
 
 @adjoint_rule(np.prod, "x")
 def prod_adjoint(y_bar, x, axis=None):
     if axis is not None and x.ndim > 1:
-        raise UnsupportedError("np.prod with an axis: not supported yet; use a loop or np.exp(np.sum(np.log(x), axis))")
-    return unreduce(y_bar, x, axes_of(None, x.ndim)) * rt.prod_others(x)
+        raise UnsupportedError("internal: np.prod with an axis reached its rule")
+    if x.ndim == 0:
+        return y_bar
+    return unreduce(y_bar, x, axes_of(None, x.ndim)) * products_of_others(x)
+
+
+# the recurrence z[k] = a[k] z[k-1] + b[k] (``reverse``: z[k] = a[k+1] z[k+1] + b[k]); b has
+# the result's shape, a broadcasts against it. Linear in b; its transpose is the recurrence
+# the other way with the same a.
+
+
+@tangent_rule(rt.linear_scan)
+def linear_scan_tangent(a, b, reverse=False, a_dot=None, b_dot=None, y=None):
+    source = None
+    if a_dot is not None:
+        da = lead_axes(a_dot, y.ndim - a.ndim)
+        # dz[k] gains da[k] z[k-1] (reverse: da[k+1] z[k+1])
+        source = shift_last(da * y, False) if reverse else da * shift_last(y, True)
+    if b_dot is not None:
+        source = b_dot if source is None else source + b_dot
+    return rt.linear_scan(a, source, reverse)
+
+
+@adjoint_rule(rt.linear_scan, "b")
+def linear_scan_adjoint_b(y_bar, a, b, reverse=False):
+    return rt.linear_scan(a, y_bar, not reverse)
+
+
+@adjoint_rule(rt.linear_scan, "a")
+def linear_scan_adjoint_a(y_bar, a, b, reverse=False, y=None):
+    b_bar = rt.linear_scan(a, y_bar, not reverse)
+    part = shift_last(b_bar, True) * y if reverse else b_bar * shift_last(y, True)
+    return unbroadcast(part, a)
 
 
 def _cumsum_check(x, axis):
+    # (along an axis of a multi-dimensional array: composite_rules.cumsum, by rt.cumsum_rows)
     if x.ndim > 1 and axis is not None:
-        raise UnsupportedError("np.cumsum along an axis of a multi-dimensional array: not supported yet")
+        raise UnsupportedError("internal: np.cumsum along an axis reached its rule")
 
 
 @tangent_rule(np.cumsum)
@@ -989,6 +1106,8 @@ def swapaxes_adjoint(y_bar, x, axis1, axis2):
     return np.swapaxes(y_bar, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
 
 
+SINGULAR.update({np.log2, math.log2, np.log10, math.log10, np.arccosh, math.acosh, np.arctanh,
+                 math.atanh, np.cbrt, np.hypot, math.hypot})
 SINGULAR.update({np.sqrt, math.sqrt, np.log, math.log, np.log1p, math.log1p, np.arcsin, math.asin,
                  np.arccos, math.acos, np.true_divide, np.reciprocal, np.power, math.pow, np.arctan2,
                  math.atan2})
@@ -998,6 +1117,7 @@ LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_di
                rt.sum_to, rt.broadcast_like, rt.scatter, rt.add_batch_axis, np.swapaxes, rt.cumsum_rows})
 
 constant_operands(rt.sum_to, 1)
+constant_operands(rt.linear_scan, 2)
 constant_operands(rt.broadcast_like, 1)
 UNIT_SAFE.update({COPY, rt.astype})
 constant_operands(rt.scatter, 1)
@@ -1089,7 +1209,7 @@ nondifferentiable(
     # shapes, sizes, counts, integer conversions
     np.shape, np.ndim, np.size, builtins.len, builtins.range, builtins.int, builtins.bool,
     # piecewise constant: rounding, signs, comparisons, logic, predicates, argmax
-    np.argmax, np.argmin, np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign,
+    np.argmax, np.argmin, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.sign,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
     np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
     np.floor_divide, math.floor, math.ceil,
