@@ -538,6 +538,10 @@ def _register():
 
     _register_scatter(overload, types, is_array)
 
+    # --- issue 17: np.linalg on stacks, the linalg helpers, scipy.special (begin) --------
+    _register_linalg(overload, types, is_array)
+    # --- issue 17 (end) ------------------------------------------------------------------
+
 
 def _bmatmul_source(ra, rb):
     """Numba implementation of a stacked matmul for operand ranks (ra, rb), as generated code:
@@ -686,3 +690,137 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
             lines += [f"    view = out[{index_out}]", "    view += c"]
     lines.append("    return out")
     return _impl_from_source(lines, LEAD=lead)
+
+
+# --- issue 17: Numba implementations for np.linalg and scipy.special (begin) ----------------
+# Numba's np.linalg takes one matrix (2 axes): its functions get a second implementation for
+# stacks (more axes, as NumPy batches them), a loop over the matrices that calls Numba's own
+# (an overload that declines 2-d operands, so Numba's is used there); the single-result helpers
+# of rules/linalg_rules.py (rt.eigh_values, rt.svd_u ...) get theirs, for any rank.
+
+# kernel on one matrix ``x`` (m x n) -> (result kind, its shape in m, n)
+_LINALG_KERNELS = {
+    "eigh_values": ("np.linalg.eigh(x)[0]", ("n",)),
+    "eigh_vectors": ("np.linalg.eigh(x)[1]", ("n", "n")),
+    "svd_u": ("np.linalg.svd(x, False)[0]", ("m", "min(m, n)")),
+    "svd_s": ("np.linalg.svd(x, False)[1]", ("min(m, n)",)),
+    "svd_vh": ("np.linalg.svd(x, False)[2]", ("min(m, n)", "n")),
+    "qr_q": ("np.linalg.qr(x)[0]", ("m", "min(m, n)")),
+    "qr_r": ("np.linalg.qr(x)[1]", ("min(m, n)", "n")),
+    "slogdet_sign": ("np.linalg.slogdet(x)[0]", ()),
+    "slogdet_logabs": ("np.linalg.slogdet(x)[1]", ()),
+    "inv": ("np.linalg.inv(x)", ("n", "n")),
+    "det": ("np.linalg.det(x)", ()),
+    "cholesky": ("np.linalg.cholesky(x)", ("n", "n")),
+    "pinv": ("np.linalg.pinv(x)", ("n", "m")),
+}
+
+
+def _linalg_stack_source(kernel, shape, ndim):
+    """``impl(a)``: ``kernel`` on each matrix of the stack ``a`` (``ndim`` axes), the results
+    stacked like ``a``'s leading axes (element by element: no slice assignment)."""
+    if ndim == 2:
+        return _impl_from_source(["def impl(a):", "    x = a", f"    return {kernel}"])
+    lines = [
+        "def impl(a):",
+        "    m, n = a.shape[-2], a.shape[-1]",
+        "    flat = np.ascontiguousarray(a).reshape((-1, m, n))",
+        f"    out = np.empty((flat.shape[0],{''.join(' ' + d + ',' for d in shape)}), a.dtype)",
+        "    for i in range(flat.shape[0]):",
+        "        x = flat[i]",
+        f"        r = {kernel}",
+    ]
+    if not shape:
+        lines.append("        out[i] = r")
+    elif len(shape) == 1:
+        lines += ["        for j in range(r.shape[0]):", "            out[i, j] = r[j]"]
+    else:
+        lines += ["        for j in range(r.shape[0]):", "            for k in range(r.shape[1]):",
+                  "                out[i, j, k] = r[j, k]"]
+    lines.append(f"    return out.reshape(a.shape[:-2]{''.join(' + (out.shape[' + str(d + 1) + '],)' for d in range(len(shape)))})")
+    return _impl_from_source(lines)
+
+
+def _solve_stack_source(ra, rb):
+    """``np.linalg.solve(a, b)`` with stacks (NumPy 2: b a vector if it has one axis, else a
+    stack of matrices; stacks broadcast)."""
+    if rb == 1:
+        return _impl_from_source([
+            "def impl(a, b):",
+            "    n = a.shape[-1]",
+            "    flat = np.ascontiguousarray(a).reshape((-1, n, n))",
+            "    out = np.empty((flat.shape[0], n), a.dtype)",
+            "    for i in range(flat.shape[0]):",
+            "        r = np.linalg.solve(flat[i], b)",
+            "        for j in range(n):",
+            "            out[i, j] = r[j]",
+            "    return out.reshape(a.shape[:-2] + (n,))",
+        ])
+    sa, sb = ra - 2, rb - 2
+    s = max(sa, sb)
+    dims = []
+    for i in range(s):
+        ia, ib = i - (s - sa), i - (s - sb)
+        terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
+        dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
+    stack = "(" + "".join(d + ", " for d in dims) + ")"
+    return _impl_from_source([
+        "def impl(a, b):",
+        f"    stack = {stack}",
+        "    n, k = a.shape[-1], b.shape[-1]",
+        "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, n))).reshape((-1, n, n))",
+        "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (n, k))).reshape((-1, n, k))",
+        "    out = np.empty((A.shape[0], n, k), a.dtype)",
+        "    for i in range(A.shape[0]):",
+        "        r = np.linalg.solve(A[i], B[i])",
+        "        for j in range(n):",
+        "            for c in range(k):",
+        "                out[i, j, c] = r[j, c]",
+        "    return out.reshape(stack + (n, k))",
+    ])
+
+
+def _register_linalg(overload, types, is_array):
+    from .rules import linalg_rules
+
+    def helper(name):
+        kernel, shape = _LINALG_KERNELS[name]
+
+        def impl(a):
+            if is_array(a) and a.ndim >= 2:
+                return _linalg_stack_source(kernel, shape, a.ndim)
+            return None
+
+        return impl
+
+    for name in ("eigh_values", "eigh_vectors", "svd_u", "svd_s", "svd_vh", "qr_q", "qr_r",
+                 "slogdet_sign", "slogdet_logabs"):
+        overload(getattr(linalg_rules, name))(helper(name))
+
+    def stacks_only(name):
+        kernel, shape = _LINALG_KERNELS[name]
+
+        def impl(a):
+            if is_array(a) and a.ndim > 2:
+                return _linalg_stack_source(kernel, shape, a.ndim)
+            return None  # one matrix: Numba's own implementation
+
+        return impl
+
+    overload(np.linalg.inv)(stacks_only("inv"))
+    overload(np.linalg.det)(stacks_only("det"))
+    overload(np.linalg.cholesky)(stacks_only("cholesky"))
+
+    @overload(np.linalg.pinv)
+    def pinv_stack(a):
+        if is_array(a) and a.ndim > 2:
+            return _linalg_stack_source("np.linalg.pinv(x)", ("n", "m"), a.ndim)
+        return None
+
+    @overload(np.linalg.solve)
+    def solve_stack(a, b):
+        if is_array(a) and is_array(b) and (a.ndim > 2 or b.ndim > 2):
+            return _solve_stack_source(a.ndim, b.ndim)
+        return None
+
+# --- issue 17 (end) ---------------------------------------------------------------------------

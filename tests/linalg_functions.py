@@ -1,0 +1,253 @@
+"""User-style functions for tests/test_rules_linalg.py (np.linalg and scipy.special, issue 17).
+
+s2sad reads source with inspect, so each function is a module-level def in a real file. The
+``*_total`` functions are scalars whose Hessians are checked (second order through the op).
+"""
+
+import numpy as np
+import scipy.special as sp
+from scipy.special import expit, logsumexp
+
+# --- inv, solve, det, slogdet ---------------------------------------------------------------
+
+
+def inv_(a):
+    return np.linalg.inv(a)
+
+
+def inv_total(a):
+    return np.sum(np.sin(np.linalg.inv(a)))
+
+
+def solve_(a, b):
+    return np.linalg.solve(a, b)
+
+
+def solve_total(a, b):
+    return np.sum(np.sin(np.linalg.solve(a, b)))
+
+
+def det_(a):
+    return np.linalg.det(a)
+
+
+def det_total(a):
+    return np.sum(np.linalg.det(a) ** 2)
+
+
+def logdet_(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return logdet
+
+
+def signed_logdet(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return sign * logdet
+
+
+def logdet_total(a):
+    return np.sum(np.linalg.slogdet(a)[1] ** 2)
+
+
+# --- cholesky, eigh ---------------------------------------------------------------------------
+
+
+def cholesky_(a):
+    return np.linalg.cholesky(a)
+
+
+def cholesky_total(a):
+    return np.sum(np.sin(np.linalg.cholesky(a)))
+
+
+def cholesky_upper(a):
+    return np.linalg.cholesky(a, upper=True)
+
+
+def eigh_values(a):
+    w, v = np.linalg.eigh(a)
+    return w
+
+
+def eigh_vectors(a):
+    w, v = np.linalg.eigh(a)
+    return v
+
+
+def eigh_upper(a):
+    w, v = np.linalg.eigh(a, UPLO="U")
+    return w, v
+
+
+def eigvalsh_(a):
+    return np.linalg.eigvalsh(a)
+
+
+def eigh_total(a):
+    w, v = np.linalg.eigh(a)
+    return np.sum(np.sin(v)) + np.sum(w * w)
+
+
+# --- svd, qr, pinv ------------------------------------------------------------------------------
+
+
+def singular_values(a):
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def svd_reduced(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return u, s, vh
+
+
+def svd_default(a):
+    u, s, vh = np.linalg.svd(a)
+    return s
+
+
+def svd_total(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(np.sin(u)) + np.sum(np.cos(vh)) + np.sum(s * s * s)
+
+
+def qr_(a):
+    q, r = np.linalg.qr(a)
+    return q, r
+
+
+def qr_r_only(a):
+    return np.linalg.qr(a, mode="r")
+
+
+def qr_complete(a):
+    q, r = np.linalg.qr(a, mode="complete")
+    return r
+
+
+def qr_total(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(np.sin(q)) + np.sum(np.sin(r))
+
+
+def pinv_(a):
+    return np.linalg.pinv(a)
+
+
+def pinv_total(a):
+    return np.sum(np.sin(np.linalg.pinv(a)))
+
+
+# --- norm ------------------------------------------------------------------------------------
+
+
+def norm_ord1(x):
+    return np.linalg.norm(x, 1)
+
+
+def norm_ord2(x):
+    return np.linalg.norm(x, ord=2)
+
+
+def norm_inf(x):
+    return np.linalg.norm(x, np.inf)
+
+
+def norm_minus_inf(x):
+    return np.linalg.norm(x, -np.inf)
+
+
+def norm_p3(x):
+    return np.linalg.norm(x, 3)
+
+
+def norm_axis1(x):
+    return np.linalg.norm(x, axis=1)
+
+
+def norm_axis0_ord1_keep(x):
+    return np.linalg.norm(x, ord=1, axis=0, keepdims=True)
+
+
+def norm_fro(x):
+    return np.linalg.norm(x, "fro")
+
+
+def norm_nuc(x):
+    return np.linalg.norm(x, "nuc")
+
+
+def norm_spectral(x):
+    return np.linalg.norm(x, 2)
+
+
+def norm_minus2(x):
+    return np.linalg.norm(x, -2)
+
+
+def norm_matrix_1(x):
+    return np.linalg.norm(x, 1)
+
+
+def norm_matrix_inf(x):
+    return np.linalg.norm(x, np.inf)
+
+
+def norm_stack_fro(x):
+    return np.linalg.norm(x, axis=(1, 2))
+
+
+def norm_stack_nuc_keep(x):
+    return np.linalg.norm(x, "nuc", axis=(2, 0), keepdims=True)
+
+
+def norm_keepdims(x):
+    return np.linalg.norm(x, keepdims=True)
+
+
+def norm_total(x):
+    return np.linalg.norm(x, "nuc") ** 2 + np.linalg.norm(x, 1)
+
+
+def norm_vector_total(x):
+    return np.sum(np.linalg.norm(x, 3, axis=0) ** 2) + np.sum(np.linalg.norm(x, np.inf, axis=1))
+
+
+def norm_ord0(x):
+    return np.linalg.norm(x, 0)
+
+
+def norm_matrix_ord3(x):
+    return np.linalg.norm(x, 3)
+
+
+def norm_vector_fro(x):
+    return np.linalg.norm(x, "fro", axis=0)
+
+
+# --- one function per family for the numba backend (one compile covers several ops) ---------
+
+
+def solve_family(a, b):
+    x = np.linalg.solve(a, b)
+    return np.sum(np.sin(x)) + np.linalg.det(a) + np.sum(np.linalg.inv(a)) + np.linalg.slogdet(a)[1]
+
+
+def decomposition_family(a, s):
+    w, v = np.linalg.eigh(s)
+    c = np.linalg.cholesky(s)
+    u, sv, vh = np.linalg.svd(a, full_matrices=False)
+    q, r = np.linalg.qr(a)
+    p = np.linalg.pinv(a)
+    return np.sum(np.sin(v)) + np.sum(w) + np.sum(np.sin(c)) + np.sum(np.sin(u)) + np.sum(sv * sv) \
+        + np.sum(np.cos(vh)) + np.sum(np.sin(q)) + np.sum(np.sin(r)) + np.sum(np.sin(p))
+
+
+def stack_family(a, b):
+    x = np.linalg.solve(a, b)
+    return np.sum(np.sin(x)) + np.sum(np.linalg.det(a)) + np.sum(np.sin(np.linalg.inv(a))) \
+        + np.sum(np.sin(np.linalg.eigh(a)[1])) + np.sum(np.linalg.svd(a, compute_uv=False))
+
+
+def norm_family(x):
+    return np.linalg.norm(x, "nuc") + np.linalg.norm(x, 1) + np.sum(np.linalg.norm(x, np.inf, axis=1)) \
+        + np.linalg.norm(x, "fro") + np.sum(np.linalg.norm(x, 3, axis=0))
