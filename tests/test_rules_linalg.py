@@ -159,14 +159,11 @@ LINALG = [
     S(lf.norm_stack_nuc_keep, args(SVD((3, 2, 4))), 0, (LA.norm,)),
 ]
 
-# one row per family on numba (several ops per function: one compile covers them)
+# on numba, one row for the whole family (every op in one function: Numba compiles of LAPACK
+# code cost seconds each, cold); stacks (the loops of backends.py) and single matrices
 NUMBA = [
-    S(lf.solve_family, args(GEN((3, 3)), U((3,))), (0, 1), (LA.solve, LA.det, LA.inv, LA.slogdet), numba=True),
-    S(lf.decomposition_family, args(SVD((4, 3)), SPD((3, 3))), (0, 1),
-      (LA.eigh, LA.cholesky, LA.svd, LA.qr, LA.pinv), numba=True),
-    S(lf.stack_family, args(SPD((2, 3, 3)), U((2, 3, 2))), (0, 1), (LA.solve, LA.det, LA.inv, LA.eigh, LA.svd),
-      numba=True),
-    S(lf.norm_family, args(SVD((3, 4))), 0, (LA.norm,), numba=True),
+    S(lf.linalg_family, args(SVD((4, 3)), SPD((2, 3, 3)), U((2, 3, 2))), (0, 1, 2),
+      (LA.solve, LA.det, LA.inv, LA.eigh, LA.qr, LA.norm), numba=True),
 ]
 
 SPECS = LINALG + NUMBA
@@ -190,13 +187,11 @@ def test_rule(spec, backend):
     rng = np.random.default_rng(1)
     a = spec.make_args(rng)
     out = spec.fn(*a)
-    if backend == "numba" and np.ndim(out) == 0:
-        # one sweep per mode is what costs (a compile each): grad (reverse) and jacfwd
+    if backend == "numba":
+        # a compile per transform is what costs (20-30 s cold here): grad only (reverse mode);
+        # forward mode's tangent rules use the same ops, checked on python
         g = s2sad.grad(spec.fn, argnums=spec.argnums, backend=backend)(*a)
         check_jacobian(spec.fn, a, spec.argnums, g)
-        fwd = s2sad.jacfwd(spec.fn, argnums=spec.argnums, backend=backend)(*a)
-        for gj, fj in zip(_as_tuple(g), _as_tuple(fwd)):
-            np.testing.assert_allclose(gj, fj, rtol=1e-10, atol=1e-12)
         return
     fwd = s2sad.jacfwd(spec.fn, argnums=spec.argnums, backend=backend)(*a)
     rev = s2sad.jacrev(spec.fn, argnums=spec.argnums, backend=backend)(*a)
