@@ -235,3 +235,89 @@ def linalg_family(a, s, b):
     q, r = np.linalg.qr(a)
     return np.sum(np.sin(x)) + np.sum(np.linalg.det(s)) + np.sum(np.sin(np.linalg.inv(s))) + np.sum(np.sin(v)) \
         + np.sum(w * w) + np.sum(np.sin(q)) + np.sum(np.sin(r)) + np.linalg.norm(a, "nuc")
+
+
+# --- scipy.special -----------------------------------------------------------------------------
+
+
+def erf_(x):
+    return sp.erf(x)
+
+
+def erfc_(x):
+    return sp.erfc(x)
+
+
+def expit_(x):
+    return expit(x)
+
+
+def logit_(x):
+    return sp.logit(x)
+
+
+def gammaln_(x):
+    return sp.gammaln(x)
+
+
+def digamma_(x):
+    return sp.digamma(x)
+
+
+def psi_(x):
+    return sp.psi(x)
+
+
+def trigamma_(x):
+    return sp.polygamma(1, x)
+
+
+def xlogy_(x, y):
+    return sp.xlogy(x, y)
+
+
+def logsumexp_(a):
+    return logsumexp(a)
+
+
+def logsumexp_axis(a):
+    return logsumexp(a, axis=1)
+
+
+def logsumexp_keep(a):
+    return logsumexp(a, axis=0, keepdims=True)
+
+
+def logsumexp_b(a, b):
+    return logsumexp(a, axis=-1, b=b)
+
+
+def logsumexp_sign(a):
+    return logsumexp(a, return_sign=True)
+
+
+def softmax_(x):
+    return sp.softmax(x)
+
+
+def softmax_axis(x):
+    return sp.softmax(x, axis=1)
+
+
+def log_softmax_(x):
+    return sp.log_softmax(x, axis=0)
+
+
+def special_total(x):
+    return np.sum(sp.gammaln(x) * sp.erf(x)) + np.sum(sp.digamma(x) ** 2) + np.sum(expit(x) * sp.logit(x / 4.0))
+
+
+def special_softmax_total(x):
+    return np.sum(sp.softmax(x, axis=0) ** 2) + logsumexp(x) ** 2 + np.sum(sp.log_softmax(x, axis=1) ** 2)
+
+
+def special_family(x, y):
+    """x in (0, 1): every elementwise function and the reductions, for the numba backend."""
+    return np.sum(sp.erf(x) + sp.erfc(x) + expit(x) + sp.logit(x) + sp.gammaln(x) + sp.digamma(x)) \
+        + np.sum(sp.polygamma(1, x) + sp.xlogy(x, y)) + logsumexp(y, axis=0) + np.sum(sp.softmax(y, axis=1) ** 2) \
+        + np.sum(sp.log_softmax(y) * x)
