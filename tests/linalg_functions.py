@@ -319,5 +319,5 @@ def special_softmax_total(x):
 def special_family(x, y):
     """x in (0, 1): every elementwise function and the reductions, for the numba backend."""
     return np.sum(sp.erf(x) + sp.erfc(x) + expit(x) + sp.logit(x) + sp.gammaln(x) + sp.digamma(x)) \
-        + np.sum(sp.polygamma(1, x) + sp.xlogy(x, y)) + logsumexp(y, axis=0) + np.sum(sp.softmax(y, axis=1) ** 2) \
+        + np.sum(sp.polygamma(1, x) + sp.xlogy(x, y)) + np.sum(logsumexp(y, axis=0)) + np.sum(sp.softmax(y, axis=1) ** 2) \
         + np.sum(sp.log_softmax(y) * x)

@@ -21,6 +21,7 @@ from checks import check_jacobian
 import linalg_functions as lf
 import s2sad
 import s2sad.rules as rules
+import scipy.special as sc
 from s2sad import runtime as rt
 
 
@@ -91,6 +92,10 @@ def DISTINCT(shape):
         return rng.permutation(mags * rng.choice([-1.0, 1.0], size=n)).reshape(shape)
 
     return build
+
+
+def SCALAR(low=-1.0, high=1.0):
+    return lambda rng: float(rng.uniform(low, high))
 
 
 def args(*builders):
@@ -166,7 +171,36 @@ NUMBA = [
       (LA.solve, LA.det, LA.inv, LA.eigh, LA.qr, LA.norm), numba=True),
 ]
 
-SPECS = LINALG + NUMBA
+SPECIAL = [
+    S(lf.erf_, args(U((2, 3), -2.0, 2.0)), 0, (sc.erf, rt.erf)),
+    S(lf.erf_, args(SCALAR(-2.0, 2.0)), 0, (sc.erf,)),
+    S(lf.erfc_, args(U((4,), -2.0, 2.0)), 0, (sc.erfc, rt.erfc)),
+    S(lf.expit_, args(U((2, 3), -4.0, 4.0)), 0, (sc.expit, rt.expit)),
+    S(lf.logit_, args(U((5,), 0.1, 0.9)), 0, (sc.logit, rt.logit)),
+    S(lf.gammaln_, args(U((2, 3), 0.3, 4.0)), 0, (sc.gammaln, rt.gammaln)),
+    S(lf.digamma_, args(U((4,), 0.3, 4.0)), 0, (sc.digamma, rt.digamma)),
+    S(lf.psi_, args(SCALAR(0.3, 4.0)), 0, (sc.psi,)),
+    S(lf.trigamma_, args(U((4,), 0.3, 4.0)), 0, (sc.polygamma, rt.polygamma)),
+    S(lf.xlogy_, args(U((2, 3)), U((2, 3), 0.5, 2.0)), (0, 1), (sc.xlogy, rt.xlogy)),
+    S(lf.xlogy_, args(U((3,)), U((2, 3), 0.5, 2.0)), (0, 1), (sc.xlogy,)),
+    S(lf.logsumexp_, args(U((2, 3), -3.0, 3.0)), 0, (sc.logsumexp,)),
+    S(lf.logsumexp_axis, args(U((2, 3), -3.0, 3.0)), 0, (sc.logsumexp,)),
+    S(lf.logsumexp_keep, args(U((2, 3), -3.0, 3.0)), 0, (sc.logsumexp,)),
+    S(lf.logsumexp_b, args(U((2, 3), -3.0, 3.0), U((2, 3), 0.5, 2.0)), (0, 1), (sc.logsumexp,)),
+    S(lf.softmax_, args(U((2, 3), -3.0, 3.0)), 0, (sc.softmax,)),
+    S(lf.softmax_axis, args(U((2, 3), -3.0, 3.0)), 0, (sc.softmax,)),
+    S(lf.log_softmax_, args(U((3, 4), -3.0, 3.0)), 0, (sc.log_softmax,)),
+    S(lf.special_total, args(U((2, 3), 0.5, 2.0)), 0, (), lf.special_total),
+    S(lf.special_softmax_total, args(U((2, 3), -3.0, 3.0)), 0, (), lf.special_softmax_total),
+]
+
+NUMBA.append(
+    S(lf.special_family, args(U((2, 3), 0.2, 0.8), U((2, 3), 0.5, 2.0)), (0, 1),
+      (sc.erf, sc.erfc, sc.expit, sc.logit, sc.gammaln, sc.digamma, sc.polygamma, sc.xlogy, sc.logsumexp,
+       sc.softmax, sc.log_softmax), numba=True)
+)
+
+SPECS = LINALG + SPECIAL + NUMBA
 
 
 def _name(spec):
@@ -235,7 +269,7 @@ def _contract(H, u, v, argnums):
                for i in range(len(u)) for j in range(len(v)))
 
 
-SECOND = [s for s in LINALG if s.total is not None]
+SECOND = [s for s in LINALG + SPECIAL if s.total is not None]
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=_name(s) + f"-{s.total.__name__}") for s in SECOND])
@@ -261,6 +295,7 @@ REFUSED = [
     # (NumPy itself refuses these when s2sad types the call: the message is NumPy's)
     (lf.norm_matrix_ord3, U((3, 3)), "Invalid norm order"),
     (lf.norm_vector_fro, U((3, 3)), "Invalid norm order"),
+    (lf.logsumexp_sign, U((3,)), "return_sign=True"),
 ]
 
 
@@ -277,10 +312,11 @@ def test_refused(fn, build, match, transform):
 
 def test_every_rule_has_a_spec_row():
     """Every op this issue's modules register (rules or composites) is named by a row."""
-    from s2sad.rules import linalg_rules
+    from s2sad.rules import linalg_rules, special_rules
 
-    mine = {op for op in rules.differentiable_ops() if _module_of(op) in (linalg_rules.__name__,)}
-    mine |= {op for op, d in rules.COMPOSITES.items() if d.__module__ == linalg_rules.__name__}
+    modules = (linalg_rules.__name__, special_rules.__name__)
+    mine = {op for op in rules.differentiable_ops() if _module_of(op) in modules}
+    mine |= {op for op, d in rules.COMPOSITES.items() if d.__module__ in modules}
     covered = {op for s in SPECS for op in s.ops}
     missing = mine - covered
     assert not missing, f"ops with no row: {sorted(map(repr, missing))}"
@@ -294,3 +330,28 @@ def _module_of(op):
         if rule is not None:
             return getattr(rule, "__module__", None)
     return None
+
+
+def test_numba_special_kernels_match_scipy():
+    """The Numba implementations of the scipy.special helpers (backends.py: digamma and
+    polygamma are s2sad's own) against SciPy, over both signs, near the poles and far out."""
+    import numba
+
+    from s2sad import backends
+    from s2sad.rules import special_rules as sr
+
+    backends.register_numba_runtime()
+
+    @numba.njit
+    def run(x, y):
+        return (sr.digamma(x), sr.polygamma(1, x), sr.polygamma(2, x), sr.polygamma(3, x), sr.gammaln(x),
+                sr.erf(x), sr.erfc(x), sr.expit(x), sr.logit(y), sr.xlogy(y, x), sr.xlogy(0.0, x))
+
+    x = np.concatenate([np.linspace(-7.3, 30.1, 97), [1e-8, 0.5, 1.0, 2.0, 9.99, 10.0, 19.99, 20.0, 150.0, 1e6],
+                        [0.0, -0.0, -1.0, -2.0]])
+    y = np.linspace(0.01, 0.99, x.size)
+    expected = (sc.digamma(x), sc.polygamma(1, x), sc.polygamma(2, x), sc.polygamma(3, x), sc.gammaln(x),
+                sc.erf(x), sc.erfc(x), sc.expit(x), sc.logit(y), sc.xlogy(y, x), sc.xlogy(0.0, x))
+    for k, (got, want) in enumerate(zip(run(x, y), expected)):
+        # (digamma has a root near 1.4616: there the error is absolute)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=f"function {k}")
