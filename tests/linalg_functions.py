@@ -309,7 +309,8 @@ def log_softmax_(x):
 
 
 def special_total(x):
-    return np.sum(sp.gammaln(x) * sp.erf(x)) + np.sum(sp.digamma(x) ** 2) + np.sum(expit(x) * sp.logit(x / 4.0))
+    return np.sum(sp.gammaln(x) * sp.erf(x)) + np.sum(sp.digamma(x) ** 2) + np.sum(expit(x) * sp.logit(x / 4.0)) \
+        + np.sum(sp.erfc(x) * x) + np.sum(sp.xlogy(x, x + 1.0) ** 2)
 
 
 def special_softmax_total(x):

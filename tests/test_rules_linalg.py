@@ -285,6 +285,22 @@ def test_second_order(spec):
         assert np.isclose(got, expected, rtol=1e-4, atol=1e-5), f"u.Hv {got} != {expected} (second difference)"
 
 
+def test_second_order_rows_cover_the_helpers():
+    """Every runtime helper of this issue's modules that has rules appears in the derivative
+    code of a second-order row above (so its own rules, and Hessians through it, are checked)."""
+    from s2sad.rules import linalg_rules, special_rules
+
+    modules = (linalg_rules.__name__, special_rules.__name__)
+    helpers = {op for op in rules.differentiable_ops() if getattr(op, "s2sad_primitive", False) and op.__module__ in modules}
+    used = set()
+    for spec in SECOND:
+        a = spec.make_args(np.random.default_rng(2))
+        src = s2sad.source(s2sad.hessian(spec.total, argnums=spec.argnums, backend="python"), *a)
+        used |= {op for op in helpers if f"rt.{op.__name__}(" in src}
+    missing = helpers - used
+    assert not missing, f"helpers in no second-order row: {sorted(op.__name__ for op in missing)}"
+
+
 # --- refusals: S2SADError naming the user's file:line, before any number ------------------------
 
 REFUSED = [
