@@ -228,7 +228,7 @@ def norm_vector_fro(x):
 
 
 def linalg_family(a, s, b):
-    """a: a tall matrix; s: a stack of symmetric positive definite matrices; b: a stack of
+    """a: a wide matrix; s: a stack of symmetric positive definite matrices; b: a stack of
     right-hand sides."""
     x = np.linalg.solve(s, b)
     w, v = np.linalg.eigh(s)

@@ -135,10 +135,12 @@ LINALG = [
     S(lf.svd_reduced, args(SVD((3, 4))), 0, (LA.svd,), lf.svd_total),
     S(lf.svd_reduced, args(SVD((3, 3))), 0, (LA.svd,)),
     S(lf.svd_reduced, args(SVD((2, 4, 3))), 0, (LA.svd,), lf.svd_total),
-    # qr (reduced), tall and square, stacked, mode='r'
+    # qr (reduced), tall, square and wide, stacked, mode='r'
     S(lf.qr_, args(GEN((3, 3))), 0, (LA.qr, rt.qr_q, rt.qr_r), lf.qr_total),
     S(lf.qr_, args(SVD((4, 3))), 0, (LA.qr,), lf.qr_total),
     S(lf.qr_, args(SVD((2, 4, 3))), 0, (LA.qr,)),
+    S(lf.qr_, args(SVD((3, 4))), 0, (LA.qr,), lf.qr_total),
+    S(lf.qr_, args(SVD((2, 2, 4))), 0, (LA.qr,)),
     S(lf.qr_r_only, args(SVD((4, 3))), 0, (LA.qr,)),
     # pinv (full rank), tall, wide, stacked
     S(lf.pinv_, args(SVD((4, 3))), 0, (LA.pinv,), lf.pinv_total),
@@ -167,7 +169,7 @@ LINALG = [
 # on numba, one row for the whole family (every op in one function: Numba compiles of LAPACK
 # code cost seconds each, cold); stacks (the loops of backends.py) and single matrices
 NUMBA = [
-    S(lf.linalg_family, args(SVD((4, 3)), SPD((2, 3, 3)), U((2, 3, 2))), (0, 1, 2),
+    S(lf.linalg_family, args(SVD((3, 4)), SPD((2, 3, 3)), U((2, 3, 2))), (0, 1, 2),
       (LA.solve, LA.det, LA.inv, LA.eigh, LA.qr, LA.norm), numba=True),
 ]
 

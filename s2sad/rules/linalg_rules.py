@@ -22,8 +22,8 @@ Where a derivative does not exist the numbers are inf or nan, never a silent gue
 ``eigh`` with degenerate (repeated) eigenvalues and ``svd`` with repeated singular values
 (their vectors are not unique: 1 / (w_j - w_i) is inf), a singular matrix for ``det``,
 ``slogdet``, ``solve``, ``inv`` (all use the inverse), ``svd_u``/``svd_vh`` of a matrix with a
-zero singular value, ``qr`` of a wide matrix (m < n: R is not square, inverting it raises
-LinAlgError) or with a zero on R's diagonal.
+zero singular value, ``qr`` of a matrix whose first min(m, n) columns are linearly dependent
+(a zero on R's diagonal), ``pinv`` where the rank changes (the derivative assumes full rank).
 
 ``cholesky`` and ``eigh`` read only the lower triangle of their operand, as NumPy does
 (``eigh(a, UPLO='U')``: the upper one): their derivatives are those of the symmetric matrix
@@ -462,39 +462,63 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 
 
 # --- qr (reduced): a = Q R, Q^T dQ antisymmetric, dR R^{-1} upper triangular ------------------
+# With k = min(m, n), a = [X | Y] (X: its first k columns): X = Q R_X is a QR decomposition of a
+# tall or square matrix, and R = [R_X | Q^T Y]. For m >= n, Y has no columns.
+
+
+def _columns(x, start, stop):
+    return _index_last(x, (slice(start, stop),))
+
+
+def _qr_parts(a):
+    k = np.minimum(a.shape[-2], a.shape[-1])
+    q, r = qr_q(a), qr_r(a)
+    return k, q, r, _columns(r, None, k), _columns(a, k, None)
+
+
+def _join_columns(x, y):
+    return np.concatenate((x, y), axis=x.ndim - 1)
 
 
 def _qr_tangents(a, a_dot):
-    q, r = qr_q(a), qr_r(a)
-    ri = np.linalg.inv(r)
-    c = mm(mm(mT(q), a_dot), ri)
+    k, q, r, rx, y = _qr_parts(a)
+    ri = np.linalg.inv(rx)
+    dx = _columns(a_dot, None, k)
+    c = mm(mm(mT(q), dx), ri)
     low = c * strict_lower(c)
-    dr = mm(c - (low - mT(low)), r)
-    return q, r, ri, dr
+    drx = mm(c - (low - mT(low)), rx)
+    dq = mm(dx - mm(q, drx), ri)
+    dry = mm(mT(dq), y) + mm(mT(q), _columns(a_dot, k, None))
+    return dq, _join_columns(drx, dry)
 
 
 @tangent_rule(qr_r)
 def qr_r_tangent(a, a_dot):
-    return _qr_tangents(a, a_dot)[3]
+    return _qr_tangents(a, a_dot)[1]
 
 
 @tangent_rule(qr_q)
 def qr_q_tangent(a, a_dot):
-    q, r, ri, dr = _qr_tangents(a, a_dot)
-    return mm(a_dot - mm(q, dr), ri)
+    return _qr_tangents(a, a_dot)[0]
 
 
 def _qr_adjoint(a, q_bar, r_bar):
-    q, r = qr_q(a), qr_r(a)
-    rit = mT(np.linalg.inv(r))
-    if q_bar is not None:
-        qtq = mm(mm(mT(q), q_bar), rit)
-        r_bar = -qtq if r_bar is None else r_bar - qtq
-    m_bar = mm(r_bar, mT(r))  # the cotangent of C - Omega
+    k, q, r, rx, y = _qr_parts(a)
+    rit = mT(np.linalg.inv(rx))
+    if r_bar is not None:  # R_Y = Q^T Y: Y's cotangent Q R_Y_bar, Q's Y R_Y_bar^T
+        ry_bar = _columns(r_bar, k, None)
+        y_bar = mm(q, ry_bar)
+        q_y = mm(y, mT(ry_bar))
+        q_bar = q_y if q_bar is None else q_bar + q_y
+        r_bar = _columns(r_bar, None, k)
+    else:
+        y_bar = rt.zeros_batch(q_bar, y)
+    qtq = mm(mm(mT(q), q_bar), rit)
+    r_bar = -qtq if r_bar is None else r_bar - qtq
+    m_bar = mm(r_bar, mT(rx))  # the cotangent of C - Omega
     low = strict_lower(m_bar)
     c_bar = m_bar - m_bar * low + mT(m_bar) * low
-    total = mm(q, c_bar) if q_bar is None else q_bar + mm(q, c_bar)
-    return mm(total, rit)
+    return _join_columns(mm(q_bar + mm(q, c_bar), rit), y_bar)
 
 
 @adjoint_rule(qr_q, "a")
