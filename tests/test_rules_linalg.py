@@ -7,7 +7,7 @@ differentiated arguments and the rule-table ops it covers. Every row checks jacf
 against central differences in random directions (checks.py, NumPy only), that the two agree,
 grad where the output is a scalar, and, where it names a scalar ``total``, the Hessian
 (jacfwd of jacrev) of that scalar against a four-point second difference of the function
-itself. A few rows (one per family: several ops in one function, so one compile covers them)
+itself, and jacrev of jacrev against it. A few rows (one per family: several ops in one function, so one compile covers them)
 run on the numba backend. Every refusal is an S2SADError naming the user's file:line, raised
 while the derivative is built (before any number).
 """
@@ -285,6 +285,12 @@ def test_second_order(spec):
         expected = _second_difference(spec.total, a, spec.argnums, u, v)
         got = _contract(H, u, v, spec.argnums)
         assert np.isclose(got, expected, rtol=1e-4, atol=1e-5), f"u.Hv {got} != {expected} (second difference)"
+    # reverse over reverse (the adjoint rules' own adjoints) gives the same matrix
+    inner = s2sad.jacrev(spec.total, argnums=spec.argnums, backend="python")
+    H2 = s2sad.jacrev(inner, argnums=spec.argnums, backend="python")(*a)
+    several = isinstance(spec.argnums, tuple)
+    for h, h2 in zip(_flat(H, several, spec.argnums), _flat(H2, several, spec.argnums)):
+        np.testing.assert_allclose(h2, h, rtol=1e-9, atol=1e-10)
 
 
 def test_second_order_rows_cover_the_helpers():
