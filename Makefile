@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo dask-demo test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,19 +16,27 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Tests run numba.cuda kernels under the simulator, hence the cuda extra.
+# Tests run numba.cuda kernels under the simulator, hence the cuda extra; and Dask's
+# LocalCluster (tests/test_distributed.py), hence the dask extra.
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test,cuda]'
+	$(PY) -m pip install -q -e '.[test,cuda,dask]'
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,bench,dask]'
 	touch $@
 
 venv: $(VENV)/.installed
 
+$(VENV)/.installed-dask: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dask]'
+	touch $@
+
 demo: $(VENV)/.installed
 	$(PY) examples/forecast.py
+
+dask-demo: $(VENV)/.installed-dask
+	$(PY) examples/batch_on_dask.py $(DASK_ARGS)
 
 test: $(VENV)/.installed-test
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests $(PYTEST_ARGS)

@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # everything (tens of minutes on 2 cores)
     python benchmarks/run.py --quick         # fewer sizes/variants/repeats: a few minutes
-    python benchmarks/run.py --only W1,W7    # a subset of the workloads of shared/WORKLOADS.md
+    python benchmarks/run.py --only W1,W7    # a subset of the workloads of docs/WORKLOADS.md
 
 For each (workload, method): the result is first checked against the closed form in NumPy
 (a wrong result is reported and never timed); then the median time per call over at least
@@ -41,6 +41,7 @@ def parse_args():
     parser.add_argument("--json", default=os.path.join(here, "results", "latest.json"))
     parser.add_argument("--png", default=os.path.join(here, "results", "latest.png"))
     parser.add_argument("--no-cache-check", action="store_true", help="skip the cold/warm and tape memory runs")
+    parser.add_argument("--no-scale-out", action="store_true", help="skip the per-sample row on Dask (scale_out.py)")
     parser.add_argument(
         "--timeout",
         type=float,
@@ -949,14 +950,23 @@ def main(args):
             cache_runs = cold_warm_cache(args.threads)
             print("  s2sad tape memory ...", file=sys.stderr, flush=True)
             tape_runs = tape_memory(args.threads)
+        scale_out = None
+        if not args.no_scale_out and not args.only:
+            print("  per-sample gradients, one process and Dask ...", file=sys.stderr, flush=True)
+            import scale_out as scale
+
+            scale_out = scale.measure(samples=100_000 if cfg.quick else 1_000_000)
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
     meta["total_s"] = time.perf_counter() - started
     print(markdown(rows, meta, cache_runs, tape_runs))
+    if scale_out is not None:
+        print("\n" + scale.markdown(scale_out))
     print(f"\ntotal: {meta['total_s']:.1f} s")
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as out:
-        json.dump({"meta": meta, "rows": rows, "cold_warm_cache": cache_runs, "tape_memory": tape_runs}, out, indent=1)
+        json.dump({"meta": meta, "rows": rows, "cold_warm_cache": cache_runs, "tape_memory": tape_runs,
+                   "scale_out": scale_out}, out, indent=1)
     if rows:
         chart(rows, meta, args.png)
         print(f"wrote {args.json} and {args.png}", file=sys.stderr)

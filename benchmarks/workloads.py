@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W10 of shared/WORKLOADS.md: primal functions, inputs, closed forms.
+"""The benchmark workloads W1-W10 of docs/WORKLOADS.md: primal functions, inputs, closed forms.
 
 The primal functions are ordinary NumPy code at module level in a real file, because s2sad
 (and tangent) read the source with ``inspect``. The same function objects are run by JAX and

@@ -17,7 +17,7 @@ import numpy as np
 from . import api
 from .errors import S2SADError
 
-MODES = ("jacrev", "jacfwd", "grad", "hessian", "jvp", "vjp")
+MODES = ("jacrev", "jacfwd", "grad", "value_and_grad", "hessian", "jvp", "vjp")
 
 
 def _load(target):
@@ -67,7 +67,17 @@ def main(argv=None):
     except S2SADError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    examples = tuple(_example(shapes.get(p, "3")) for p in params)
+    unknown = [name for name in shapes if name not in params]
+    if unknown:
+        print(f"error: --shapes names {', '.join(map(repr, unknown))}, not a parameter of {args.target} "
+              f"(its parameters: {', '.join(params)})", file=sys.stderr)
+        return 2
+    try:
+        examples = tuple(_example(shapes.get(p, "3")) for p in params)
+    except ValueError:
+        print(f"error: --shapes {args.shapes!r}: write each as name=3, name=3x4, name=scalar or name=int",
+              file=sys.stderr)
+        return 2
     try:
         if args.mode in ("jvp", "vjp"):
             g = api.Transformed(fn, args.mode, nums if args.mode == "jvp" else nums, "python")

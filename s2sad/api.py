@@ -17,7 +17,7 @@ import numpy as np
 from . import failures, pipeline, scalarize
 from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
-from .parse import binding, code_of, param_names
+from .parse import _defaults, binding, code_of, param_names
 from .trace import dummy_like
 
 
@@ -105,6 +105,15 @@ class Transformed:
     def __repr__(self):
         return f"<s2sad.{self.kind} of {getattr(self.fn, '__name__', self.fn)!r}>"
 
+    def __reduce__(self):
+        # by reference to the user's function and the options: a worker process rebuilds the
+        # transformation and loads the compiled code from the cache folder (or compiles it);
+        # locks, IR and compiled objects stay in this process
+        return (Transformed, (self.fn, self.kind, self.argnums, self.backend), {"options": self.options})
+
+    def __setstate__(self, state):
+        self.options = state["options"]
+
     @property
     def nargs(self):
         return len(param_names(base_function(self)))  # raises SourceError naming what fn is
@@ -158,8 +167,10 @@ class Transformed:
             pipeline.user_ir(fn)  # unsupported syntax is reported before arity
         nargs = self.nargs
         if len(args) != nargs:
-            defaults = " (s2sad does not fill in default values: pass every argument)" if len(args) < nargs and \
-                getattr(binding(fn).function, "__defaults__", None) else ""
+            defaults = ""
+            if len(args) < nargs:
+                missing = [p for p in binding(fn).params[len(args):] if p not in _defaults(binding(fn).function)]
+                defaults = f" (missing: {', '.join(map(repr, missing))})" if missing else ""
             raise TypeError(
                 f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} "
                 f"but {len(args)} were given{defaults}"
@@ -229,6 +240,9 @@ class Transformed:
         if plan is not None and plan[4]:  # compiled per shape of the small arguments
             plan = self._plans.get((key, _shape_key(args)))
         if plan is None or len(args) != plan[3]:
+            full = self._with_defaults(args)
+            if full is not args:
+                return self(*full)
             plan = self._plan(args)
         compiled, free, dtype, _, _ = plan
         try:
@@ -241,6 +255,20 @@ class Transformed:
         if type(out) is np.ndarray and out.dtype == dtype and out.ndim and out.flags.writeable:
             return out  # the common case, without the generic conversion
         return _finish(out, dtype, self)
+
+    def _with_defaults(self, args):
+        """``args`` completed with the default values of the parameters left out, as Python
+        would call the function (``def f(x, c=2.0)`` called as ``g(x)``); ``args`` itself if
+        none is left out or one left out has no default (check_args says which)."""
+        fn = base_function(self)
+        if code_of(fn) is None:
+            return args
+        bound = binding(fn)
+        missing = bound.params[len(args):]
+        defaults = _defaults(bound.function)
+        if not missing or any(p not in defaults for p in missing):
+            return args
+        return tuple(args) + tuple(defaults[p] for p in missing)
 
     def _free_values(self, key):
         """The globals and closure values the function reads, now; refused if one changed
@@ -502,6 +530,7 @@ def _transformation(kind):
 grad = _transformation("grad")
 jacfwd = _transformation("jacfwd")
 jacrev = _transformation("jacrev")
+value_and_grad = _transformation("value_and_grad")
 
 grad.__doc__ = """Gradient of a scalar-valued function.
 
@@ -530,6 +559,13 @@ jacrev.__doc__ = """Jacobian by reverse mode: one sweep over a batch of unit-vec
 
 Returns a function whose result has shape ``out.shape + in.shape`` (tuples for tuple
 argnums / tuple outputs, ``J[i][j]`` = output i w.r.t. argument j).
+"""
+
+
+value_and_grad.__doc__ = """``(fn(*args), grad(fn, argnums)(*args))`` from one reverse sweep (JAX's convention).
+
+For ``scipy.optimize.minimize(fun, x0, jac=True)``: ``minimize(s2sad.value_and_grad(f), x0,
+jac=True, args=data)``.
 """
 
 
@@ -633,6 +669,44 @@ def hvp(fn, primals, tangents, *, backend="numba"):
     return out
 
 
+def hessp(fn=None, argnums=0, *, backend="numba"):
+    """The Hessian-vector product shaped as SciPy's ``hessp``: ``hessp(fn)(x, p, *args)`` is
+    ``H @ p`` for the Hessian of ``fn`` w.r.t. its argument ``argnums`` (``x``), the other
+    arguments (``args``, in order) held constant. Forward over reverse, one sweep, the
+    Hessian never formed; derivatives are taken w.r.t. ``x`` only.
+
+    ``scipy.optimize.minimize(f, x0, args=data, jac=s2sad.grad(f), hessp=s2sad.hessp(f),
+    method="trust-ncg")``.
+    """
+    if fn is None:
+        return lambda f: hessp(f, argnums, backend=backend)
+    if not isinstance(argnums, numbers.Integral):
+        raise UsageError(f"hessp: argnums must be an int (the position of x), got {argnums!r}")
+    return HessP(fn, argnums, backend)
+
+
+class HessP:
+    """``hessp(x, p, *args)`` of ``s2sad.hessp`` (a class, so it pickles like the others)."""
+
+    def __init__(self, fn, argnums, backend):
+        self.fn, self.argnums, self.backend = fn, argnums, backend
+        self._h = Transformed(Transformed(fn, "grad", argnums, backend), "jvp_tangents", argnums, backend)
+        functools.update_wrapper(self, fn, updated=())
+        self.__name__ = f"{getattr(fn, '__name__', 'f')}_hessp"
+
+    def __reduce__(self):
+        return (HessP, (self.fn, self.argnums, self.backend))
+
+    def __call__(self, x, p, *args):
+        k = self.argnums % (len(args) + 1)
+        primals = args[:k] + (x,) + args[k:]
+        if np.shape(p) != np.shape(x):
+            raise UsageError(f"hessp: p has shape {np.shape(p)} but x has shape {np.shape(x)}; they must match")
+        _check_float(x, k, "hessp")
+        (out,) = self._h.call_extended(primals, primals + (_tangent_like(p, x),))
+        return out
+
+
 def _cotangent_like(c, out):
     """A cotangent in its output's float dtype; a scalar output's stays a scalar."""
     dtype = np.result_type(np.asarray(out).dtype, np.float32)
@@ -667,4 +741,5 @@ def source(g, *example_args) -> str:
     return g._compiled[g._last_key][1]
 
 
-__all__ = ["grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "source", "Transformed", "S2SADError"]
+__all__ = ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "hessp", "source", "Transformed",
+           "S2SADError"]

@@ -571,6 +571,26 @@ class Normalizer:
         name = getattr(function, "__name__", "helper")
         if function in root.inlining:
             raise self.error(node, f"recursive call of {name}", "rewrite the recursion as a loop")
+        try:
+            return self._inline(node, helper, args, kwargs, out, given, bind, function, name)
+        except UnsupportedError as exc:
+            raise self._through_call(exc, node, name) from None
+
+    def _through_call(self, exc, node, name):
+        """An error in an inlined function (one of the user's helpers, or library code such as
+        scipy.optimize.rosen), prefixed with the call that led there: the message reads as the
+        chain of calls from the user's function down to the construct."""
+        from .errors import where
+
+        here = where(self.parsed.filename, self.parsed.line(node))
+        if str(exc).startswith(here):
+            return exc
+        error = type(exc)(f"{here}: in the call of {name} -> {exc}")
+        error.__dict__.update(exc.__dict__)
+        return error
+
+    def _inline(self, node, helper, args, kwargs, out, given, bind, function, name):
+        root = self.root
         from .parse import parse
 
         parsed = parse(function)

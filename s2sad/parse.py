@@ -106,7 +106,7 @@ def binding(fn) -> Binding:
     if isinstance(fn, functools.partial):
         inner = binding(fn.func)
         if len(fn.args) > len(inner.params):
-            raise SourceError(f"{fn!r}: the partial binds {len(fn.args)} positional arguments, the function takes "
+            raise SourceError(f"{_name(fn)}: the partial binds {len(fn.args)} positional arguments, the function takes "
                               f"{len(inner.params)}")
         bound = dict(inner.bound)
         bound.update(zip(inner.params, fn.args))

@@ -40,7 +40,7 @@ from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
 from .expand import expand_composites
 from .forward import differentiate_forward
-from .ir import GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
+from .ir import COPY, GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -173,10 +173,10 @@ def build(g, dummies, plain=False) -> Function:
         ret = _probe_outputs(fn)
         structure = _structure(fn, ret)
         leaves = _leaves(structure)
-        if kind == "grad":
+        if kind in ("grad", "value_and_grad"):
             if len(leaves) != 1 or isinstance(structure, list) or not _is_scalar(fn, leaves[0]):
                 raise UsageError(
-                    f"grad requires a function returning a scalar, but {fn.name} returns "
+                    f"{kind} requires a function returning a scalar, but {fn.name} returns "
                     f"{describe_output(fn, ret)}; use jacrev for the Jacobian of a non-scalar output"
                 )
         if kind == "vjp":
@@ -198,14 +198,18 @@ def build(g, dummies, plain=False) -> Function:
                 shape = {}
 
                 def seed(leaf=leaf, shape=shape):
-                    # the output's shape, read before the reverse sweep restores taped values
+                    # the output's shape (and for value_and_grad its value), read before the
+                    # reverse sweep restores taped values
                     y = _sym(builder, leaf)
                     shape["y"] = y.shape if isinstance(y, Sym) else ()
+                    if kind == "value_and_grad":
+                        with building(builder, "value"):
+                            shape["value"] = builder.emit(COPY, [Var(y.name) if isinstance(y, Sym) else y])
                     return rt.one(y) if unit else rt.basis(y)
 
                 unit = _is_scalar(fn, leaf)  # one seed: scalar adjoints of scalars
                 rev = differentiate_reverse(fn, builder, wrt, [(leaf, seed)], unit=unit)
-                with building(builder, "grad" if kind == "grad" else "jac"):
+                with building(builder, "jac" if kind == "jacrev" else "grad"):
                     row = [
                         _jac_reverse(builder, rev.bars.get(p), leaf, p, shape.get("y")) if kind == "jacrev" else _first(builder, rev.bars.get(p), Var(p))
                         for p in wrt
@@ -213,7 +217,9 @@ def build(g, dummies, plain=False) -> Function:
                     results[i] = _group(builder, row, isinstance(g.argnums, tuple))
             order = iter(range(len(leaves)))
             values = [_regroup(builder, structure, lambda leaf: results[next(order)])]
-    builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents")))
+            if kind == "value_and_grad":
+                values.insert(0, shape["value"])
+    builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents", "value_and_grad")))
     params = user_params + extra_params + list(fn.free_values)
     out = Function(name, params, builder.stmts, fn.filename, fn.source_lines, builder.types)
     out.free_values = fn.free_values
@@ -231,7 +237,7 @@ def build(g, dummies, plain=False) -> Function:
     # reverse mode of code without stacks pops every stack in the exact mirror order of its
     # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
     # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
-    out.mirror_stacks = kind in ("jacrev", "grad", "vjp") and not any(
+    out.mirror_stacks = kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
         isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
     )
     from .api import Transformed

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -281,7 +282,21 @@ def _has_sym(v):
     return False
 
 
-_CURRENT: list[Builder] = []
+class _BuilderStack(threading.local):
+    """The builders rules emit into, innermost last: one stack per thread, so threads that
+    transform functions at the same time never emit into each other's code."""
+
+    def __init__(self):
+        self.stack: list[Builder] = []
+
+
+_BUILDERS = _BuilderStack()
+
+
+def innermost():
+    """The builder rules emit into now, or None."""
+    stack = _BUILDERS.stack
+    return stack[-1] if stack else None
 
 
 @contextmanager
@@ -289,18 +304,19 @@ def building(builder: Builder, hint: str | None = None):
     old_hint = builder.hint
     if hint:
         builder.hint = hint
-    _CURRENT.append(builder)
+    _BUILDERS.stack.append(builder)
     try:
         yield builder
     finally:
-        _CURRENT.pop()
+        _BUILDERS.stack.pop()
         builder.hint = old_hint
 
 
 def current() -> Builder:
-    if not _CURRENT:
+    builder = innermost()
+    if builder is None:
         raise S2SADError("internal: a symbolic value was used outside a builder")
-    return _CURRENT[-1]
+    return builder
 
 
 def emit(op, *args, **kwargs) -> Sym:

@@ -92,6 +92,10 @@ class Vmapped:
     def __repr__(self):
         return f"<s2sad.vmap of {getattr(self.fn, '__name__', self.fn)!r} in_axes={self.in_axes!r}>"
 
+    def __reduce__(self):
+        # by reference to the function and the options, as Transformed pickles (api.py)
+        return (Vmapped, (self.fn, self.in_axes, self.out_axes, self.backend))
+
     @property
     def source(self) -> str:
         """The generated batched source (numba: the prange loop; cuda: the kernel) of the last call."""

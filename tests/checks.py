@@ -2,7 +2,7 @@
 
 NumPy only, never s2sad, so a bug in the compiler cannot hide inside its own oracle.
 
-Conventions (those of shared/API.md):
+Conventions (those of docs/API.md):
 - `argnums` is an int or a tuple of ints; `tangents` is one array per entry of `argnums`
   (a bare array when `argnums` is an int, else a tuple).
 - `f` returns an array/scalar or a tuple of them; numerical results keep that structure.

@@ -87,9 +87,9 @@ def located(rule):
         except UnsupportedError as exc:
             if getattr(exc, "s2sad_located", False):
                 raise
-            from ..trace import _CURRENT
+            from ..trace import innermost
 
-            b = _CURRENT[-1] if _CURRENT else None
+            b = innermost()
             error = type(exc)(f"{where(getattr(b, 'filename', None), getattr(b, 'line', None))}: {exc}")
             error.s2sad_located = True
             raise error from None

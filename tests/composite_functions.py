@@ -1,0 +1,30 @@
+"""User-style functions for tests/test_composites.py (s2sad reads their source)."""
+
+import numpy as np
+
+
+def standardize_loop(x, n):
+    # a composite (np.std, keepdims) in a loop that reassigns its operand
+    for _ in range(n):
+        x = (x - np.mean(x, axis=0, keepdims=True)) / np.std(x, axis=0, keepdims=True) + 0.1 * x
+    return np.sum(x * x * x)
+
+
+def var_in_branch(x, flag):
+    if flag > 0:
+        v = np.var(x, axis=1, ddof=1)
+    else:
+        v = x.std(axis=0)
+    return np.sum(v * v)
+
+
+def keepdims_variable(x, keep):
+    return np.sum(x, axis=0, keepdims=keep)
+
+
+def sum_with_dtype(x):
+    return np.sum(x, axis=0, dtype=np.float32)
+
+
+def var_3d_tuple_axis(x):
+    return np.var(x, axis=(0, 2))

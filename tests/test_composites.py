@@ -1,0 +1,54 @@
+"""The composite mechanism (expand.py, rules/composite_rules.py): NumPy functions defined in
+ops that have rules, expanded after type inference. Rows for each composite are in the rule
+audit (tests/test_rule_audit.py); these tests check the mechanism where user code puts it:
+in loops that reassign the operand, in branches, and its refusals."""
+
+import numpy as np
+import pytest
+from checks import check_jacobian
+
+import composite_functions as cf
+import s2sad
+
+
+def _check_all_modes(fn, args, backend):
+    for transform in (s2sad.jacfwd, s2sad.jacrev):
+        check_jacobian(fn, args, 0, transform(fn, backend=backend)(*args))
+    grad = s2sad.grad(fn, backend="python")
+    check_jacobian(grad, args, 0, s2sad.hessian(fn, backend=backend)(*args))
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_composite_in_loop_reassigning_its_operand(backend):
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, 3))
+    _check_all_modes(cf.standardize_loop, (x, 2), backend)
+
+
+@pytest.mark.parametrize("flag", [1.0, -1.0])
+def test_composite_in_branches(flag):
+    x = np.random.default_rng(1).uniform(-1.0, 1.0, (3, 5))
+    _check_all_modes(cf.var_in_branch, (x, flag), "python")
+
+
+def test_tuple_axis_on_numba():
+    """Numba's reductions take one axis: a tuple of axes is expanded into one per axis."""
+    x = np.random.default_rng(2).uniform(-1.0, 1.0, (2, 3, 4))
+    J = s2sad.jacrev(cf.var_3d_tuple_axis, backend="numba")(x)
+    check_jacobian(cf.var_3d_tuple_axis, (x,), 0, J)
+
+
+def test_the_expanded_code_is_what_source_shows():
+    x = np.ones((3, 5))
+    text = s2sad.source(s2sad.jacrev(cf.var_in_branch, backend="python"), x, 1.0)
+    code = "\n".join(line for line in text.splitlines() if not line.strip().startswith("#"))
+    assert "np.var(" not in code and "np.std(" not in code and "np.mean(" in code
+
+
+@pytest.mark.parametrize("fn,args,message", [
+    (cf.keepdims_variable, (np.ones((2, 3)), True), "keepdims must be a constant"),
+    (cf.sum_with_dtype, (np.ones((2, 3)),), "np.sum with these arguments is not supported"),
+])
+def test_refusals_name_the_users_line(fn, args, message):
+    with pytest.raises(s2sad.S2SADError, match=message) as exc:
+        s2sad.jacrev(fn, backend="python")(*args)
+    assert "composite_functions.py:" in str(exc.value)
