@@ -701,7 +701,7 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
 
 # kernel on one matrix ``x`` (m x n) -> (result kind, its shape in m, n)
 _LINALG_KERNELS = {
-    "eigh_values": ("np.linalg.eigh(x)[0]", ("n",)),
+    "eigh_values": ("np.linalg.eigvalsh(x)", ("n",)),
     "eigh_vectors": ("np.linalg.eigh(x)[1]", ("n", "n")),
     "svd_u": ("np.linalg.svd(x, False)[0]", ("m", "min(m, n)")),
     "svd_s": ("np.linalg.svd(x, False)[1]", ("min(m, n)",)),
