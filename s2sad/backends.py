@@ -565,6 +565,11 @@ def _register():
 
     _register_scatter(overload, types, is_array)
 
+    # --- issue 17: np.linalg on stacks, the linalg helpers, scipy.special (begin) --------
+    _register_linalg(overload, types, is_array)
+    _register_special(overload, types, is_array)
+    # --- issue 17 (end) ------------------------------------------------------------------
+
 
 def _bmatmul_source(ra, rb):
     """Numba implementation of a stacked matmul for operand ranks (ra, rb), as generated code:
@@ -713,3 +718,294 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
             lines += [f"    view = out[{index_out}]", "    view += c"]
     lines.append("    return out")
     return _impl_from_source(lines, LEAD=lead)
+
+
+# --- issue 17: Numba implementations for np.linalg and scipy.special (begin) ----------------
+# Numba's np.linalg takes one matrix (2 axes): its functions get a second implementation for
+# stacks (more axes, as NumPy batches them), a loop over the matrices that calls Numba's own
+# (an overload that declines 2-d operands, so Numba's is used there); the single-result helpers
+# of rules/linalg_rules.py (rt.eigh_values, rt.svd_u ...) get theirs, for any rank.
+
+# kernel on one matrix ``x`` (m x n) -> (result kind, its shape in m, n)
+_LINALG_KERNELS = {
+    "eigh_values": ("np.linalg.eigvalsh(x)", ("n",)),
+    "eigh_vectors": ("np.linalg.eigh(x)[1]", ("n", "n")),
+    "svd_u": ("np.linalg.svd(x, False)[0]", ("m", "min(m, n)")),
+    "svd_s": ("np.linalg.svd(x, False)[1]", ("min(m, n)",)),
+    "svd_vh": ("np.linalg.svd(x, False)[2]", ("min(m, n)", "n")),
+    "qr_q": ("np.linalg.qr(x)[0]", ("m", "min(m, n)")),
+    "qr_r": ("np.linalg.qr(x)[1]", ("min(m, n)", "n")),
+    "slogdet_sign": ("np.linalg.slogdet(x)[0]", ()),
+    "slogdet_logabs": ("np.linalg.slogdet(x)[1]", ()),
+    "inv": ("np.linalg.inv(x)", ("n", "n")),
+    "det": ("np.linalg.det(x)", ()),
+    "cholesky": ("np.linalg.cholesky(x)", ("n", "n")),
+    "pinv": ("np.linalg.pinv(x)", ("n", "m")),
+}
+
+
+def _linalg_stack_source(kernel, shape, ndim):
+    """``impl(a)``: ``kernel`` on each matrix of the stack ``a`` (``ndim`` axes), the results
+    stacked like ``a``'s leading axes (element by element: no slice assignment)."""
+    if ndim == 2:
+        return _impl_from_source(["def impl(a):", "    x = a", f"    return {kernel}"])
+    lines = [
+        "def impl(a):",
+        "    m, n = a.shape[-2], a.shape[-1]",
+        "    flat = np.ascontiguousarray(a).reshape((-1, m, n))",
+        f"    out = np.empty((flat.shape[0],{''.join(' ' + d + ',' for d in shape)}), a.dtype)",
+        "    for i in range(flat.shape[0]):",
+        "        x = flat[i]",
+        f"        r = {kernel}",
+    ]
+    if not shape:
+        lines.append("        out[i] = r")
+    elif len(shape) == 1:
+        lines += ["        for j in range(r.shape[0]):", "            out[i, j] = r[j]"]
+    else:
+        lines += ["        for j in range(r.shape[0]):", "            for k in range(r.shape[1]):",
+                  "                out[i, j, k] = r[j, k]"]
+    lines.append(f"    return out.reshape(a.shape[:-2]{''.join(' + (out.shape[' + str(d + 1) + '],)' for d in range(len(shape)))})")
+    return _impl_from_source(lines)
+
+
+def _solve_stack_source(ra, rb):
+    """``np.linalg.solve(a, b)`` with stacks (NumPy 2: b a vector if it has one axis, else a
+    stack of matrices; stacks broadcast)."""
+    if rb == 1:
+        return _impl_from_source([
+            "def impl(a, b):",
+            "    n = a.shape[-1]",
+            "    flat = np.ascontiguousarray(a).reshape((-1, n, n))",
+            "    out = np.empty((flat.shape[0], n), a.dtype)",
+            "    for i in range(flat.shape[0]):",
+            "        r = np.linalg.solve(flat[i], b)",
+            "        for j in range(n):",
+            "            out[i, j] = r[j]",
+            "    return out.reshape(a.shape[:-2] + (n,))",
+        ])
+    sa, sb = ra - 2, rb - 2
+    s = max(sa, sb)
+    dims = []
+    for i in range(s):
+        ia, ib = i - (s - sa), i - (s - sb)
+        terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
+        dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
+    stack = "(" + "".join(d + ", " for d in dims) + ")"
+    return _impl_from_source([
+        "def impl(a, b):",
+        f"    stack = {stack}",
+        "    n, k = a.shape[-1], b.shape[-1]",
+        "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, n))).reshape((-1, n, n))",
+        "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (n, k))).reshape((-1, n, k))",
+        "    out = np.empty((A.shape[0], n, k), a.dtype)",
+        "    for i in range(A.shape[0]):",
+        "        r = np.linalg.solve(A[i], B[i])",
+        "        for j in range(n):",
+        "            for c in range(k):",
+        "                out[i, j, c] = r[j, c]",
+        "    return out.reshape(stack + (n, k))",
+    ])
+
+
+def _register_linalg(overload, types, is_array):
+    from .rules import linalg_rules
+
+    def helper(name):
+        kernel, shape = _LINALG_KERNELS[name]
+
+        def impl(a):
+            if is_array(a) and a.ndim >= 2:
+                return _linalg_stack_source(kernel, shape, a.ndim)
+            return None
+
+        return impl
+
+    for name in ("eigh_values", "eigh_vectors", "svd_u", "svd_s", "svd_vh", "qr_q", "qr_r",
+                 "slogdet_sign", "slogdet_logabs"):
+        overload(getattr(linalg_rules, name))(helper(name))
+
+    def stacks_only(name):
+        kernel, shape = _LINALG_KERNELS[name]
+
+        def impl(a):
+            if is_array(a) and a.ndim > 2:
+                return _linalg_stack_source(kernel, shape, a.ndim)
+            return None  # one matrix: Numba's own implementation
+
+        return impl
+
+    overload(np.linalg.inv)(stacks_only("inv"))
+    overload(np.linalg.det)(stacks_only("det"))
+    overload(np.linalg.cholesky)(stacks_only("cholesky"))
+
+    @overload(np.linalg.pinv)
+    def pinv_stack(a):
+        if is_array(a) and a.ndim > 2:
+            return _linalg_stack_source("np.linalg.pinv(x)", ("n", "m"), a.ndim)
+        return None
+
+    @overload(np.linalg.solve)
+    def solve_stack(a, b):
+        if is_array(a) and is_array(b) and (a.ndim > 2 or b.ndim > 2):
+            return _solve_stack_source(a.ndim, b.ndim)
+        return None
+
+
+# scalar kernels of the scipy.special helpers (rules/special_rules.py): math's where Numba has
+# it; digamma and polygamma by recurrence up to x >= 10 (20) and the asymptotic series there
+# (Bernoulli numbers B2 .. B14; the first omitted term is below 1e-16 relative)
+_SPECIAL_KERNELS = """
+import math
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy")
+def erf(x0):
+    return math.erf(float(x0))
+
+
+@njit(cache=True, error_model="numpy")
+def erfc(x0):
+    return math.erfc(float(x0))
+
+
+@njit(cache=True, error_model="numpy")
+def gammaln(x0):
+    return math.lgamma(float(x0))
+
+
+@njit(cache=True, error_model="numpy")
+def expit(x0):
+    x = float(x0)
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, error_model="numpy")
+def logit(x0):
+    x = float(x0)
+    return math.log(x / (1.0 - x))
+
+
+@njit(cache=True, error_model="numpy")
+def xlogy(x0, y0):
+    x, y = float(x0), float(y0)
+    if x == 0.0 and not math.isnan(y):
+        return 0.0
+    return x * math.log(y)
+
+
+@njit(cache=True, error_model="numpy")
+def digamma(x0):
+    x = float(x0)
+    if math.isnan(x):
+        return x
+    if x <= 0.0 and x == math.floor(x):  # the poles: -inf at +0, inf at -0, nan below (SciPy's)
+        if x == 0.0:
+            return -math.inf if math.copysign(1.0, x) > 0.0 else math.inf
+        return math.nan
+    acc = 0.0
+    if x < 0.0:  # reflection: psi(x) = psi(1 - x) - pi / tan(pi x)
+        acc = -math.pi / math.tan(math.pi * x)
+        x = 1.0 - x
+    while x < 10.0:  # psi(x) = psi(x + 1) - 1 / x
+        acc -= 1.0 / x
+        x += 1.0
+    inv = 1.0 / x
+    z = inv * inv
+    series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (1.0 / 132 - z * (691.0 / 32760 - z / 12.0))))))
+    return acc + math.log(x) - 0.5 * inv - series
+
+
+@njit(cache=True, error_model="numpy")
+def polygamma(n0, x0):
+    n = int(n0)
+    x = float(x0)
+    sign = 1.0 if n % 2 == 1 else -1.0  # (-1) ** (n + 1)
+    if math.isnan(x):
+        return x
+    if n < 1:
+        return digamma(x)
+    if x <= 0.0 and x == math.floor(x):
+        return sign * math.inf
+    fact = math.gamma(n + 1.0)
+    acc = 0.0
+    while x < 20.0:  # psi_n(x) = psi_n(x + 1) + (-1) ** (n + 1) n! / x ** (n + 1)
+        acc += fact / x ** (n + 1)
+        x += 1.0
+    bernoulli = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
+    t = math.gamma(float(n)) / x ** n + fact / (2.0 * x ** (n + 1))
+    for k in range(1, 8):
+        t += bernoulli[k - 1] * math.gamma(2.0 * k + n) / (math.gamma(2.0 * k + 1.0) * x ** (2 * k + n))
+    return sign * (acc + t)
+"""
+
+
+def _special_unary_source(name, array, dtype):
+    if not array:
+        return _impl_from_source(_SPECIAL_KERNELS.splitlines() + ["def impl(x):", f"    return {name}(x)"])
+    return _impl_from_source(_SPECIAL_KERNELS.splitlines() + [
+        "def impl(x):",
+        "    flat = np.ascontiguousarray(x).reshape(-1)",
+        f"    out = np.empty(flat.size, np.{dtype})",
+        "    for i in range(flat.size):",
+        f"        out[i] = {name}(flat[i])",
+        "    return out.reshape(x.shape)",
+    ])
+
+
+def _special_binary_source(name, first, second, dtype):
+    """``name(a, b)`` elementwise; ``first``/``second``: is that operand an array."""
+    if not first and not second:
+        return _impl_from_source(_SPECIAL_KERNELS.splitlines() + ["def impl(a, b):", f"    return {name}(a, b)"])
+    if first and second:
+        prologue = ["    a2, b2 = np.broadcast_arrays(a, b)", "    fa = np.ascontiguousarray(a2).reshape(-1)",
+                    "    fb = np.ascontiguousarray(b2).reshape(-1)", "    shape = a2.shape"]
+        element = f"{name}(fa[i], fb[i])"
+    elif first:
+        prologue = ["    fa = np.ascontiguousarray(a).reshape(-1)", "    shape = a.shape"]
+        element = f"{name}(fa[i], b)"
+    else:
+        prologue = ["    fb = np.ascontiguousarray(b).reshape(-1)", "    shape = b.shape"]
+        element = f"{name}(a, fb[i])"
+    size = "fa.size" if first else "fb.size"
+    return _impl_from_source(_SPECIAL_KERNELS.splitlines() + ["def impl(a, b):"] + prologue + [
+        f"    out = np.empty({size}, np.{dtype})",
+        f"    for i in range({size}):",
+        f"        out[i] = {element}",
+        "    return out.reshape(shape)",
+    ])
+
+
+def _register_special(overload, types, is_array):
+    from .rules import special_rules
+
+    def float_name(*ts):
+        """The result dtype: float32 where every float operand is float32, else float64."""
+        dts = [t.dtype if is_array(t) else t for t in ts]
+        floats = [d for d in dts if isinstance(d, types.Float)]
+        return "float32" if floats and all(d == types.float32 for d in floats) else "float64"
+
+    def unary(name):
+        def impl(x):
+            return _special_unary_source(name, is_array(x), float_name(x))
+
+        return impl
+
+    for name in ("erf", "erfc", "gammaln", "expit", "logit", "digamma"):
+        overload(getattr(special_rules, name))(unary(name))
+
+    @overload(special_rules.xlogy)
+    def xlogy_impl(a, b):  # (the parameter names of the implementation)
+        return _special_binary_source("xlogy", is_array(a), is_array(b), float_name(a, b))
+
+    @overload(special_rules.polygamma)
+    def polygamma_impl(a, b):  # (n, x)
+        if is_array(a):
+            raise S2SADError("scipy.special.polygamma with an array of orders n: no Numba implementation yet")
+        return _special_binary_source("polygamma", False, is_array(b), float_name(b))
+
+# --- issue 17 (end) ---------------------------------------------------------------------------

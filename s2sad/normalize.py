@@ -808,7 +808,11 @@ def _inlinable(op) -> bool:
             op = binding(op).function
         except S2SADError:
             return False
-    return isinstance(op, types.FunctionType) and not getattr(op, "s2sad_primitive", False) and not _is_numpy(op)
+    if not isinstance(op, types.FunctionType) or getattr(op, "s2sad_primitive", False) or _is_numpy(op):
+        return False
+    from .rules import COMPOSITES
+
+    return op not in COMPOSITES  # (a library function defined by a composite, scipy.special.logsumexp: an op)
 
 
 def _returns_none(tree):
