@@ -15,7 +15,7 @@ expanded in turn.
 from __future__ import annotations
 
 from .errors import S2SADError, UnsupportedError, where
-from .ir import Assign, Const, NameGen, SliceAtom, Var, all_names, map_statements, walk
+from .ir import TUPLE, Assign, Const, NameGen, SliceAtom, Var, all_names, map_statements, walk
 from .rules import COMPOSITES
 from .trace import Builder, building, copy_to
 
@@ -70,7 +70,10 @@ def expand_once(fn):
                 ) from None
             if result is NotImplemented:
                 return [stmt]
-            copy_to(stmt.target, result)
+            if isinstance(result, (tuple, list)):  # several results (np.linalg.eigh): one tuple
+                builder.emit(TUPLE, list(result), target=stmt.target)
+            else:
+                copy_to(stmt.target, result)
         changed = True
         return builder.stmts
 

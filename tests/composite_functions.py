@@ -28,3 +28,13 @@ def sum_with_dtype(x):
 
 def var_3d_tuple_axis(x):
     return np.var(x, axis=(0, 2))
+
+
+def moments(x):
+    """An op defined in tests/test_composites.py by a composite returning two results."""
+    return np.mean(x), np.var(x)
+
+
+def uses_moments(x):
+    m, v = moments(x)
+    return m * v + v

@@ -52,3 +52,19 @@ def test_refusals_name_the_users_line(fn, args, message):
     with pytest.raises(s2sad.S2SADError, match=message) as exc:
         s2sad.jacrev(fn, backend="python")(*args)
     assert "composite_functions.py:" in str(exc.value)
+
+
+def test_a_composite_with_several_results():
+    """A definition may return a Python tuple: it becomes one tuple the user unpacks."""
+    from s2sad.rules import COMPOSITES, composite
+
+    @composite(cf.moments)
+    def moments(x):
+        return np.mean(x), np.var(x)
+
+    try:
+        x = np.random.default_rng(3).uniform(-1.0, 1.0, 5)
+        for mode in (s2sad.jacfwd, s2sad.jacrev):
+            check_jacobian(cf.uses_moments, (x,), 0, mode(cf.uses_moments, backend="python")(x))
+    finally:
+        del COMPOSITES[cf.moments]
