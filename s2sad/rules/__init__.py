@@ -176,3 +176,4 @@ def differentiable_ops() -> set:
 
 from . import numpy_rules  # noqa: E402,F401  (fills the tables)
 from . import composite_rules  # noqa: E402,F401
+from . import shape_rules  # noqa: E402,F401
