@@ -21,7 +21,7 @@ def vstack_(a, b):
 
 
 def row_stack_(a, b):
-    return np.vstack([a, b])
+    return np.row_stack([a, b])  # (deprecated in NumPy 2: an alias of vstack)
 
 
 def column_stack_(a, b):
@@ -365,3 +365,16 @@ def dsplit_(x):
 
 def split_returned(x):
     return np.split(x, 3)
+
+
+# --- method spellings ---------------------------------------------------------------------------
+def repeat_method(x):
+    return x.repeat(2, axis=0)
+
+
+def diagonal_method(x):
+    return x.diagonal(1)
+
+
+def swapaxes_method(x):
+    return x.swapaxes(0, 1)
