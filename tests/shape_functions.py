@@ -378,3 +378,19 @@ def diagonal_method(x):
 
 def swapaxes_method(x):
     return x.swapaxes(0, 1)
+
+
+def einsum_elementwise(a, b):
+    return np.einsum("ij,ij->ij", a, b)
+
+
+def einsum_outer(a, b):
+    return np.einsum("i,j->ji", a, b)
+
+
+def einsum_mixed(a, b):
+    return np.einsum("bij,kjb->kbi", a, b)
+
+
+def einsum_reduce(x):
+    return np.einsum("ijk->j", x)

@@ -561,6 +561,9 @@ def einsum(subscripts, *operands, optimize=False):
             x = _sum_axes(x, alone)
             labels = [c for p, c in enumerate(labels) if p not in alone]
         reduced.append((labels, x))
+    if len(reduced) == 2 and all(labels for labels, _ in reduced):
+        # two operands: one (stacked) matrix product, never the full broadcast product
+        return _contract(reduced[0], reduced[1], list(output))
     order = list(output) + [c for c in summed if any(c in ls for ls, _ in reduced)]
     total = None
     for labels, x in reduced:
@@ -571,6 +574,36 @@ def einsum(subscripts, *operands, optimize=False):
         total = x if total is None else total * x
     rest = list(range(len(output), len(order)))
     return _sum_axes(total, rest) if rest else total
+
+
+def _contract(left, right, output):
+    """``einsum`` of two operands whose every label is in the output or in both: the labels
+    in both and in the output index a stack, those in both only are contracted, the others
+    are the rows and columns of one matrix product."""
+    la, a = left
+    lb, b = right
+    batch = [c for c in output if c in la and c in lb]
+    summed = [c for c in la if c in lb and c not in output]
+    rows = [c for c in la if c not in lb]
+    cols = [c for c in lb if c not in la]
+    sa, sb = sizes(a), sizes(b)
+    size = {c: sa[k] for k, c in enumerate(la)}
+    size.update({c: sb[k] for k, c in enumerate(lb) if c not in size})
+
+    def dims(labels):
+        return [size[c] for c in labels]
+
+    lead = (product(dims(batch)),) if batch else ()
+    A = np.reshape(contiguous(transpose(a, [la.index(c) for c in batch + rows + summed])),
+                   lead + (product(dims(rows)), product(dims(summed))))
+    B = np.reshape(contiguous(transpose(b, [lb.index(c) for c in batch + summed + cols])),
+                   lead + (product(dims(summed)), product(dims(cols))))
+    C = A @ B
+    labels = batch + rows + cols
+    if not labels:
+        return C[0, 0]
+    C = np.reshape(C, tuple(dims(labels)))
+    return transpose(C, [labels.index(c) for c in output])
 
 
 def _sum_axes(x, axes):
