@@ -394,3 +394,11 @@ def einsum_mixed(a, b):
 
 def einsum_reduce(x):
     return np.einsum("ijk->j", x)
+
+
+def repeat_variable(x, r):
+    return np.repeat(x, r)
+
+
+def einsum_sublists(a):
+    return np.einsum(a, [0, 1], [1, 0])

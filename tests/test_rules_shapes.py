@@ -324,6 +324,8 @@ REFUSED = [  # function, arguments, what the message says
     (sf.einsum_ellipsis, (np.ones((2, 3)),), "ellipsis"),
     # which axes have size 1 decides the result's rank, and types are ranks (trace.py)
     (sf.squeeze_all, (np.ones((3, 1)),), "squeeze without axis"),
+    (sf.repeat_variable, (np.ones(3), 2), "repeats must be a constant"),
+    (sf.einsum_sublists, (np.ones((2, 3)),), "subscripts-string form"),
 ]
 
 

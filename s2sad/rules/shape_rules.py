@@ -653,11 +653,14 @@ def sort(a, axis=-1, kind=None, order=None, stable=None):
     t = move_to(a, axis, n - 1)
     if n == 1:
         return t[np.argsort(t)]
-    permutation = np.argsort(t, axis=-1)
     s = sizes(t)
     rows, length = product(s[:-1]), s[-1]
     flat = np.reshape(contiguous(t), (rows * length,))
-    index = np.reshape(permutation, (rows, length)) + arange(rows)[:, None] * length
+    # every row sorted with two 1-d stable sorts (Numba's argsort takes 1-d arrays): by
+    # value, then by row; the second keeps the first's order within a row
+    by_value = np.argsort(flat, kind="mergesort")
+    row_of = np.floor_divide(arange(rows * length), length)
+    index = by_value[np.argsort(row_of[by_value], kind="mergesort")]
     y = np.reshape(flat[index], tuple(s))
     return move_to(y, n - 1, axis)
 
