@@ -402,3 +402,34 @@ def repeat_variable(x, r):
 
 def einsum_sublists(a):
     return np.einsum(a, [0, 1], [1, 0])
+
+
+# --- new arrays, as NumPy's (a write into the result leaves the argument alone) ---------------
+def hstack_one_write(x):
+    y = np.hstack((x,))
+    y[0] = 0.0
+    return x * y
+
+
+def tile_one_write(x):
+    y = np.tile(x, 1)
+    y[1] = 2.0
+    return x * y
+
+
+def pad_zero_write(x):
+    y = np.pad(x, 0)
+    y[0] = 0.0
+    return x * y
+
+
+def roll_zero_write(x):
+    y = np.roll(x, 0, axis=0)
+    y[0] = 0.0
+    return x * y
+
+
+def flip_write(x):
+    y = np.flip(x)
+    y[0] = 0.0
+    return x * 1.0

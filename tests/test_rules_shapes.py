@@ -201,6 +201,11 @@ SPECS = [
     S(sf.vsplit_, args(U((3, 2))), 0),
     S(sf.dsplit_, args(U((2, 2, 3))), 0),
     S(sf.split_returned, args(U((6,))), 0),
+    # results that are new arrays: a write into them leaves the argument alone
+    S(sf.hstack_one_write, args(U((3,))), 0),
+    S(sf.tile_one_write, args(U((3,))), 0),
+    S(sf.pad_zero_write, args(U((3,))), 0),
+    S(sf.roll_zero_write, args(U((3,))), 0),
     # method spellings
     S(sf.repeat_method, args(U((2, 3))), 0),
     S(sf.diagonal_method, args(U((3, 4))), 0),
@@ -326,6 +331,8 @@ REFUSED = [  # function, arguments, what the message says
     (sf.squeeze_all, (np.ones((3, 1)),), "squeeze without axis"),
     (sf.repeat_variable, (np.ones(3), 2), "repeats must be a constant"),
     (sf.einsum_sublists, (np.ones((2, 3)),), "subscripts-string form"),
+    # np.flip returns a view: a write through it into the argument (refused, as for x[::-1])
+    (sf.flip_write, (np.ones(3),), "view"),
 ]
 
 

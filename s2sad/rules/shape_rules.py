@@ -163,7 +163,7 @@ def _joined(arrays, axis):
     items = parts(arrays)
     if not items:
         raise UnsupportedError("need at least one array to join")
-    return np.concatenate(tuple(items), axis=axis) if len(items) > 1 else items[0]
+    return np.concatenate(tuple(items), axis=axis)  # (a new array, for one item too)
 
 
 @shape_composite(np.hstack)
@@ -290,7 +290,7 @@ def roll(a, shift, axis=None):
         raise UnsupportedError("np.roll: shift must be an int or a constant tuple of ints")
     if constant(axis, "axis") is None:
         if n == 0:
-            return a
+            return a  # (a number: nothing to alias)
         flat = np.ravel(a) if n > 1 else a
         shifts = shift if isinstance(shift, Sym) else int(np.sum(constant(shift, "shift")))
         rolled = _roll1(flat, shifts, 0)
@@ -306,12 +306,12 @@ def roll(a, shift, axis=None):
     y = a
     for s, ax in zip(shifts, axes):
         y = _roll1(y, s if isinstance(s, Sym) else int(s), ax)
-    return y
+    return np.copy(y) if y is a else y
 
 
 def _roll1(y, shift, axis):
     """``np.roll(y, shift, axis)``: the last ``shift % n`` entries first (n read at run time)."""
-    if isinstance(shift, int) and shift == 0:
+    if isinstance(shift, (int, np.integer)) and shift == 0:
         return y
     size = np.shape(y)[axis]
     cut = size - np.remainder(shift, size)
@@ -362,12 +362,13 @@ def tile(A, reps):
         A = full((1,) * d, A) if n == 0 else A[(None,) * (d - n)]
         n = d
     reps = (1,) * (n - d) + reps
+    start = A
     for ax, r in enumerate(reps):
         if r == 0:
             A = take(A, ax, slice(0, 0))
         elif r != 1:
             A = np.concatenate((A,) * r, axis=ax)
-    return A
+    return np.copy(A) if A is start else A  # (np.tile returns a new array)
 
 
 @shape_composite(np.pad)
@@ -381,7 +382,7 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
         )
     n = ndim(array)
     if n == 0:
-        return array
+        return array  # (a number: nothing to alias)
     widths = np.asarray(constant(pad_width, "pad_width"))
     if widths.dtype.kind not in "iu" or (widths < 0).any():
         raise UnsupportedError("np.pad: pad_width must be non-negative constant ints")
@@ -404,7 +405,7 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
             pieces.append(full(shape, value, dtype=array.dtype) if width else None)
         joined = [p for p in (pieces[0], y, pieces[1]) if p is not None]
         y = np.concatenate(tuple(joined), axis=ax)
-    return y
+    return np.copy(y) if y is array else y
 
 
 # --- diagonals and triangles ----------------------------------------------------------------
