@@ -3,8 +3,9 @@
 Each row names a user-style function (tests/shape_functions.py), how to build its arguments,
 and the differentiated arguments. Every row checks jacfwd and jacrev against central
 differences in random directions (tests/checks.py, NumPy only), their agreement, the primal
-value against NumPy, and the Hessian of ``sum(f(...) ** 2)`` (``u . H v`` against a
-four-point second difference of the NumPy function); scalar outputs check grad too. A small
+value against NumPy, and for the scalar ``sum(f(...) ** 2)`` grad (central differences) and
+the Hessian (``u . H v`` against a four-point second difference of the NumPy function);
+scalar outputs check grad of f too. A small
 subset runs on the numba backend. Refusals: S2SADError naming the user's file:line, raised
 before any number is computed.
 """
@@ -310,6 +311,8 @@ def test_shape_rule(spec, backend):
                 np.testing.assert_allclose(np.asarray(gj), np.asarray(jr), rtol=1e-12, atol=1e-13)
     if backend == "python" and not isinstance(reference, tuple):
         total = _sum_of_squares(spec.fn, len(a))
+        g = s2sad.grad(total, argnums=nums, backend=backend)(*a)
+        check_jacobian(_squares(spec.fn), a, nums, g)
         H = s2sad.hessian(total, argnums=nums, backend=backend)(*a)
         for _ in range(2):
             u = [rng.uniform(-1, 1, np.shape(a[k])) if np.ndim(a[k]) else float(rng.uniform(-1, 1)) for k in nums]
