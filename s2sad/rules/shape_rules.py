@@ -50,7 +50,6 @@ def shape_composite(*ops):
 
         run.__name__ = definition.__name__
         composite(*ops)(run)
-        LINEAR.update(ops)
         return definition
 
     return register
@@ -811,3 +810,13 @@ def _repeat_type(a, repeats, axis=None):
 
 ABSTRACT_EVAL[np.cross] = _cross_type
 ABSTRACT_EVAL[np.repeat] = _repeat_type
+
+
+# linear in their differentiable operands (kron, tensordot, einsum, cross are bilinear; sort
+# and select piecewise linear; linspace affine)
+LINEAR.update(op for op in (
+    np.atleast_1d, np.atleast_2d, np.atleast_3d, np.hstack, np.vstack, getattr(np, "row_stack", None), np.dstack,
+    np.column_stack, np.append, np.moveaxis, np.rollaxis, np.flip, np.fliplr, np.flipud, np.rot90, np.roll,
+    np.repeat, np.tile, np.pad, np.diagonal, np.diag, np.tril, np.triu, np.split, np.array_split, np.hsplit, np.vsplit,
+    np.dsplit,
+) if op is not None)
