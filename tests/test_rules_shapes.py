@@ -99,6 +99,7 @@ SPECS = [
     S(sf.moveaxis_multi, args(U((2, 3, 4))), 0),
     S(sf.rollaxis_, args(U((2, 3, 4))), 0),
     S(sf.rollaxis_start, args(U((2, 3, 4))), 0),
+    S(sf.rollaxis_start, args(U((2, 3))), 0),
     S(sf.swapaxes_, args(U((2, 3))), 0),
     # flips, rotations, rolls
     S(sf.flip_all, args(U((4,))), 0),
@@ -116,6 +117,7 @@ SPECS = [
     S(sf.rot90_neg, args(U((3, 2))), 0),
     S(sf.roll_flat, args(U((5,))), 0, numba=True),
     S(sf.roll_flat, args(U((2, 3))), 0),
+    S(sf.roll_flat, args(U(())), 0),
     S(sf.roll_axis, args(U((2, 3))), 0),
     S(sf.roll_tuple, args(U((2, 3, 4))), 0),
     S(sf.roll_big, args(U((3, 2))), 0),
@@ -131,6 +133,7 @@ SPECS = [
     S(sf.tile_int, args(U((2, 3))), 0),
     S(sf.tile_tuple, args(U((3,))), 0),
     S(sf.tile_tuple, args(U((2, 2, 2))), 0),
+    S(sf.pad_int, args(U(())), 0),
     S(sf.pad_int, args(U((3,))), 0),
     S(sf.pad_int, args(U((2, 3, 2))), 0),
     S(sf.pad_pairs, args(U((2, 3))), 0, numba=True),
