@@ -433,3 +433,24 @@ def flip_write(x):
     y = np.flip(x)
     y[0] = 0.0
     return x * 1.0
+
+
+# --- literal operands ---------------------------------------------------------------------------
+def append_literal(x):
+    return np.append(x, [1.0, 2.0])
+
+
+def kron_literal(x):
+    return np.kron(x, [1.0, -2.0])
+
+
+def cross_literal(x):
+    return np.cross(x, [0.0, 0.0, 1.0])
+
+
+def hstack_literal(x):
+    return np.hstack((x, [1.0, 2.0]))
+
+
+def select_mixed(x):
+    return np.select([x > 0, x < -0.5], [x, 0.0], default=x * 3.0)

@@ -210,6 +210,12 @@ SPECS = [
     S(sf.tile_one_write, args(U((3,))), 0),
     S(sf.pad_zero_write, args(U((3,))), 0),
     S(sf.roll_zero_write, args(U((3,))), 0),
+    # literal operands
+    S(sf.append_literal, args(U((2, 2))), 0),
+    S(sf.kron_literal, args(U((3,))), 0),
+    S(sf.cross_literal, args(U((2, 3))), 0),
+    S(sf.hstack_literal, args(U((3,))), 0),
+    S(sf.select_mixed, args(DISTINCT((6,))), 0),
     # method spellings
     S(sf.repeat_method, args(U((2, 3))), 0),
     S(sf.diagonal_method, args(U((3, 4))), 0),

@@ -55,13 +55,26 @@ def shape_composite(*ops):
     return register
 
 
+def lift(value):
+    """An array operand as a value of the generated code: a literal sequence of numbers
+    (``np.append(x, [1.0, 2.0])``) becomes ``np.array((1.0, 2.0))``; numbers stay numbers."""
+    if isinstance(value, Sym):
+        return emit(np.array, value) if value.is_tuple else value
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return emit(np.array, _nested(np.asarray(value).tolist()))
+    return value
+
+
+def _nested(v):
+    return tuple(_nested(x) for x in v) if isinstance(v, list) else v
+
+
 def parts(seq):
     """The elements of a sequence operand (a tuple value, or a constant sequence)."""
     if isinstance(seq, Sym):
         if not seq.is_tuple:
             raise UnsupportedError("expected a sequence (tuple or list) of arrays")
-        return list(seq)
-    return list(seq)
+    return [lift(p) for p in seq]
 
 
 def as_tuple(values):
@@ -192,6 +205,7 @@ def column_stack(tup):
 @shape_composite(np.append)
 def append(arr, values, axis=None):
     axis = constant(axis, "axis")
+    arr, values = lift(arr), lift(values)
     if axis is None:
         flat = [full((1,), v) if ndim(v) == 0 else (np.ravel(v) if ndim(v) > 1 else v) for v in (arr, values)]
         return np.concatenate(tuple(flat))
@@ -474,6 +488,7 @@ def triu(m, k=0):
 
 @shape_composite(np.kron)
 def kron(a, b):
+    a, b = lift(a), lift(b)
     na, nb = ndim(a), ndim(b)
     if na == 0 or nb == 0:
         return a * b
@@ -488,6 +503,7 @@ def kron(a, b):
 @shape_composite(np.tensordot)
 def tensordot(a, b, axes=2):
     axes = constant(axes, "axes")
+    a, b = lift(a), lift(b)
     na, nb = ndim(a), ndim(b)
     if isinstance(axes, (int, np.integer)):
         if axes < 0 or axes > min(na, nb):
@@ -529,6 +545,7 @@ def einsum(subscripts, *operands, optimize=False):
         letters = inputs.replace(",", "")
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     inputs = inputs.split(",")
+    operands = [lift(x) for x in operands]
     if len(inputs) != len(operands):
         raise UnsupportedError(f"np.einsum: {len(inputs)} operands in {subscripts!r}, {len(operands)} given")
     if not all(c.isalpha() for c in "".join(inputs) + output) or len(set(output)) != len(output):
@@ -620,6 +637,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     which ranks alone cannot tell; the generated code reads a[..., 2]."""
     if constant(axis, "axis") is not None:
         axisa = axisb = axisc = axis
+    a, b = lift(a), lift(b)
     if ndim(a) < 1 or ndim(b) < 1:
         raise UnsupportedError("np.cross needs arrays of rank 1 or more")
     A = move_to(a, normalize_axis(axisa, ndim(a), "axisa"), ndim(a) - 1)
