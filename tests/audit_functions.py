@@ -564,3 +564,7 @@ def vsplit_(x):
 def dsplit_(x):
     p, q = np.dsplit(x, 2)
     return p * q
+
+
+def take_(x):
+    return np.take(x, [2, 0, 2], axis=-1)

@@ -454,3 +454,18 @@ def hstack_literal(x):
 
 def select_mixed(x):
     return np.select([x > 0, x < -0.5], [x, 0.0], default=x * 3.0)
+
+
+IDX = np.array([2, 0, 0, 1])
+
+
+def take_flat(x):
+    return np.take(x, IDX)
+
+
+def take_axis(x):
+    return np.take(x, [1, 1, 0], axis=-1)
+
+
+def take_scalar_index(x):
+    return np.take(x, 1, axis=0)

@@ -256,7 +256,7 @@ SHAPE_FUNCTIONS = [
     (af.einsum_, [(2, 3), (3, 2)]), (af.einsum_diag, [(3, 3)]), (af.cross_, [(3,), (2, 3)]),
     (af.sort_, [(4,)]), (af.sort_, [(2, 3)]), (af.select_, [(2, 3), (3,)]), (af.linspace_, [(), ()]),
     (af.split_, [(4,)]), (af.split_, [(2, 3, 2)]), (af.array_split_, [(3,)]), (af.hsplit_, [(2, 3)]),
-    (af.vsplit_, [(2, 3)]), (af.dsplit_, [(2, 1, 4)]),
+    (af.vsplit_, [(2, 3)]), (af.dsplit_, [(2, 1, 4)]), (af.take_, [(3,)]), (af.take_, [(2, 2, 3)]),
 ] + ([(af.row_stack_, [(3,), (2, 3)])] if hasattr(np, "row_stack") else [])
 NUMBA_SHAPE_FUNCTIONS = {(af.flip_, "1d"), (af.roll_, "2d")}
 for fn, shapes in SHAPE_FUNCTIONS:

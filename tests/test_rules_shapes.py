@@ -210,6 +210,10 @@ SPECS = [
     S(sf.tile_one_write, args(U((3,))), 0),
     S(sf.pad_zero_write, args(U((3,))), 0),
     S(sf.roll_zero_write, args(U((3,))), 0),
+    S(sf.take_flat, args(U((2, 3))), 0),
+    S(sf.take_flat, args(U((3,))), 0),
+    S(sf.take_axis, args(U((2, 2, 2))), 0),
+    S(sf.take_scalar_index, args(U((3, 2))), 0),
     # literal operands
     S(sf.append_literal, args(U((2, 2))), 0),
     S(sf.kron_literal, args(U((3,))), 0),

@@ -702,6 +702,20 @@ def select(condlist, choicelist, default=0):
     return y
 
 
+@shape_composite(np.take)
+def take_(a, indices, axis=None, out=None, mode="raise"):
+    if out is not None or constant(mode, "mode") != "raise":
+        raise UnsupportedError("np.take with out= or mode= other than 'raise': not supported; index with x[...]")
+    indices = lift(indices)
+    if isinstance(indices, Sym) and indices.dtype.kind not in "iu":
+        raise UnsupportedError("np.take: indices must be integers")
+    axis = constant(axis, "axis")
+    if axis is None:
+        a = full((1,), a) if ndim(a) == 0 else (np.ravel(a) if ndim(a) > 1 else a)
+        axis = 0
+    return take(a, normalize_axis(axis, ndim(a)), indices)
+
+
 # --- constructors -----------------------------------------------------------------------------
 
 
@@ -835,6 +849,6 @@ ABSTRACT_EVAL[np.repeat] = _repeat_type
 LINEAR.update(op for op in (
     np.atleast_1d, np.atleast_2d, np.atleast_3d, np.hstack, np.vstack, getattr(np, "row_stack", None), np.dstack,
     np.column_stack, np.append, np.moveaxis, np.rollaxis, np.flip, np.fliplr, np.flipud, np.rot90, np.roll,
-    np.repeat, np.tile, np.pad, np.diagonal, np.diag, np.tril, np.triu, np.split, np.array_split, np.hsplit, np.vsplit,
+    np.repeat, np.tile, np.pad, np.take, np.diagonal, np.diag, np.tril, np.triu, np.split, np.array_split, np.hsplit, np.vsplit,
     np.dsplit,
 ) if op is not None)
