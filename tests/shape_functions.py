@@ -469,3 +469,10 @@ def take_axis(x):
 
 def take_scalar_index(x):
     return np.take(x, 1, axis=0)
+
+
+EINSUM_SPEC = "ij->ji"
+
+
+def einsum_variable(x):
+    return np.einsum(EINSUM_SPEC, x)

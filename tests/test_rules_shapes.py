@@ -347,6 +347,7 @@ REFUSED = [  # function, arguments, what the message says
     (sf.squeeze_all, (np.ones((3, 1)),), "squeeze without axis"),
     (sf.repeat_variable, (np.ones(3), 2), "repeats must be a constant"),
     (sf.einsum_sublists, (np.ones((2, 3)),), "subscripts-string form"),
+    (sf.einsum_variable, (np.ones((2, 3)),), "string literal"),
     (sf.linspace_, (np.ones(2), np.ones(2)), "array endpoints"),
     (sf.diag_1d, (np.ones((2, 2, 2)),), "1- or 2-d"),  # (NumPy's message, at type inference)
     # np.flip returns a view: a write through it into the argument (refused, as for x[::-1])

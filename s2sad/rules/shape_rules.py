@@ -533,6 +533,9 @@ def tensordot(a, b, axes=2):
 
 @shape_composite(np.einsum)
 def einsum(subscripts, *operands, optimize=False):
+    if isinstance(subscripts, Sym):
+        raise UnsupportedError("np.einsum: the subscripts must be a string literal in the call (a constant), "
+                               "not a variable")
     if not isinstance(subscripts, str):
         raise UnsupportedError("np.einsum: only the subscripts-string form is supported (not interleaved sublists)")
     spec = subscripts.replace(" ", "")
