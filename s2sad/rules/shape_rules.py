@@ -533,7 +533,7 @@ def tensordot(a, b, axes=2):
 
 @shape_composite(np.einsum)
 def einsum(subscripts, *operands, optimize=False):
-    if isinstance(subscripts, Sym):
+    if isinstance(subscripts, Sym) and isinstance(subscripts.dummy, str):
         raise UnsupportedError("np.einsum: the subscripts must be a string literal in the call (a constant), "
                                "not a variable")
     if not isinstance(subscripts, str):
