@@ -18,7 +18,6 @@ from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit
 from . import LINEAR, composite, constant_operands
-from .numpy_rules import axes_of
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
 # almost everywhere (the gathers that use it carry the derivative)
