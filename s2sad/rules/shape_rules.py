@@ -635,8 +635,11 @@ def _sum_axes(x, axes):
 
 @shape_composite(np.cross)
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    """3-vectors only: for 2-vectors NumPy returns the z component (a result of another rank),
-    which ranks alone cannot tell; the generated code reads a[..., 2]."""
+    """3-vectors only. For 2-vectors (deprecated since NumPy 2.0) NumPy returns the z component,
+    a result of another rank, which the arguments' ranks cannot tell: the generated code reads
+    the components through a reshape to (3,) that raises ValueError at run time for any other
+    length (reported as an error of the generated code for 2-vectors, where NumPy does not
+    raise; as NumPy's own ValueError for other lengths). Never a number."""
     if constant(axis, "axis") is not None:
         axisa = axisb = axisc = axis
     a, b = lift(a), lift(b)
