@@ -857,3 +857,6 @@ LINEAR.update(op for op in (
     np.repeat, np.tile, np.pad, np.take, np.diagonal, np.diag, np.tril, np.triu, np.split, np.array_split, np.hsplit, np.vsplit,
     np.dsplit,
 ) if op is not None)
+
+if hasattr(np, "row_stack"):  # (typed as vstack: NumPy 2's deprecation warning is for the user's call)
+    ABSTRACT_EVAL[np.row_stack] = np.vstack
