@@ -88,6 +88,9 @@ METHODS = {
     "argmin": np.argmin,
     "astype": runtime.astype,
     "reshape": np.reshape,
+    "repeat": np.repeat,
+    "diagonal": np.diagonal,
+    "swapaxes": np.swapaxes,
 }
 # x.attribute -> numpy function(x)
 ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}

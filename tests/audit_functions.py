@@ -466,3 +466,170 @@ def math_radians(x):
 
 def math_hypot(a, b):
     return math.hypot(a, b)
+# --- shape and construction functions (rules/shape_rules.py, issue 17) ------------------------
+AUDIT_MASK = np.array([[True, False, True], [False, False, True]])
+
+
+def hstack_(a, b):
+    return np.hstack((a, b))
+
+
+def vstack_(a, b):
+    return np.vstack([a, b])
+
+
+def row_stack_(a, b):
+    return np.row_stack((a, b))
+
+
+def column_stack_(a, b):
+    return np.column_stack((a, b))
+
+
+def dstack_(a, b):
+    return np.dstack((a, b))
+
+
+def atleast_1d_(x):
+    return np.atleast_1d(x)
+
+
+def atleast_2d_(x):
+    return np.atleast_2d(x)
+
+
+def atleast_3d_(x):
+    return np.atleast_3d(x)
+
+
+def append_(a, b):
+    return np.append(a, b)
+
+
+def moveaxis_(x):
+    return np.moveaxis(x, -1, 0)
+
+
+def rollaxis_(x):
+    return np.rollaxis(x, 1)
+
+
+def flip_(x):
+    return np.flip(x)
+
+
+def flip_1(x):
+    return np.flip(x, 1)
+
+
+def fliplr_(x):
+    return np.fliplr(x)
+
+
+def flipud_(x):
+    return np.flipud(x)
+
+
+def rot90_(x):
+    return np.rot90(x, 3)
+
+
+def roll_(x):
+    return np.roll(x, 2)
+
+
+def roll_0(x):
+    return np.roll(x, -1, axis=0)
+
+
+def repeat_(x):
+    return np.repeat(x, 2)
+
+
+def repeat_1(x):
+    return np.repeat(x, 2, axis=1)
+
+
+def tile_(x):
+    return np.tile(x, (2, 2))
+
+
+def pad_(x, c):
+    return np.pad(x, 1, constant_values=c)
+
+
+def diag_(x):
+    return np.diag(x, 1)
+
+
+def diagonal_(x):
+    return np.diagonal(x, 0, 1, 2)
+
+
+def tril_(x):
+    return np.tril(x)
+
+
+def triu_(x):
+    return np.triu(x, -1)
+
+
+def kron_(a, b):
+    return np.kron(a, b)
+
+
+def tensordot_(a, b):
+    return np.tensordot(a, b, axes=1)
+
+
+def einsum_(a, b):
+    return np.einsum("ij,jk->ik", a, b)
+
+
+def einsum_diag(x):
+    return np.einsum("ii->i", x)
+
+
+def cross_(a, b):
+    return np.cross(a, b)
+
+
+def sort_(x):
+    return np.sort(x)
+
+
+def select_(a, b):
+    return np.select([AUDIT_MASK, a > 0.0], [a, b], 0.5)
+
+
+def linspace_(a, b):
+    return np.linspace(a, b, 4)
+
+
+def split_(x):
+    p, q = np.split(x, 2, axis=-1)
+    return p * q
+
+
+def array_split_(x):
+    p, q = np.array_split(x, 2)
+    return p[:1] * q[:1]
+
+
+def hsplit_(x):
+    p, q = np.hsplit(x, [1])
+    return p * q
+
+
+def vsplit_(x):
+    p, q = np.vsplit(x, 2)
+    return p - q * p
+
+
+def dsplit_(x):
+    p, q = np.dsplit(x, 2)
+    return p * q
+
+
+def take_(x):
+    return np.take(x, [2, 0, 2], axis=-1)

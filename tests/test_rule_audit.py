@@ -73,6 +73,16 @@ def C(value):
     return lambda rng: value
 
 
+def DISTINCT(shape):
+    """Well-separated values (np.sort: no near-ties within a difference step)."""
+
+    def build(rng):
+        n = int(np.prod(shape))
+        return rng.permutation(np.linspace(-1.0, 1.0, n) + 0.01 * rng.uniform(size=n)).reshape(shape)
+
+    return build
+
+
 def args(*builders):
     return lambda rng: tuple(b(rng) for b in builders)
 
@@ -231,6 +241,28 @@ for fn, shapes in SHAPE_CASES:
     label = "-".join(f"{len(s)}d" for s in shapes)
     CASES.append(case(f"{fn.__name__}-{label}", fn, [U(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPES))
 CASES.append(case("arange_step", af.arange_step, [U(()), U((), 0.9, 1.1)]))
+
+# shape and construction functions (rules/shape_rules.py, issue 17): (function, shapes)
+SHAPE_FUNCTIONS = [
+    (af.hstack_, [(), (2,)]), (af.hstack_, [(2, 3), (2, 1)]), (af.vstack_, [(3,), (3,)]),
+    (af.vstack_, [(2, 3, 2), (1, 3, 2)]), (af.column_stack_, [(3,), (3, 2)]), (af.dstack_, [(2, 3), (2, 3)]),
+    (af.atleast_1d_, [()]), (af.atleast_2d_, [(3,)]), (af.atleast_3d_, [(2, 3)]), (af.atleast_3d_, [()]),
+    (af.append_, [(2, 3), ()]), (af.moveaxis_, [(2, 3, 4)]), (af.rollaxis_, [(2, 3, 4)]),
+    (af.flip_, [()]), (af.flip_, [(3,)]), (af.flip_1, [(2, 3, 4)]), (af.fliplr_, [(2, 3)]), (af.flipud_, [(3,)]),
+    (af.rot90_, [(2, 3)]), (af.roll_, [(2, 3)]), (af.roll_0, [(2, 3, 4)]), (af.repeat_, [()]),
+    (af.repeat_1, [(2, 3)]), (af.tile_, [(3,)]), (af.pad_, [(3,), ()]), (af.pad_, [(2, 3), ()]),
+    (af.diag_, [(3,)]), (af.diag_, [(3, 4)]), (af.diagonal_, [(2, 3, 3)]), (af.tril_, [(3, 3)]),
+    (af.triu_, [(2, 3, 4)]), (af.kron_, [(2,), (2, 3)]), (af.tensordot_, [(2, 3), (3, 2, 2)]),
+    (af.einsum_, [(2, 3), (3, 2)]), (af.einsum_diag, [(3, 3)]), (af.cross_, [(3,), (2, 3)]),
+    (af.sort_, [(4,)]), (af.sort_, [(2, 3)]), (af.select_, [(2, 3), (3,)]), (af.linspace_, [(), ()]),
+    (af.split_, [(4,)]), (af.split_, [(2, 3, 2)]), (af.array_split_, [(3,)]), (af.hsplit_, [(2, 3)]),
+    (af.vsplit_, [(2, 3)]), (af.dsplit_, [(2, 1, 4)]), (af.take_, [(3,)]), (af.take_, [(2, 2, 3)]),
+] + ([(af.row_stack_, [(3,), (2, 3)])] if hasattr(np, "row_stack") else [])
+NUMBA_SHAPE_FUNCTIONS = {(af.flip_, "1d"), (af.roll_, "2d")}
+for fn, shapes in SHAPE_FUNCTIONS:
+    label = "-".join(f"{len(s)}d" for s in shapes)
+    dom = DISTINCT if fn is af.sort_ else U
+    CASES.append(case(f"{fn.__name__}-{label}", fn, [dom(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPE_FUNCTIONS))
 
 
 # issue 17: more elementwise functions (rules and composites), statistics, running reductions

@@ -178,3 +178,4 @@ from . import numpy_rules  # noqa: E402,F401  (fills the tables)
 from . import composite_rules  # noqa: E402,F401
 from . import linalg_rules  # noqa: E402,F401  (np.linalg, issue 17)
 from . import special_rules  # noqa: E402,F401  (scipy.special, issue 17)
+from . import shape_rules  # noqa: E402,F401
