@@ -206,6 +206,11 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
             if name in LOOP_KERNELS and isinstance(result, np.ndarray) and result.ndim >= 3:
                 name += "_loops"
             return f"nk.{name}({', '.join(_operand(a, single) for a in args)})"
+    if kernels and op is np.where and len(args) == 3 and not stmt.kwargs and not _may_be_array(args, types):
+        # numbers only: Numba's np.where makes a 0-d array, which does not unify with the float
+        # the same name holds on another path (NumPy's 0-d result behaves as that float)
+        c, a, b = (atom(x) for x in args)
+        return f"({a} if {c} else {b})"
     if kernels and op is np.transpose and len(args) == 2 and not stmt.kwargs:
         return f"nk.transpose({atom(args[0])}, {atom(args[1])})"
     one = _one_axis(stmt, types) if kernels and (op is np.sum or op is np.mean or op in EXTREMES) else None

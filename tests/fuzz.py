@@ -1332,9 +1332,11 @@ def write_regression(program: Program, backend: str, failure: str, args=None):
 
 def campaign(
     n, seed, backend="python", second_order=True, shrink=True, write=True, verbose=True, shrink_seconds=60,
-    patterns=None,
+    patterns=None, start=0, show=None,
 ):
-    """`patterns`: those programs may contain (None: all of PATTERNS). Failures are counted per
+    """`patterns`: those programs may contain (None: all of PATTERNS). `start`: programs before
+    this index are generated (so the ones after are the same programs) but not checked: a long
+    campaign resumes where it stopped. `show`: print that program's source and check nothing. Failures are counted per
     class (`Failure.key`, every failing mode of a program), and per pattern: how many programs
     containing it were checked and how many of those failed."""
     from hypothesis import HealthCheck, Phase, given, settings
@@ -1375,6 +1377,13 @@ def campaign(
     def explore(program):
         index = stats["tried"]
         stats["tried"] += 1
+        if index < start or (show is not None and index != show):
+            stats["not_run"] = stats.get("not_run", 0) + 1
+            return
+        if show is not None:
+            stats["not_run"] = stats.get("not_run", 0) + 1
+            print(program.source("f"), flush=True)
+            return
         result = run_one(program)
         if result == "skip":
             stats["skipped"] += 1
@@ -1469,6 +1478,8 @@ def main(argv=None):
         help=f"comma-separated issue-16 patterns to write, 'all' (default), 'ci' or 'none': {', '.join(PATTERNS)}",
     )
     parser.add_argument("--exclude", default="", help="comma-separated patterns not to write")
+    parser.add_argument("--start", type=int, default=0, help="generate but do not check programs before this index")
+    parser.add_argument("--show", type=int, default=None, help="print program K of the campaign; check nothing")
     parser.add_argument("--shrink-seconds", type=float, default=60.0, help="shrinking budget per failure class")
     opts = parser.parse_args(argv)
     chosen = {"all": set(PATTERNS), "ci": set(CI_PATTERNS), "none": set()}.get(opts.patterns)
@@ -1491,6 +1502,8 @@ def main(argv=None):
         write=not opts.no_write,
         patterns=frozenset(chosen),
         shrink_seconds=opts.shrink_seconds,
+        start=opts.start,
+        show=opts.show,
     )
     return 1 if shrunk else 0
 

@@ -116,3 +116,21 @@ REGRESSIONS["reg_numba_readonly_adjoint"] = dict(
     fn=reg_numba_readonly_adjoint, shapes=[(3,), (3, 3)], seed=0, control=True,
     backends=("python", "numba"), failure="jacrev: TypingError (numba)",
 )
+
+
+# Found by the numba campaign (seed 808, programs 456-457): np.where of three numbers in one arm
+# of a branch, a float in the other. Numba's np.where makes a 0-d array there, and the two did not
+# unify ("Cannot unify float64 and array(float64, 0d, C)"): numbers now select with `a if c else b`.
+def reg_numba_where_of_numbers(x0):
+    v1 = np.exp(x0)
+    if x0 > 0.2:
+        w = v1 * x0
+    else:
+        w = np.where(np.exp(v1) > x0, np.exp(v1) * x0, x0)
+    return np.tanh(w) + x0
+
+
+REGRESSIONS["reg_numba_where_of_numbers"] = dict(
+    fn=reg_numba_where_of_numbers, shapes=[()], seed=1, control=True,
+    backends=("python", "numba"), failure="jacfwd: S2SADError (numba could not compile)",
+)
