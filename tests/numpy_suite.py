@@ -50,6 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import checks  # noqa: E402
 import run_catalogue as rc  # noqa: E402  (the oracles: checks.py and second differences)
 
 import s2sad  # noqa: E402
@@ -72,6 +73,7 @@ class Entry:
     shapes: tuple  # one shape per argument x, y, z, w
     domains: tuple  # one domain name per argument (DOMAINS)
     pre: tuple = ()  # statements before the return (unpacking tuple results)
+    dtype: str = "float64"
     name: str = ""
     lines: tuple = field(default=(0, 0))  # first and last line of the function in the file
     scalar_lines: tuple = field(default=(0, 0))
@@ -83,7 +85,8 @@ class Entry:
     @property
     def label(self):
         body = "; ".join(self.pre + (self.call,))
-        return f"{body}  [{', '.join(_shape_text(s) for s in self.shapes)}]"
+        kind = "" if self.dtype == "float64" else f" {self.dtype}"
+        return f"{body}  [{', '.join(_shape_text(s) for s in self.shapes)}{kind}]"
 
 
 def _shape_text(shape):
@@ -93,10 +96,23 @@ def _shape_text(shape):
 ENTRIES: list[Entry] = []
 
 
-def add(family, call, *shapes, dom="u", pre=()):
+def add(family, call, *shapes, dom="u", pre=(), dtype="float64", into=None):
+    """One entry: ``call`` on arguments x, y, ... of these shapes and domains."""
+    into = ENTRIES if into is None else into
     domains = dom if isinstance(dom, tuple) else (dom,) * len(shapes)
     assert len(domains) == len(shapes), call
-    ENTRIES.append(Entry(family, call, tuple(tuple(s) for s in shapes), domains, tuple(pre)))
+    entry = Entry(family, call, tuple(tuple(s) for s in shapes), domains, tuple(pre), dtype)
+    entry.name = _name(entry, {e.name for e in into})
+    into.append(entry)
+    return entry
+
+
+def _name(entry, taken):
+    base = re.sub(r"\W+", "_", entry.family.replace("np.", "").replace("scipy.special.", "sp_")).strip("_")
+    k = 0
+    while f"{base}_{k}" in taken:
+        k += 1
+    return f"{base}_{k}"
 
 
 # --- reductions and statistics ---
@@ -401,19 +417,58 @@ for fn in ("softmax", "log_softmax"):
     add(f"scipy.special.{fn}", f"scipy.special.{fn}(x, axis=None)", (2, 3))
 
 
+# --- more forms of functions with rules (edge ranks, broadcasting, tuple axes) ---
+
+add("np.sum", "np.sum(x, axis=(0, 2))", SH[3])
+add("np.mean", "np.mean(x, axis=(0, 2))", SH[3])
+add("np.max", "np.max(x, axis=(0, 2))", SH[3])
+add("np.min", "np.min(x, axis=(-1, 0))", SH[3])
+add("np.sum", "np.sum(x, 0)", SH[2])
+add("np.dot", "np.dot(x, y)", (), ())
+add("np.matmul", "x @ y", (2, 3, 4), (4,))
+add("np.matmul", "x @ y", (4,), (2, 4, 3))
+add("np.concatenate", "np.concatenate([x, y, x], axis=0)", (2, 3), (1, 3))
+add("np.stack", "np.stack([x, y], axis=2)", (2, 3), (2, 3))
+add("np.array", "np.array([x, y])", (3,), (3,))
+add("np.array", "np.array([[x, y], [y, x]])", (), ())
+add("np.where", "np.where(x > 0.0, x, 0.0)", SH[2])
+add("np.where", "np.where(y > 0.0, x, -x)", (2, 3), (3,))
+add("np.maximum", "np.maximum(x, 0.0)", SH[3])
+add("np.minimum", "np.minimum(1.0 - x, x)", SH[1])
+add("np.clip", "np.clip(x, y, z)", (2, 3), (2, 3), (2, 3), dom=("u", "neg", "pos"))
+add("np.trace", "np.trace(x)", (3, 3, 2))
+add("np.swapaxes", "np.swapaxes(x, -1, -2)", (2, 3, 4))
+add("np.reshape", "np.reshape(x, (2, -1))", (2, 3, 4))
+add("ndarray.reshape", "x.reshape((6,))", (2, 3))
+add("np.squeeze", "np.squeeze(x, axis=(0, 2))", (1, 3, 1))
+add("np.squeeze", "np.squeeze(x, axis=-1)", (3, 1))
+add("np.expand_dims", "np.expand_dims(x, 0)", ())
+add("np.transpose", "np.transpose(x, (1, 0))", (2, 3))
+add("np.linalg.norm", "np.linalg.norm(x, ord=None, axis=None)", (2, 3))
+add("np.outer", "np.outer(x, y)", (), (3,))
+add("np.inner", "np.inner(x, y)", (), (2, 3))
+add("np.cumsum", "np.cumsum(x, axis=0)", (4,))
+add("np.prod", "np.prod(x)", (2, 3), dom="nz")
+
+# float32 arguments (results in float32; the oracle's steps and tolerances are float32's)
+for call, shapes, dom in (
+    ("np.sin(x)", [(2, 3)], "u"), ("np.exp(x)", [()], "u"), ("np.log(x)", [(4,)], "p"),
+    ("np.tanh(x @ y + z)", [(3, 3), (3,), (3,)], "u"), ("np.sum(x, axis=0)", [(2, 3)], "u"),
+    ("np.mean(x)", [(2, 3, 4)], "u"), ("np.max(x, axis=-1)", [(2, 3)], "u"), ("np.dot(x, y)", [(2, 3), (3,)], "u"),
+    ("np.where(x > 0.0, x, y)", [(4,), (4,)], "u"), ("np.clip(x, -0.5, 0.5)", [(2, 3)], "u"),
+    ("np.linalg.norm(x)", [(4,)], "u"), ("np.concatenate([x, y])", [(3,), (2,)], "u"),
+    ("np.stack([x, y], axis=1)", [(3,), (3,)], "u"), ("np.transpose(x)", [(2, 3)], "u"),
+    ("x ** y", [(3,), ()], ("p", "u")), ("np.maximum(x, y)", [(2, 3), (3,)], "u"),
+):
+    fam = "np.matmul" if "@" in call else "np.power" if "**" in call else call.split("(")[0]
+    add(fam, call, *shapes, dom=dom, dtype="float32")
+
+
 # --------------------------------------------------------------------------------------------
 # The module file
 # --------------------------------------------------------------------------------------------
 
 HEADER = '"""Generated by tests/numpy_suite.py: one user-style function per entry (do not edit)."""\n\nimport numpy as np\nimport scipy.special\n'
-
-
-def _name(entry, taken):
-    base = re.sub(r"\W+", "_", entry.family.replace("np.", "").replace("scipy.special.", "sp_")).strip("_")
-    k = 0
-    while f"{base}_{k}" in taken:
-        k += 1
-    return f"{base}_{k}"
 
 
 def _scalar_body(entry, n_out):
@@ -433,10 +488,7 @@ def module_text(entries):
     """The generated module (deterministic), recording each function's line range."""
     text = [HEADER]
     line = HEADER.count("\n") + 1
-    taken = set()
     for e in entries:
-        e.name = _name(e, taken)
-        taken.add(e.name)
         sig = ", ".join(e.argnames)
         body = list(e.pre) + [f"return {e.call}"]
         chunk = [f"\n\ndef {e.name}({sig}):"] + [f"    {b}" for b in body]
@@ -492,7 +544,10 @@ def inputs(entry):
     args = []
     for shape, dom in zip(entry.shapes, entry.domains):
         value = DOMAINS[dom](rng, shape)
-        args.append(float(value) if shape == () else np.asarray(value, dtype=np.float64))
+        if entry.dtype == "float64":
+            args.append(float(value) if shape == () else np.asarray(value, dtype=np.float64))
+        else:  # a 0-d argument is a NumPy scalar of that dtype
+            args.append(np.dtype(entry.dtype).type(value) if shape == () else np.asarray(value, dtype=entry.dtype))
     return tuple(args)
 
 
@@ -517,12 +572,9 @@ def _primal(entry):
     return eval(entry.call, scope)  # noqa: S307
 
 
-_MODULE = None
-
-
 def load(entries=None):
-    """Writes the generated module (if its text changed) and imports it; returns it."""
-    global _MODULE
+    """Writes the generated module of ``entries`` (default: all) if its text changed, imports it
+    and returns it (the same module object for the same text)."""
     entries = ENTRIES if entries is None else entries
     text = module_text(entries)
     folder = os.environ.get("S2SAD_NUMPY_SUITE_DIR") or os.path.join(tempfile.gettempdir(), f"s2sad_numpy_suite_{os.getuid()}")
@@ -536,13 +588,11 @@ def load(entries=None):
         os.replace(tmp, path)
     name = f"numpy_suite_entries_{digest:08x}"
     if name in sys.modules:
-        _MODULE = sys.modules[name]
-        return _MODULE
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    _MODULE = module
     return module
 
 
@@ -581,8 +631,7 @@ def classify(exc, fn, lines):
     return "CRASH", f"{type(exc).__name__}: {message}" + (f" (at {where})" if where else "")
 
 
-def run_check(entry, mode, backend="python", module=None):
-    module = _MODULE if module is None else module
+def run_check(entry, mode, module, backend="python"):
     args = inputs(entry)
     floats = tuple(range(len(args)))
     if mode == "hessian" and entry.scalar_lines is not None:
@@ -592,7 +641,10 @@ def run_check(entry, mode, backend="python", module=None):
     start = time.perf_counter()
     with np.errstate(all="ignore"):
         try:
-            rc.run_mode(fn, mode, backend, args, floats, repeat=backend == "numba")
+            if entry.dtype == "float64":
+                rc.run_mode(fn, mode, backend, args, floats, repeat=backend == "numba")
+            else:
+                _run_low_precision(fn, mode, args, floats, backend)
             exc = None
         except Exception as e:  # noqa: BLE001 — every exception is an outcome
             exc = e
@@ -600,23 +652,67 @@ def run_check(entry, mode, backend="python", module=None):
     return Result(entry, mode, outcome, message, time.perf_counter() - start)
 
 
+def _blocks(x):
+    if isinstance(x, (tuple, list)):
+        for item in x:
+            yield from _blocks(item)
+    else:
+        yield x
+
+
+def _run_low_precision(fn, mode, args, floats, backend):
+    """``mode`` of ``fn`` at float32 arguments: an array result must be float32 (API.md); the
+    Jacobian is checked by float32 central differences (checks.py picks float32 steps and
+    tolerances), v·H·w by second differences of ``fn`` at the same point in float64 (float32
+    second differences are mostly rounding), within float32 accuracy."""
+    argnums = floats if len(floats) > 1 else floats[0]
+    rng = np.random.default_rng(1)
+    if mode in ("jacfwd", "jacrev"):
+        result = getattr(s2sad, mode)(fn, argnums, backend=backend)(*args)
+    else:
+        result = s2sad.hessian(fn, argnums, backend=backend)(*args)
+    for block in _blocks(result):  # (scalars come back as Python floats, API.md)
+        assert isinstance(block, float) or np.asarray(block).dtype == np.float32, (
+            f"{mode} of float32 arguments returned {type(block).__name__} of {np.asarray(block).dtype}")
+    if mode != "hessian":
+        checks.check_jacobian(fn, args, argnums, result, rng=rng)
+        return
+    wide = tuple(float(a) if np.ndim(a) == 0 else np.asarray(a, np.float64) for a in args)
+    H = result if isinstance(argnums, tuple) else ((result,),)
+    for _ in range(2):
+        v = tuple(rng.standard_normal(np.shape(args[k])) for k in floats)
+        w = tuple(rng.standard_normal(np.shape(args[k])) for k in floats)
+        expected = float(rc.numerical_bilinear(fn, wide, floats, v, w)[0])
+        actual, scale = 0.0, 0.0
+        for j in range(len(floats)):
+            for k in range(len(floats)):
+                block = np.asarray(H[j][k], np.float64)
+                actual += float(np.tensordot(np.tensordot(block, w[k], axes=w[k].ndim), v[j], axes=v[j].ndim))
+                scale += float(np.tensordot(np.tensordot(np.abs(block), np.abs(w[k]), axes=w[k].ndim),
+                                            np.abs(v[j]), axes=v[j].ndim))
+        assert abs(actual - expected) <= 1e-3 * scale + 1e-2 * abs(expected) + 1e-4, (
+            f"v·H·w (float32) vs float64 second differences: got {actual}, expected {expected}")
+
+
 def select(only="", slice_=None, entries=None):
     """The entries whose family, label or name contains ``only``; ``slice_ = (k, n)``: those whose
     position in the list is k modulo n (deterministic)."""
     entries = ENTRIES if entries is None else entries
-    chosen = [e for e in entries if not only or only in e.family or only in e.label or only in e.name]
+    chosen = [(i, e) for i, e in enumerate(entries) if not only or only in e.family or only in e.label or only in e.name]
     if slice_ is not None:
         k, n = slice_
-        chosen = [e for e in chosen if entries.index(e) % n == k]
-    return chosen
+        chosen = [(i, e) for i, e in chosen if i % n == k]
+    return [e for _, e in chosen]
 
 
-def run(entries, backend="python", modes=MODES, progress=None):
-    load()
+def run(entries, backend="python", modes=MODES, progress=None, module=None):
+    """Every check of ``entries``; ``module``: the generated module that defines them (default:
+    the module of all ENTRIES)."""
+    module = load() if module is None else module
     results = []
     for e in entries:
         for mode in modes:
-            r = run_check(e, mode, backend)
+            r = run_check(e, mode, module, backend)
             results.append(r)
             if progress:
                 progress(r)
@@ -666,7 +762,6 @@ def main(argv=None):
     slice_ = tuple(int(v) for v in opts.slice.split("/")) if opts.slice else None
     entries = select(opts.only, slice_)
     if opts.list:
-        load()
         for e in entries:
             print(f"{e.name:24} {e.label}")
         return 0
