@@ -6,7 +6,7 @@ NumPy function in the keyword form under test (``def f(x): return np.var(x, axis
 written into a real module file, so s2sad reads its source as it reads a user's.
 
     cd tests && python -m numpy_suite [--backend python|numba] [--only SUBSTR] [--list-failing]
-                                      [--slice K/N] [--modes jacfwd,jacrev,hessian] [--json FILE]
+                                      [--slice K/N] [--modes jacfwd,jacrev,hessian] [--seed N] [--json FILE]
 
 Checks per entry: ``jacfwd`` and ``jacrev`` of the function itself, and ``hessian`` of a
 scalar-output wrapper (the function itself when its output is a scalar, else
@@ -118,7 +118,7 @@ def _name(entry, taken):
 # --- reductions and statistics ---
 
 for fn in ("sum", "mean", "prod", "max", "min", "var", "std"):
-    dom = "nz" if fn == "prod" else "u"
+    dom = "nz" if fn == "prod" else "distinct" if fn in ("max", "min") else "u"
     fam = f"np.{fn}"
     if fn != "std":  # std of one value is sqrt(0): no derivative there
         add(fam, f"np.{fn}(x)", (), dom=dom)
@@ -134,8 +134,8 @@ for fn in ("sum", "mean", "prod", "max", "min", "var", "std"):
         add(fam, f"np.{fn}(x, axis=1, ddof=1, keepdims=True)", SH[3])
         add(fam, f"np.{fn}(x, axis=-1, ddof=2)", SH[3])
         add(fam, f"np.sum(np.{fn}(x, axis=1, keepdims=True) ** 2)", SH[2])
-add("np.amax", "np.amax(x, axis=1)", SH[2])
-add("np.amin", "np.amin(x, axis=0)", SH[2])
+add("np.amax", "np.amax(x, axis=1)", SH[2], dom="distinct")
+add("np.amin", "np.amin(x, axis=0)", SH[2], dom="distinct")
 add("ndarray.sum", "x.sum(axis=1)", SH[2])
 add("ndarray.mean", "x.mean(axis=0, keepdims=True)", SH[3])
 add("ndarray.var", "x.var(axis=1)", SH[2])
@@ -190,7 +190,7 @@ for fn, dom in UNARY:
 BINARY = (
     ("add", "u", "u"), ("subtract", "u", "u"), ("multiply", "u", "u"), ("divide", "u", "p"),
     ("true_divide", "u", "p"), ("power", "p", "u"), ("hypot", "u", "u"), ("arctan2", "u", "u"),
-    ("maximum", "u", "u"), ("minimum", "u", "u"), ("fmax", "u", "u"), ("fmin", "u", "u"),
+    ("maximum", "q", "qs"), ("minimum", "q", "qs"), ("fmax", "q", "qs"), ("fmin", "q", "qs"),
     ("mod", "moda", "modb"), ("remainder", "moda", "modb"), ("fmod", "moda", "modb"),
 )
 for fn, da, db in BINARY:
@@ -204,18 +204,18 @@ add("np.power", "np.power(2.0, x)", SH[1])
 
 add("np.where", "np.where(x > 0.0, x, y)", (), ())
 add("np.where", "np.where(x > 0.0, x, y)", SH[1], SH[1])
-add("np.where", "np.where(x > y, x * y, 0.0)", SH[2], (3,))
+add("np.where", "np.where(x > y, x * y, 0.0)", SH[2], (3,), dom=("q", "qs"))
 add("np.where", "np.where(x < 0.0, np.sin(x), x * x)", SH[3])
-add("np.clip", "np.clip(x, -0.5, 0.5)", ())
-add("np.clip", "np.clip(x, -0.5, 0.5)", SH[1])
-add("np.clip", "np.clip(x, -0.5, 0.5)", SH[3])
-add("np.clip", "np.clip(x, y, 0.6)", SH[2], (), dom=("u", "neg"))
-add("np.clip", "np.clip(x, y, z)", SH[2], (3,), (), dom=("u", "neg", "pos"))
-add("np.clip", "np.clip(x, None, 0.3)", SH[2])
-add("np.clip", "np.clip(x, -0.3, None)", SH[1])
-add("np.clip", "np.clip(x, a_min=-0.2, a_max=0.4)", SH[2])
-add("np.clip", "np.clip(x, min=-0.2, max=0.4)", SH[2])
-add("ndarray.clip", "x.clip(-0.5, 0.5)", SH[2])
+add("np.clip", "np.clip(x, -0.5, 0.5)", (), dom="q")
+add("np.clip", "np.clip(x, -0.5, 0.5)", SH[1], dom="q")
+add("np.clip", "np.clip(x, -0.5, 0.5)", SH[3], dom="q")
+add("np.clip", "np.clip(x, y, 0.6)", SH[2], (), dom=("q", "qneg"))
+add("np.clip", "np.clip(x, y, z)", SH[2], (3,), (), dom=("q", "qneg", "qpos"))
+add("np.clip", "np.clip(x, None, 0.3)", SH[2], dom="q")
+add("np.clip", "np.clip(x, -0.3, None)", SH[1], dom="q")
+add("np.clip", "np.clip(x, a_min=-0.2, a_max=0.4)", SH[2], dom="q")
+add("np.clip", "np.clip(x, min=-0.2, max=0.4)", SH[2], dom="q")
+add("ndarray.clip", "x.clip(-0.5, 0.5)", SH[2], dom="q")
 
 # --- shape and construction ---
 
@@ -341,11 +341,11 @@ add("np.squeeze", "np.squeeze(x, axis=1)", (2, 1, 3))
 add("np.expand_dims", "np.expand_dims(x, 0)", (3,))
 add("np.expand_dims", "np.expand_dims(x, axis=-1)", (2, 3))
 add("np.expand_dims", "np.expand_dims(x, axis=(0, 2))", (3,))
-add("np.sort", "np.sort(x)", (4,))
-add("np.sort", "np.sort(x, axis=0)", (2, 3))
-add("np.sort", "np.sort(x, axis=None)", (2, 3))
-add("np.sort", "-np.sort(-x, axis=-1)", (2, 3, 4))
-add("np.select", "np.select([x > 0.5, x < -0.5], [x * x, y], default=0.0)", (4,), (4,))
+add("np.sort", "np.sort(x)", (4,), dom="distinct")
+add("np.sort", "np.sort(x, axis=0)", (2, 3), dom="distinct")
+add("np.sort", "np.sort(x, axis=None)", (2, 3), dom="distinct")
+add("np.sort", "-np.sort(-x, axis=-1)", (2, 3, 4), dom="distinct")
+add("np.select", "np.select([x > 0.5, x < -0.5], [x * x, y], default=0.0)", (4,), (4,), dom=("q", "u"))
 add("np.select", "np.select([x > 0.0], [np.sin(x)], default=x)", (2, 3))
 add("np.linspace", "np.linspace(x, y, 5)", (), ())
 add("np.linspace", "np.linspace(x, y, 4, endpoint=False)", (), ())
@@ -387,7 +387,7 @@ add("np.linalg.qr", "np.linalg.qr(x, mode='r')", (4, 3))
 add("np.linalg.norm", "np.linalg.norm(x)", ())
 for call in ("np.linalg.norm(x)", "np.linalg.norm(x, 1)", "np.linalg.norm(x, ord=2)",
              "np.linalg.norm(x, ord=np.inf)", "np.linalg.norm(x, ord=3)", "np.linalg.norm(x, ord=-np.inf)"):
-    add("np.linalg.norm", call, (4,))
+    add("np.linalg.norm", call, (4,), dom="distinct")
 for call in ("np.linalg.norm(x)", "np.linalg.norm(x, 'fro')", "np.linalg.norm(x, ord=1)",
              "np.linalg.norm(x, ord=np.inf)", "np.linalg.norm(x, ord=2)", "np.linalg.norm(x, ord='nuc')",
              "np.linalg.norm(x, axis=0)", "np.linalg.norm(x, axis=1, keepdims=True)",
@@ -421,8 +421,8 @@ for fn in ("softmax", "log_softmax"):
 
 add("np.sum", "np.sum(x, axis=(0, 2))", SH[3])
 add("np.mean", "np.mean(x, axis=(0, 2))", SH[3])
-add("np.max", "np.max(x, axis=(0, 2))", SH[3])
-add("np.min", "np.min(x, axis=(-1, 0))", SH[3])
+add("np.max", "np.max(x, axis=(0, 2))", SH[3], dom="distinct")
+add("np.min", "np.min(x, axis=(-1, 0))", SH[3], dom="distinct")
 add("np.sum", "np.sum(x, 0)", SH[2])
 add("np.dot", "np.dot(x, y)", (), ())
 add("np.matmul", "x @ y", (2, 3, 4), (4,))
@@ -434,8 +434,8 @@ add("np.array", "np.array([[x, y], [y, x]])", (), ())
 add("np.where", "np.where(x > 0.0, x, 0.0)", SH[2])
 add("np.where", "np.where(y > 0.0, x, -x)", (2, 3), (3,))
 add("np.maximum", "np.maximum(x, 0.0)", SH[3])
-add("np.minimum", "np.minimum(1.0 - x, x)", SH[1])
-add("np.clip", "np.clip(x, y, z)", (2, 3), (2, 3), (2, 3), dom=("u", "neg", "pos"))
+add("np.minimum", "np.minimum(1.0 - x, x)", SH[1], dom="q")
+add("np.clip", "np.clip(x, y, z)", (2, 3), (2, 3), (2, 3), dom=("q", "qneg", "qpos"))
 add("np.trace", "np.trace(x)", (3, 3, 2))
 add("np.swapaxes", "np.swapaxes(x, -1, -2)", (2, 3, 4))
 add("np.reshape", "np.reshape(x, (2, -1))", (2, 3, 4))
@@ -454,11 +454,11 @@ add("np.prod", "np.prod(x)", (2, 3), dom="nz")
 for call, shapes, dom in (
     ("np.sin(x)", [(2, 3)], "u"), ("np.exp(x)", [()], "u"), ("np.log(x)", [(4,)], "p"),
     ("np.tanh(x @ y + z)", [(3, 3), (3,), (3,)], "u"), ("np.sum(x, axis=0)", [(2, 3)], "u"),
-    ("np.mean(x)", [(2, 3, 4)], "u"), ("np.max(x, axis=-1)", [(2, 3)], "u"), ("np.dot(x, y)", [(2, 3), (3,)], "u"),
-    ("np.where(x > 0.0, x, y)", [(4,), (4,)], "u"), ("np.clip(x, -0.5, 0.5)", [(2, 3)], "u"),
+    ("np.mean(x)", [(2, 3, 4)], "u"), ("np.max(x, axis=-1)", [(2, 3)], "distinct"), ("np.dot(x, y)", [(2, 3), (3,)], "u"),
+    ("np.where(x > 0.0, x, y)", [(4,), (4,)], "u"), ("np.clip(x, -0.5, 0.5)", [(2, 3)], "q"),
     ("np.linalg.norm(x)", [(4,)], "u"), ("np.concatenate([x, y])", [(3,), (2,)], "u"),
     ("np.stack([x, y], axis=1)", [(3,), (3,)], "u"), ("np.transpose(x)", [(2, 3)], "u"),
-    ("x ** y", [(3,), ()], ("p", "u")), ("np.maximum(x, y)", [(2, 3), (3,)], "u"),
+    ("x ** y", [(3,), ()], ("p", "u")), ("np.maximum(x, y)", [(2, 3), (3,)], ("q", "qs")),
 ):
     fam = "np.matmul" if "@" in call else "np.power" if "**" in call else call.split("(")[0]
     add(fam, call, *shapes, dom=dom, dtype="float32")
@@ -518,6 +518,21 @@ def _signed(rng, shape, low, high):
     return rng.uniform(low, high, size=shape) * rng.choice([-1.0, 1.0], size=shape)
 
 
+def _grid(rng, shape, offset, ks, jitter, signed):
+    """Values offset + 0.1 k (k drawn from ks) plus a jitter: kept away from the kinks that the
+    entries put at multiples of 0.1 (clip bounds, maximum of "q" and "qs" values)."""
+    v = offset + 0.1 * rng.choice(ks, size=shape) + rng.uniform(-jitter, jitter, size=shape)
+    return v * rng.choice([-1.0, 1.0], size=shape) if signed else v
+
+
+def _distinct(rng, shape):
+    """Signed values whose magnitudes are at least 1/(n-1) apart: no near-ties for max, sort, the
+    inf-norm (a finite difference must not cross a kink)."""
+    n = int(np.prod(shape))
+    mags = np.linspace(0.3, 1.3, max(n, 2))[:n] + rng.uniform(-0.005, 0.005, size=n)
+    return (rng.permutation(mags) * rng.choice([-1.0, 1.0], size=n)).reshape(shape)
+
+
 def _dd(rng, shape):
     x = rng.uniform(-1.0, 1.0, size=shape)
     return x + 3.0 * np.eye(shape[-2], shape[-1])
@@ -533,14 +548,20 @@ DOMAINS = {
     "prob": lambda rng, s: rng.uniform(0.1, 0.9, size=s),
     "moda": lambda rng, s: rng.uniform(2.1, 2.4, size=s),  # a / b in (2.1, 2.67): no jump near
     "modb": lambda rng, s: rng.uniform(0.9, 1.0, size=s),
-    "neg": lambda rng, s: rng.uniform(-0.6, -0.1, size=s),
-    "pos": lambda rng, s: rng.uniform(0.1, 0.6, size=s),
+    "q": lambda rng, s: _grid(rng, s, 0.05, np.arange(2, 10), 0.02, True),  # |x| in (0.23, 0.97), 0.03 off k/10
+    "qs": lambda rng, s: _grid(rng, s, 0.0, np.arange(-9, 10), 0.01, False),  # 0.02 off the "q" values
+    "qneg": lambda rng, s: _grid(rng, s, 0.0, -np.arange(1, 7), 0.01, False),
+    "qpos": lambda rng, s: _grid(rng, s, 0.0, np.arange(1, 7), 0.01, False),
+    "distinct": _distinct,
     "dd": _dd,  # diagonally dominant: well conditioned
 }
 
 
+SEED = 0  # --seed: other inputs from the same domains (0: those CI checks)
+
+
 def inputs(entry):
-    rng = np.random.default_rng(zlib.crc32(entry.label.encode()))
+    rng = np.random.default_rng([zlib.crc32(entry.label.encode()), SEED] if SEED else zlib.crc32(entry.label.encode()))
     args = []
     for shape, dom in zip(entry.shapes, entry.domains):
         value = DOMAINS[dom](rng, shape)
@@ -757,8 +778,11 @@ def main(argv=None):
     parser.add_argument("--list-failing", action="store_true", help="each check that does not pass, with its message")
     parser.add_argument("--json", default="", help="write every outcome to this file")
     parser.add_argument("--list", action="store_true", help="print the entries and exit")
+    parser.add_argument("--seed", type=int, default=0, help="draw other inputs (0: the inputs CI checks)")
     parser.add_argument("--width", type=int, default=220)
     opts = parser.parse_args(argv)
+    global SEED
+    SEED = opts.seed
     slice_ = tuple(int(v) for v in opts.slice.split("/")) if opts.slice else None
     entries = select(opts.only, slice_)
     if opts.list:
