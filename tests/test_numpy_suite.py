@@ -109,3 +109,31 @@ def test_entries_respect_their_domains():
         out = ns._primal(e)
         for block in out if isinstance(out, tuple) else (out,):
             assert np.all(np.isfinite(block)), e.label
+
+
+def _op_of(family):
+    import scipy.special
+
+    if family.startswith("ndarray."):
+        return None
+    try:
+        return eval(family, {"np": np, "scipy": scipy})  # noqa: S307 - our own family names
+    except AttributeError:
+        return None
+
+
+def test_support_matrix_second_order_column_agrees_with_the_suite(results):
+    """Where both first-order checks of an entry pass, its Hessian passes too, unless the support
+    matrix (s2sad/support.py) says the function has first order only."""
+    from s2sad import support
+
+    by_entry = {}
+    for r in results:
+        by_entry.setdefault(r.entry.name, {})[r.mode] = r
+    disagree = []
+    for rows in by_entry.values():
+        first = rows["jacfwd"].outcome == rows["jacrev"].outcome == "PASS"
+        op = _op_of(rows["hessian"].entry.family)
+        if first and rows["hessian"].outcome != "PASS" and (op is None or support.second_order(op)):
+            disagree.append(rows["hessian"])
+    assert not disagree, f"second order refused where the support matrix says yes:\n{_lines(disagree)}"
