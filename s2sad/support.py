@@ -7,7 +7,8 @@ Per function:
 
 * kind: ``elementwise`` (partial derivatives, both modes derived), ``linear`` / ``rule``
   (tangent and adjoint rules), ``composite`` (``rules.COMPOSITES``: the call is rewritten into
-  ops that have rules; ``rule + composite`` where the composition handles some keyword forms);
+  ops that have rules; ``rule + composite`` where the composition handles some keyword forms;
+  second order and numba of a composite are those of the ops it emits: ``as its ops``);
 * forward / reverse: from ``TANGENT_RULES`` / ``ADJOINT_RULES`` (reverse names the operands
   with an adjoint rule); a composite differentiates as the ops it emits;
 * second order: derivative code is made of ops that have rules, so it is differentiated again,
@@ -140,8 +141,11 @@ def _rows():
             kind, fwd, rev = "composite", "yes", "yes"
         if ruled and op in comps:
             kind += " + composite"
-        second = "yes" if second_order(op) else "first order only"
-        rows.append((name, kind, fwd, rev, second, numba_support(op)))
+        if ruled:
+            second, numba = ("yes" if second_order(op) else "first order only"), numba_support(op)
+        else:  # the call is rewritten: what it becomes decides
+            second = numba = "as its ops"
+        rows.append((name, kind, fwd, rev, second, numba))
     return sorted(rows)
 
 
@@ -162,7 +166,7 @@ def support_matrix() -> str:
         "advice to use `backend=\"python\"`), `no` (refused on numba). `vmap(..., backend=\"cuda\")` "
         "scalarizes the per-sample derivative (see *API*); what it cannot scalarize raises. *second order*: "
         "derivative code is differentiated again; `first order only` where the rules emit a helper "
-        "whose rules refuse. Keyword forms a rule does not support are refused with file:line "
+        "whose rules refuse; `as its ops` for a composite (the call is rewritten). Keyword forms a rule does not support are refused with file:line "
         "(`tests/numpy_suite.py` measures which)."
     )
     return "\n".join(lines)
