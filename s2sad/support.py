@@ -151,13 +151,15 @@ def _rows():
 
 def support_matrix() -> str:
     lines = [
-        "| function | kind | forward (jacfwd, jvp) | reverse (jacrev, grad, vjp) | second order (hessian, hvp) | numba |",
+        "| function | kind | forward (jacfwd, jvp) | reverse (jacrev, grad, vjp) "
+        "| second order (hessian, hvp) | numba |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| `{n}` | {k} | {f} | {r} | {s} | {b} |" for n, k, f, r, s, b in _rows()]
     nondiff = sorted(display_name(op) for op in rules.NONDIFFERENTIABLE if op not in set(runtime.RUNTIME_PRIMITIVES))
     lines.append("")
-    lines.append("Non-differentiable (their results carry no derivative): " + ", ".join(f"`{n}`" for n in nondiff) + ".")
+    lines.append("Non-differentiable (their results carry no derivative): "
+                 + ", ".join(f"`{n}`" for n in nondiff) + ".")
     lines.append("")
     lines.append(
         "Backends: every function runs on `python`. *numba* says how the numba backend compiles a call "
@@ -166,7 +168,8 @@ def support_matrix() -> str:
         "advice to use `backend=\"python\"`), `no` (refused on numba). `vmap(..., backend=\"cuda\")` "
         "scalarizes the per-sample derivative (see *API*); what it cannot scalarize raises. *second order*: "
         "derivative code is differentiated again; `first order only` where the rules emit a helper "
-        "whose rules refuse; `as its ops` for a composite (the call is rewritten). Keyword forms a rule does not support are refused with file:line "
+        "whose rules refuse; `as its ops` for a composite (the call is rewritten). Keyword forms "
+        "a rule does not support are refused with file:line "
         "(`tests/numpy_suite.py` measures which)."
     )
     return "\n".join(lines)

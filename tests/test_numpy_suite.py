@@ -43,7 +43,8 @@ def test_no_wrong_numbers(results):
 
 def test_no_crashes(results):
     crashes = [r for r in results if r.outcome == "CRASH"]
-    assert not crashes, f"{len(crashes)} crashes (any exception but an S2SADError naming the user's file:line):\n{_lines(crashes)}"
+    assert not crashes, (
+        f"{len(crashes)} crashes (any exception but an S2SADError naming the user's file:line):\n{_lines(crashes)}")
 
 
 def test_pass_fraction_is_at_least_the_floor(results):
