@@ -467,6 +467,26 @@ add("np.linalg.norm", "np.linalg.norm(x - y)", (3,), (2, 3))
 add("np.broadcast_to", "np.broadcast_to(x, (2, 3))", (3,))
 add("np.broadcast_to", "np.broadcast_to(x, (2, 3))", ())
 add("np.trace", "np.trace(x @ y)", (3, 4), (4, 3))
+# a result multiplied by itself (forward over reverse sees the same tangent twice)
+for fam, call, shapes, dom in (
+    ("np.prod", "np.prod(x, axis=0)", [(2, 3)], "nz"), ("np.cumsum", "np.cumsum(x)", [(4,)], "u"),
+    ("np.max", "np.max(x, axis=1)", [(2, 3)], "distinct"), ("np.linalg.norm", "np.linalg.norm(x)", [(2, 3)], "u"),
+    ("np.clip", "np.clip(x, -0.5, 0.5)", [(2, 3)], "q"), ("np.where", "np.where(x > 0.0, x, y)", [(4,), (4,)], "u"),
+    ("np.dot", "np.dot(x, y)", [(2, 3), (3,)], "u"), ("np.matmul", "x @ y", [(2, 3), (3, 2)], "u"),
+    ("np.concatenate", "np.concatenate([x, y])", [(3,), (2,)], "u"),
+    ("np.stack", "np.stack([x, y])", [(3,), (3,)], "u"),
+    ("np.transpose", "np.transpose(x)", [(2, 3)], "u"), ("np.reshape", "np.reshape(x, (3, 2))", [(2, 3)], "u"),
+    ("np.mean", "np.mean(x, axis=0)", [(2, 3)], "u"), ("np.sum", "np.sum(x)", [(2, 3)], "u"),
+    ("np.sqrt", "np.sqrt(x)", [(4,)], "p"), ("np.tanh", "np.tanh(x)", [(2, 3)], "u"),
+    ("np.maximum", "np.maximum(x, y)", [(4,), (4,)], ("q", "qs")), ("np.outer", "np.outer(x, y)", [(3,), (2,)], "u"),
+    ("np.trace", "np.trace(x)", [(3, 3)], "u"), ("np.inner", "np.inner(x, y)", [(3,), (3,)], "u"),
+    ("np.linalg.det", "np.linalg.det(x)", [(3, 3)], "dd"), ("np.linalg.inv", "np.linalg.inv(x)", [(3, 3)], "dd"),
+    ("np.var", "np.var(x, axis=1)", [(2, 3)], "u"), ("np.cumprod", "np.cumprod(x)", [(4,)], "nz"),
+):
+    add(fam, "a * a", *shapes, dom=dom, pre=(f"a = {call}",))
+for call in ("w, v = np.linalg.eigh(x + x.T)", "v, w = np.linalg.qr(x)"):
+    add("np.linalg." + call.split("linalg.")[1].split("(")[0], "w * w", (3, 3), pre=(call,))
+    add("np.linalg." + call.split("linalg.")[1].split("(")[0], "v * v", (3, 3), pre=(call,))
 
 # float32 arguments (results in float32; the oracle's steps and tolerances are float32's)
 for call, shapes, dom in (
