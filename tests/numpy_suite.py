@@ -20,14 +20,17 @@ Outcomes:
   REFUSED  an s2sad.S2SADError whose message names the generated function's file:line (a line of
            that function): the documented way to say "not supported";
   WRONG    a number (or a shape) that disagrees with the oracle: the worst outcome;
-  CRASH    any other exception, or an S2SADError that names no file:line of the function.
+  CRASH    any other exception, an s2sad InternalError (a bug, whatever line it names), or an
+           S2SADError that names no file:line of the function.
 
 Inputs respect domains (positive for log, |x| < 1 for arctanh, diagonally dominant matrices for
 inv/solve/det, symmetrized or x @ x.T inside the function for eigh/cholesky, points away from the
-jumps of mod/fmod); outputs with a sign ambiguity (eigenvectors, singular vectors) are returned
-squared, as a user who wants a derivative would. Shapes: 0-d (a Python float), 1-d, 2-d, 3-d where
-NumPy accepts them. tests/test_numpy_suite.py runs a deterministic slice of this on the python
-backend in CI.
+jumps of mod/fmod, kinks of clip/maximum/max/sort kept out of a finite difference's reach);
+outputs with a sign ambiguity (eigenvectors, singular vectors) are returned squared, as a user who
+wants a derivative would. Shapes: 0-d (a Python float), 1-d, 2-d, 3-d where NumPy accepts them; a
+few float32 entries (array results must be float32). ``--seed N`` draws other inputs from the same
+domains. tests/test_numpy_suite.py runs all of it on the python backend in CI (10-15 s); on numba
+each derivative is compiled (seconds each): use ``--only`` or ``--slice``.
 """
 
 from __future__ import annotations
