@@ -23,14 +23,28 @@ def sum_sin(x):
     return np.sum(np.sin(x))
 
 
-def test_second_order_column_matches_what_s2sad_does():
-    """'first order only' where the rules emit a helper whose rules refuse (np.prod), and
-    such a function's Hessian is refused; a function marked 'yes' gets one."""
-    assert not support.second_order(np.prod)
+def test_second_order_scan_follows_helpers(monkeypatch):
+    """An op is 'first order only' when its rules, or the helpers they call, name a helper of
+    FIRST_ORDER_ONLY: np.sum's adjoint reaches rt.broadcast_like through unreduce; sin's
+    partial derivative does not."""
+    from s2sad import runtime
+
     assert support.second_order(np.sum) and support.second_order(np.sin)
+    monkeypatch.setattr(support, "FIRST_ORDER_ONLY", frozenset({runtime.broadcast_like}))
+    assert not support.second_order(np.sum)
+    assert support.second_order(np.sin)
+
+
+def test_second_order_column_matches_what_s2sad_does():
+    """np.prod: 'first order only' exactly when its Hessian is refused; sum(sin) gets one."""
     x = np.array([0.5, 1.5, -0.7])
-    with pytest.raises(s2sad.S2SADError, match="second derivatives through np.prod"):
-        s2sad.hessian(prod_all, backend="python")(x)
+    if support.second_order(np.prod):
+        H = s2sad.hessian(prod_all, backend="python")(x)
+        expected = np.prod(x) / np.outer(x, x) * (1.0 - np.eye(3))
+        np.testing.assert_allclose(H, expected, rtol=1e-10)
+    else:
+        with pytest.raises(s2sad.S2SADError, match="second derivatives through np.prod"):
+            s2sad.hessian(prod_all, backend="python")(x)
     H = s2sad.hessian(sum_sin, backend="python")(x)
     np.testing.assert_allclose(H, np.diag(-np.sin(x)), rtol=1e-12)
 
