@@ -327,10 +327,10 @@ class Transformed:
         """What to raise for an exception from the compiled code: a Numba compile failure, the
         user's own error (their function raises it too), or an InternalError (failures.py)."""
         compiled = pipeline.compile_failure(exc, self.__name__)
-        if compiled is not None:
-            return compiled
         fn = base_function(self)
         code = code_of(fn)
+        if compiled is not None:
+            return failures.located_compile_failure(compiled, exc, code)
         return failures.from_generated_code(
             exc, self.__name__, fn, primals[: self.nargs], code.co_filename if code else None
         )

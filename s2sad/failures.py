@@ -40,6 +40,23 @@ def _user_line(path, lineno):
     return None
 
 
+# where Numba's message says which generated line it could not type
+_NUMBA_AT = re.compile(r"During: typing of [^\n]* at (\S+\.py) \((\d+)\)")
+
+
+def located_compile_failure(error, exc, code):
+    """``error`` (a Numba compile failure of generated code) naming the user's file:line that
+    the failing generated line came from (its ``# line N:`` comment), or the ``def`` line."""
+    if code is None:
+        return error
+    line = None
+    for path, lineno in _NUMBA_AT.findall(str(exc)):
+        line = _user_line(path, int(lineno))
+        if line is not None:
+            break
+    return type(error)(f"{where(code.co_filename, line or code.co_firstlineno)}: {error}")
+
+
 def _same_error_from_user_code(fn, primals, exc):
     """Run the user's plain function; its exception if it raises one of ``exc``'s type."""
     try:

@@ -474,7 +474,10 @@ def copy_to(target: str, value) -> Sym:
     fresh = len(b.stmts) > b.mark
     if isinstance(value, Sym) and fresh and b.stmts and isinstance(b.stmts[-1], Assign) and b.stmts[-1].target == value.name:
         stmt = b.stmts[-1]
-        b.types[target] = b.types.pop(stmt.target)
+        # the old name keeps its type: an earlier statement may assign it too (an adjoint
+        # accumulated in place, `q_bar = q_bar + c`, then renamed); without it, that
+        # statement's value was taken for a constant when the code is differentiated again
+        b.types[target] = b.types[stmt.target]
         b.names.taken.add(target)
         stmt.target = target
         return Sym(target, b.types[target])

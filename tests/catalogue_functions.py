@@ -1516,6 +1516,14 @@ def tuple_output_from_branch(a, x):
     return x, a * np.sum(x)
 
 
+def tuple_unpack_then_square(x):
+    # an element of an unpacked tuple used twice in one product: its adjoint is accumulated,
+    # then renamed; the Hessian lost the tangent of the first term (found by the numpy suite
+    # on np.linalg.eigh's outputs, then seen in plain code)
+    q, r = np.sin(x), 2.0
+    return np.sum(np.sin(q * q)) * r
+
+
 # ----------------------------------------------------------------------------------------------
 # 20. Ordinary small programs
 # ----------------------------------------------------------------------------------------------

@@ -434,6 +434,11 @@ def expand_dims_(x):
     return np.expand_dims(x, 1)
 
 
+def expand_dims_axes(x):
+    # several new axes at once (a tuple axis crashed forward mode: axis % ndim on a tuple)
+    return np.sin(np.expand_dims(x, axis=(0, 2)))
+
+
 def squeeze_(x):
     return np.squeeze(x)
 

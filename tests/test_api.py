@@ -308,3 +308,16 @@ def test_numba_compile_failure_is_an_s2sad_error_with_advice():
         s2sad.jacfwd(rf.squeeze_axis)(np.ones((3, 1)))
     J = s2sad.jacfwd(rf.squeeze_axis, backend="python")(np.ones((3, 1)))
     assert J.shape == (3, 3, 1)
+
+
+def test_numba_compile_failure_names_the_users_line():
+    """The refusal names the user's line the uncompilable generated line came from (it named
+    no file:line: the numpy suite counted it a crash)."""
+    import inspect
+
+    import rule_functions as rf
+
+    lines, first = inspect.getsourcelines(rf.squeeze_axis)
+    line = first + next(k for k, text in enumerate(lines) if "np.squeeze" in text)
+    with pytest.raises(s2sad.S2SADError, match=rf"rule_functions.py:{line}: Numba could not compile"):
+        s2sad.jacrev(rf.squeeze_axis)(np.ones((3, 1)))

@@ -229,6 +229,7 @@ SPECS = [
     S(rf.ravel_, args(U((3, 4))), 0, (np.ravel,)),
     S(rf.flatten_method, args(U((2, 3))), 0, (np.ravel,)),
     S(rf.expand_dims_, args(U((3, 4))), 0, (np.expand_dims,)),
+    S(rf.expand_dims_axes, args(U((3, 2))), 0, (np.expand_dims,)),
     S(rf.squeeze_axis, args(U((3, 1))), 0, (np.squeeze,)),
     S(rf.array_of_scalars, args(U((3,))), 0, (np.array,)),
     S(rf.array_of_arrays, args(U((3,)), U((3,))), (0, 1), (np.array,), numba=True),

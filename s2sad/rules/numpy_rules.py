@@ -812,7 +812,9 @@ def ravel_adjoint(y_bar, x):
 
 
 @tangent_rule(np.expand_dims)
-def expand_dims_tangent(x, axis, x_dot):
+def expand_dims_tangent(x, axis, y=None, x_dot=None):
+    if isinstance(axis, (tuple, list)):  # several new axes (NumPy >= 1.18)
+        return _reshape_batched(x_dot, y.shape)
     return np.expand_dims(x_dot, batched_axis(axis, x.ndim + 1))
 
 
