@@ -327,7 +327,7 @@ def _register():
     from numba import types
     from numba.extending import overload as numba_overload
 
-    from .errors import StructureMiss
+    from .errors import SizeRefusal, StructureMiss
 
     # implementations are cached on disk like generated code: a new derivative that uses a
     # helper with argument types seen before links the cached machine code (Numba keys the
@@ -429,6 +429,16 @@ def _register():
             for d in x.shape:
                 if d == 1:
                     raise StructureMiss(miss)
+            return 0
+        return impl
+
+    @numba_overload(runtime.require_size, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
+    def require_size_impl(size, n, message):
+        text = getattr(message, "literal_value", "s2sad: an operand of an unsupported size")
+
+        def impl(size, n, message):
+            if size != n:
+                raise SizeRefusal(text)
             return 0
         return impl
 

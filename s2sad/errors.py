@@ -12,6 +12,18 @@ class UnsupportedError(S2SADError):
     """A construct of the user's code that s2sad cannot differentiate (yet)."""
 
 
+class SizeRefusal(UnsupportedError):
+    """A guard of the generated code (``rt.require_size``) met a size the derivative code does
+    not cover. Raised before anything is computed from the operand; where the user's own
+    function raises on the same arguments, that error is raised instead (failures.py)."""
+
+
+class UndefinedDerivativeError(S2SADError, ArithmeticError):
+    """The derivative code met arguments where the derivative it computes does not exist (the
+    inverse of a singular matrix, for det, slogdet, inv and solve): raised, naming the user's
+    line, instead of a number."""
+
+
 class MissingRuleError(UnsupportedError):
     """A function called by the user's code has no derivative rule."""
 

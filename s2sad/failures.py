@@ -17,7 +17,9 @@ import os
 import re
 import traceback
 
-from .errors import InternalError, S2SADError, StructureMiss, UsageError, where
+import numpy as np
+
+from .errors import InternalError, S2SADError, SizeRefusal, StructureMiss, UndefinedDerivativeError, UsageError, where
 
 _LINE_COMMENT = re.compile(r"^\s*# line (\d+):")
 
@@ -57,8 +59,9 @@ def located_compile_failure(error, exc, code):
     return type(error)(f"{where(code.co_filename, line or code.co_firstlineno)}: {error}")
 
 
-def _same_error_from_user_code(fn, primals, exc):
-    """Run the user's plain function; its exception if it raises one of ``exc``'s type."""
+def _same_error_from_user_code(fn, primals, exc, any_type=False):
+    """Run the user's plain function; its exception if it raises one of ``exc``'s type (or
+    any exception, with ``any_type``)."""
     try:
         args = [copy.deepcopy(a) for a in primals]
     except Exception:  # noqa: BLE001 - cannot copy: do not run it
@@ -66,7 +69,7 @@ def _same_error_from_user_code(fn, primals, exc):
     try:
         fn(*args)
     except Exception as user_exc:  # noqa: BLE001 - compared with what the generated code raised
-        if isinstance(user_exc, type(exc)) or isinstance(exc, type(user_exc)):
+        if any_type or isinstance(user_exc, type(exc)) or isinstance(exc, type(user_exc)):
             return user_exc
     return None
 
@@ -83,6 +86,10 @@ def from_generated_code(exc, name, fn, primals, user_filename):
         located = type(exc)(f"{where(user_filename, code.co_firstlineno if code is not None else None)}: {exc} "
                             "(on the numba backend; backend='python' runs the same source with NumPy)")
         return located
+    if isinstance(exc, SizeRefusal) and fn is not None and hasattr(fn, "__code__"):
+        # a size the code does not cover: the user's own error where NumPy raises one (np.cross
+        # of 4-vectors), the refusal where NumPy returns a number (np.cross of 2-vectors)
+        return _same_error_from_user_code(fn, primals, exc, any_type=True) or exc
     if isinstance(exc, (S2SADError, MemoryError)):
         return exc
     if fn is not None and hasattr(fn, "__code__"):
@@ -98,6 +105,13 @@ def from_generated_code(exc, name, fn, primals, user_filename):
         code = getattr(fn, "__code__", None)
         user = where(user_filename, code.co_firstlineno if code is not None else None)
         at = "in compiled code; backend='python' names the generated line"
+    if isinstance(exc, np.linalg.LinAlgError):
+        # the user's function ran on these arguments; only the derivative factors the matrix
+        # again or inverts it (det, slogdet: their rules use the inverse)
+        return UndefinedDerivativeError(
+            f"{user}: the derivative code of {name} needs the inverse of a singular matrix at these arguments "
+            f"(np.linalg raised LinAlgError: {exc}); s2sad computes no derivative there"
+        )
     return InternalError(
         f"{user}: internal error: the generated {name} raised {type(exc).__name__}: {exc} ({at}); your "
         "function does not raise this on the same arguments, so this is a bug in s2sad: please report it"

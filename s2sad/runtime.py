@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from . import trace
-from .errors import StructureMiss
+from .errors import SizeRefusal, StructureMiss
 
 
 def primitive(fn):
@@ -202,10 +202,21 @@ def check_no_unit_dims(x):
     return 0
 
 
+@primitive
+def require_size(size, n, message):
+    """Guard of a composite whose result's rank would depend on a size (np.cross of
+    2-vectors): ``size == n``, else the refusal ``message`` (a constant naming the user's
+    file:line), raised by the generated code before it computes anything from the operand."""
+    if size != n:
+        raise SizeRefusal(message)
+    return 0
+
+
 STRUCTURE_MISS = "s2sad: a size-1 axis meets structured seeds; recompiling without them"
 check_diag.abstract_eval = lambda n: 0
 check_no_unit_dims.abstract_eval = lambda x: 0
-GUARDS = (check_diag, check_no_unit_dims)
+require_size.abstract_eval = lambda size, n, message: 0
+GUARDS = (check_diag, check_no_unit_dims, require_size)
 
 
 @primitive
@@ -317,7 +328,7 @@ def drop_index(ndim, positions):
     return tuple(0 if k in dropped else slice(None) for k in range(ndim))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
 
 
 def _scatter_type(ct, x, *index):

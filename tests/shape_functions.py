@@ -286,6 +286,10 @@ def cross_(a, b):
     return np.cross(a, b)
 
 
+def cross_summed(a, b):
+    return np.sum(np.cross(a, b) ** 2)
+
+
 def cross_axis(a, b):
     return np.cross(a, b, axis=0)
 

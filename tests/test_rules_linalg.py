@@ -379,3 +379,21 @@ def test_numba_special_kernels_match_scipy():
     for k, (got, want) in enumerate(zip(run(x, y), expected)):
         # (digamma has a root near 1.4616: there the error is absolute)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=f"function {k}")
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("fn", [lf.det_, lf.logdet_], ids=["det", "slogdet"])
+def test_singular_matrix_is_an_error_naming_the_users_line(fn, backend):
+    """At an exactly singular matrix the rules' inverse does not exist: the call raises
+    UndefinedDerivativeError naming the user's file (not an internal error, not a number),
+    in both modes; a regular matrix afterwards still gets its derivative."""
+    from s2sad.errors import UndefinedDerivativeError
+
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    regular = np.array([[2.0, 1.0], [0.5, 3.0]])
+    assert np.isfinite(fn(singular)) or np.isneginf(fn(singular))  # the function itself computes
+    for mode in (s2sad.jacfwd, s2sad.jacrev):
+        g = mode(fn, backend=backend)
+        with pytest.raises(UndefinedDerivativeError, match=r"linalg_functions\.py:\d+: .*singular matrix"):
+            g(singular)
+        check_jacobian(fn, (regular,), 0, g(regular))

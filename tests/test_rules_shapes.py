@@ -365,9 +365,19 @@ def test_size_errors_are_numpys(fn, a):
         s2sad.jacrev(fn, backend="python")(*a)
 
 
-def test_cross_of_2_vectors_is_never_a_number():
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_cross_of_2_vectors_is_refused_with_the_users_line(backend):
     """np.cross of 2-vectors returns a result of another rank (the z component), which the
-    arguments' ranks cannot tell: the generated code (typed for 3-vectors) stops with an error
-    instead of returning numbers."""
-    with pytest.raises(S2SADError):
-        s2sad.jacfwd(sf.cross_, backend="python")(np.ones(2), np.ones(2))
+    arguments' ranks cannot tell: the code built for 3-vectors checks the length when it runs
+    and raises the refusal naming the user's line (never a number, never an internal error),
+    in every mode, and after the same function computed 3-vector derivatives."""
+    a3, b3 = np.array([1.0, 2.0, 0.5]), np.array([3.0, 5.0, -1.0])
+    for mode in ("jacfwd", "jacrev", "hessian_of_sum"):
+        if mode == "hessian_of_sum":
+            g = s2sad.hessian(sf.cross_summed, argnums=(0, 1), backend=backend)
+        else:
+            g = getattr(s2sad, mode)(sf.cross_, argnums=(0, 1), backend=backend)
+        g(a3, b3)
+        with pytest.raises(S2SADError, match=r"shape_functions\.py:\d+: np\.cross of vectors of length other than 3") as info:
+            g(a3[:2], b3[:2])
+        assert "internal error" not in str(info.value)

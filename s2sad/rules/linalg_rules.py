@@ -18,7 +18,10 @@ Hessians work; all of them work on stacks of matrices (leading axes, as NumPy ba
   inf, -inf, p >= 1; matrix norms: 'fro', 'nuc', 2, -2, 1, -1, inf, -inf); its default form
   (the 2-norm of the whole array) keeps the rule of numpy_rules.py.
 
-Where a derivative does not exist the numbers are inf or nan, never a silent guess:
+Where a derivative does not exist the numbers are inf or nan, or an error, never a silent guess.
+An exactly singular matrix makes the rules' ``np.linalg.inv`` raise: the call raises
+``UndefinedDerivativeError`` naming the user's line (failures.py) — for ``det`` too, whose
+derivative (the cofactor matrix) exists there but is not computed. Inf or nan:
 ``eigh`` with degenerate (repeated) eigenvalues and ``svd`` with repeated singular values
 (their vectors are not unique: 1 / (w_j - w_i) is inf), a singular matrix for ``det``,
 ``slogdet``, ``solve``, ``inv`` (all use the inverse), ``svd_u``/``svd_vh`` of a matrix with a

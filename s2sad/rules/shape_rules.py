@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..ir import TUPLE
-from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit
+from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
 from . import LINEAR, composite, constant_operands
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
@@ -358,6 +358,21 @@ def repeat(a, repeats, axis=None):
     return take(a, axis, index)
 
 
+def require_size(size, n, what):
+    """The refusal of ``what`` unless ``size == n``: checked now for a constant size, else by
+    the generated code (a guard simplify keeps), before anything is computed from it."""
+    from .. import runtime as rt
+    from ..errors import where
+
+    builder = innermost()
+    message = f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: {what}"
+    if not isinstance(size, Sym):
+        if size != n:
+            raise UnsupportedError(message)
+        return
+    rt.require_size(size, n, message)
+
+
 def exactly(size, n):
     """``np.arange(size)``, through a reshape to ``(n,)``: ValueError at run time (as NumPy
     raises for these functions) unless ``size == n``."""
@@ -636,10 +651,9 @@ def _sum_axes(x, axes):
 @shape_composite(np.cross)
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """3-vectors only. For 2-vectors (deprecated since NumPy 2.0) NumPy returns the z component,
-    a result of another rank, which the arguments' ranks cannot tell: the generated code reads
-    the components through a reshape to (3,) that raises ValueError at run time for any other
-    length (reported as an error of the generated code for 2-vectors, where NumPy does not
-    raise; as NumPy's own ValueError for other lengths). Never a number."""
+    a result of another rank, which the arguments' ranks cannot tell: the generated code checks
+    the length (``rt.require_size``) and raises the refusal, naming the user's line, for any
+    length other than 3 before it computes anything. Never a number."""
     if constant(axis, "axis") is not None:
         axisa = axisb = axisc = axis
     a, b = lift(a), lift(b)
@@ -647,9 +661,10 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         raise UnsupportedError("np.cross needs arrays of rank 1 or more")
     A = move_to(a, normalize_axis(axisa, ndim(a), "axisa"), ndim(a) - 1)
     B = move_to(b, normalize_axis(axisb, ndim(b), "axisb"), ndim(b) - 1)
-    # the components, read through an index that raises ValueError unless there are 3
-    ia, ib = exactly(np.shape(A)[ndim(a) - 1], 3), exactly(np.shape(B)[ndim(b) - 1], 3)
-    ca, cb = [take(A, ndim(a) - 1, ia[k]) for k in range(3)], [take(B, ndim(b) - 1, ib[k]) for k in range(3)]
+    for operand in (A, B):
+        require_size(np.shape(operand)[-1], 3, "np.cross of vectors of length other than 3 (2-vectors give a "
+                     "result of another rank, deprecated by NumPy 2.0): not supported")
+    ca, cb = [take(A, ndim(a) - 1, k) for k in range(3)], [take(B, ndim(b) - 1, k) for k in range(3)]
     comps = (ca[1] * cb[2] - ca[2] * cb[1], ca[2] * cb[0] - ca[0] * cb[2], ca[0] * cb[1] - ca[1] * cb[0])
     rank = max(ndim(a), ndim(b))
     if rank == 1:
