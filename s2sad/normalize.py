@@ -716,6 +716,8 @@ class Normalizer:
             raise self.error(node, f"{spelled} (a complex value or dtype)", COMPLEX_ADVICE)
         if isinstance(value, type) and issubclass(value, np.generic) or isinstance(value, np.dtype):
             return Const(value)  # np.float64 as a dtype argument
+        if value is float or value is int or value is bool:
+            return Const(np.dtype(value).type)  # dtype=float: NumPy's own reading of the builtin
         if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc, type)):
             raise self.error(node, f"{spelled} used as a value", "call it, or pass values as arguments")
         if isinstance(value, float) and spelled.count(".") == 1 and spelled.split(".")[0] in ("np", "math", "numpy"):

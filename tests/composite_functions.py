@@ -38,3 +38,36 @@ def moments(x):
 def uses_moments(x):
     m, v = moments(x)
     return m * v + v
+
+
+def asarray_argument(x):
+    x = np.asarray(x)
+    return np.sum(np.sin(x) * x)
+
+
+def asarray_float_dtype(x):
+    y = np.asarray(x, dtype=float)
+    z = np.zeros(x.shape, dtype=float)
+    z[0] = y[0] * y[-1]
+    return np.sum(z + np.cos(y))
+
+
+def asarray_of_a_list(x):
+    y = np.asarray([x[0], x[1] * 2.0, x[0] * x[1]])
+    return np.sum(y ** 3)
+
+
+def asarray_float32(x):
+    return np.asarray(x, dtype=np.float32) * 2.0
+
+
+def asarray_then_write(x):
+    y = np.asarray(x)
+    y[0] = y[0] * y[1]
+    return np.sum(x)
+
+
+def asarray_copy_then_write(x):
+    y = np.asarray(x).copy()
+    y[0] = y[0] * y[1]
+    return np.sum(x * y)

@@ -70,7 +70,6 @@ REFUSED = {
     "tuple_indexed_in_loop": "a tuple indexed by a run-time value: refused",
     "polynomial_powers": "acc = 0.0 then acc = acc + array: one rank per variable",
     "list_append_loop": "expression statements (list.append)",
-    "asarray_identity": "np.asarray has no rule",
 }
 
 FWD = "jacfwd hessian jvp"

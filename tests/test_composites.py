@@ -68,3 +68,26 @@ def test_a_composite_with_several_results():
             check_jacobian(cf.uses_moments, (x,), 0, mode(cf.uses_moments, backend="python")(x))
     finally:
         del COMPOSITES[cf.moments]
+
+
+@pytest.mark.parametrize("fn", [cf.asarray_argument, cf.asarray_float_dtype, cf.asarray_of_a_list,
+                                cf.asarray_copy_then_write])
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_asarray_and_builtin_dtypes(fn, backend):
+    """np.asarray is the array itself (or a new one from a list or another dtype); dtype=float
+    is NumPy's float64."""
+    if backend == "numba" and fn is not cf.asarray_float_dtype:
+        pytest.skip("one representative on numba")
+    x = np.random.default_rng(4).uniform(-1.0, 1.0, 3)
+    _check_all_modes(fn, (x,), backend)
+
+
+def test_asarray_other_dtype_and_aliasing():
+    x = np.random.default_rng(5).uniform(-1.0, 1.0, 3)
+    J = s2sad.jacrev(cf.asarray_float32, backend="python")(x)
+    np.testing.assert_allclose(J, 2.0 * np.eye(3), rtol=1e-6)
+    # np.asarray(x) is x: a write through it is a write into the argument, which is followed or
+    # refused with the user's line, as for `y = x` (never the derivative of a copy)
+    with pytest.raises(s2sad.S2SADError, match="shares memory") as exc:
+        s2sad.grad(cf.asarray_then_write, backend="python")(x.copy())
+    assert "composite_functions.py:" in str(exc.value)

@@ -340,3 +340,25 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if nd > 2:
         mask = mask[(slice(None), slice(None)) + (None,) * (nd - 2)]
     return reduce(np.sum, np.where(mask, t, 0), (0, 1))
+
+
+# --- conversions ------------------------------------------------------------------------------
+
+
+@composite(np.asarray)
+@composite(np.asanyarray)
+def asarray(a, dtype=None, order=None, *, copy=None, device=None, like=None):
+    """``a`` itself where NumPy returns the same array (an array of that dtype: the result is
+    bound as a copy of the name, so a write through either is one that semantics.py follows or
+    refuses, as for ``b = a``); a new array from a list or tuple, or from another dtype; a
+    number stays a number (NumPy's 0-d array holds the same value)."""
+    dtype = constant(dtype, "dtype")
+    if like is not None or device not in (None, "cpu") or constant(copy, "copy"):
+        raise UnsupportedError("np.asarray with like=, device= or copy=True: not supported; use np.array")
+    if constant(order, "order") not in (None, "C", "A", "K"):
+        raise UnsupportedError(f"np.asarray with order={order!r}: not supported")
+    if isinstance(a, Sym) and a.is_tuple or isinstance(a, (tuple, list)):
+        return call(np.array, a) if dtype is None else call(np.array, a, dtype=dtype)
+    if dtype is None or (isinstance(a, Sym) and ndim(a) > 0 and np.dtype(dtype) == a.dtype):
+        return a
+    return rt.astype(a, np.dtype(dtype).type)
