@@ -39,7 +39,7 @@ dask-demo: $(VENV)/.installed-dask
 	$(PY) examples/batch_on_dask.py $(DASK_ARGS)
 
 test: $(VENV)/.installed-test
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests $(PYTEST_ARGS)
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n auto --dist loadfile tests $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/run.py $(BENCH_ARGS)

@@ -11,17 +11,19 @@ import composite_functions as cf
 import s2sad
 
 
-def _check_all_modes(fn, args, backend):
+def _check_all_modes(fn, args, backend, second_order=True):
     for transform in (s2sad.jacfwd, s2sad.jacrev):
         check_jacobian(fn, args, 0, transform(fn, backend=backend)(*args))
-    grad = s2sad.grad(fn, backend="python")
-    check_jacobian(grad, args, 0, s2sad.hessian(fn, backend=backend)(*args))
+    if second_order:
+        grad = s2sad.grad(fn, backend="python")
+        check_jacobian(grad, args, 0, s2sad.hessian(fn, backend=backend)(*args))
 
 
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_composite_in_loop_reassigning_its_operand(backend):
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, 3))
-    _check_all_modes(cf.standardize_loop, (x, 2), backend)
+    # (numba: first order; its Hessian took 100 s to compile in CI, the same code on python)
+    _check_all_modes(cf.standardize_loop, (x, 2), backend, second_order=backend == "python")
 
 
 @pytest.mark.parametrize("flag", [1.0, -1.0])

@@ -131,7 +131,9 @@ SCALAR_BINARY = [
     (af.builtin_max, U, U), (af.builtin_min, U, U), (af.operator_add, U, U),
     (af.remainder_op, lambda s: U(s, 2.1, 2.4), lambda s: U(s, 0.9, 1.0)),
 ]
-NUMBA_UNARY = {(np.sin, 2), (np.sqrt, 3), (np.arccos, 1), (np.abs, 0), (np.reciprocal, 2)}
+# (CI time: a 3-d operand's numba compiles take 20-40 s; 3-d is checked on numba by multiply,
+# dot/matmul and the reductions)
+NUMBA_UNARY = {(np.sin, 2), (np.sqrt, 0), (np.arccos, 1), (np.abs, 0), (np.reciprocal, 2)}
 NUMBA_BINARY = {(np.multiply, 3), (np.true_divide, 2), (np.maximum, 3), (np.remainder, 1), (np.power, 0)}
 
 CASES = []
@@ -154,7 +156,7 @@ CASES += [
     case("where-scalar-branch", af.where_scalar_branch, [NZ((2, 3)), U(())]),
     case("where-sqrt", af.where_sqrt, [NZ((6,))], numba=True),
     case("where-log-2d", af.where_log, [NZ((2, 3))]),
-    case("clip-3d", af.clip_, [U((2, 3, 4)), U((4,), -0.5, -0.1), U((), 0.1, 0.5)], numba=True),
+    case("clip-3d", af.clip_, [U((2, 3, 4)), U((4,), -0.5, -0.1), U((), 0.1, 0.5)]),
     case("clip-0d", af.clip_, [U(()), U((), -0.5, -0.1), U((), 0.1, 0.5)]),  # (Numba: no np.clip of scalars)
     case("clip-const-2d", af.clip_const, [U((2, 3))]),
 ]
@@ -174,7 +176,7 @@ REDUCTIONS = [
     (af.var_all, (0, 1, 2, 3), U, ()), (af.var_0_keep, (1, 2, 3), U, ()), (af.std_ddof_last, (2, 3), U, ()),
 ]
 NUMBA_REDUCTIONS = {(af.sum_0, 3), (af.max_all, 2), (af.prod_all, 1), (af.norm_all, 2), (af.mean_all, 3),
-                    (af.mean_keep_02, 3), (af.std_ddof_last, 2)}
+                    (af.mean_keep_02, 3)}
 for fn, ranks, dom, refused in REDUCTIONS:
     for r in ranks:
         shape = (3, 3) if fn is af.trace_ and r == 2 else SHAPES[r]
@@ -196,7 +198,7 @@ def _product_shapes(fn, ra, rb):
 
 
 NUMBA_PRODUCTS = {(af.matmul_, 2, 1), (af.matmul_, 1, 2), (af.dot_, 2, 2), (af.dot_, 0, 2), (af.inner_, 1, 1),
-                  (af.dot_, 3, 2), (af.dot_, 1, 3), (af.inner_, 2, 3), (af.matmul_, 3, 3), (af.matmul_, 1, 3)}
+                  (af.dot_, 3, 2), (af.dot_, 1, 3), (af.matmul_, 3, 3), (af.matmul_, 1, 3)}
 for fn in (af.dot_, af.inner_, af.matmul_):
     for ra in range(4):
         for rb in range(4):
