@@ -630,8 +630,19 @@ def vjp(fn, *primals, backend="numba"):
     copies = tuple(np.copy(p) if isinstance(p, np.ndarray) else p for p in primals) if primal._written_params() else primals
     value = primal.call_extended(copies, copies)
     g = _cached(fn, "vjp", active, backend)
+    return value, VJPFunction(fn, primals, value, active, g, backend)
 
-    def vjp_fn(cotangent):
+
+class VJPFunction:
+    """The ``vjp_fn`` of ``vjp``: cotangents of the outputs -> one cotangent per primal. It
+    pickles as the user's function, the primals and the backend (a worker computes the primal
+    again when it unpickles it), never its compiled code."""
+
+    def __init__(self, fn, primals, value, active, g, backend):
+        self.fn, self.primals, self.value, self.active, self.g, self.backend = fn, primals, value, active, g, backend
+
+    def __call__(self, cotangent):
+        primals, value = self.primals, self.value
         out_ct = cotangent if isinstance(cotangent, tuple) else (cotangent,)
         outs = value if isinstance(value, tuple) else (value,)
         for k, (o, c) in enumerate(zip(outs, out_ct)):
@@ -639,14 +650,22 @@ def vjp(fn, *primals, backend="numba"):
                 raise UsageError(f"vjp: cotangent {k} has shape {np.shape(c)} but the output has shape {np.shape(o)}")
         # a scalar output's cotangent is a scalar (Numba types a 0-d array differently)
         cts = tuple(_cotangent_like(c, o) for o, c in zip(outs, out_ct))
-        bars = g.call_extended(primals, primals + cts)
+        bars = self.g.call_extended(primals, primals + cts)
         result = []
         it = iter(bars if isinstance(bars, tuple) else (bars,))
         for k, p in enumerate(primals):
-            result.append(next(it) if k in active else np.zeros_like(np.asarray(p), dtype=np.float64))
+            result.append(next(it) if k in self.active else np.zeros_like(np.asarray(p), dtype=np.float64))
         return tuple(result)
 
-    return value, vjp_fn
+    def __reduce__(self):
+        return _vjp_function, (self.fn, self.primals, self.backend)
+
+    def __repr__(self):
+        return f"<vjp_fn of {getattr(self.fn, '__name__', self.fn)!s} ({self.backend})>"
+
+
+def _vjp_function(fn, primals, backend):
+    return vjp(fn, *primals, backend=backend)[1]
 
 
 @functools.lru_cache(maxsize=512)

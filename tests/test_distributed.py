@@ -50,6 +50,19 @@ def test_pickle_round_trip(name):
     _same(h(*args), expected)
 
 
+def test_vjp_function_pickles_and_matches_the_dot_product_test():
+    """vjp's vjp_fn pickles as (function, primals, backend): the unpickled one computes the
+    same cotangents, and <u, J v> = <J^T u, v> against jvp (the dot-product test)."""
+    value, vjp_fn = s2sad.vjp(dfn.model, X, W, B, backend="python")
+    u = RNG.standard_normal(np.shape(value))
+    bars = vjp_fn(u)
+    again = pickle.loads(pickle.dumps(vjp_fn))(u)
+    _same(again, bars)
+    tangents = (RNG.standard_normal(X.shape), RNG.standard_normal(W.shape), RNG.standard_normal(B.shape))
+    _, out_dot = s2sad.jvp(dfn.model, (X, W, B), tangents, backend="python")
+    np.testing.assert_allclose(np.sum(u * out_dot), sum(np.sum(b * t) for b, t in zip(bars, tangents)), rtol=1e-12)
+
+
 def test_pickle_round_trip_numba():
     g = s2sad.grad(dfn.loss)
     expected = g(X, W, B)
