@@ -442,6 +442,35 @@ def _register():
             return 0
         return impl
 
+    @numba_overload(runtime.require_unit_axes, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
+    def require_unit_axes_impl(x, axes, message):
+        text = getattr(message, "literal_value", "s2sad: an operand whose size-1 axes differ")
+        if not is_array(x):
+            return lambda x, axes, message: 0
+        if len(axes) == 0:  # (an empty tuple cannot be iterated in Numba)
+            def impl_none(x, axes, message):
+                for k in range(x.ndim):
+                    if x.shape[k] == 1:
+                        raise SizeRefusal(text)
+                return 0
+            return impl_none
+
+        def impl(x, axes, message):
+            seen = 0
+            for k in range(x.ndim):
+                if x.shape[k] == 1:
+                    seen += 1
+                    found = False
+                    for a in axes:
+                        if a == k:
+                            found = True
+                    if not found:
+                        raise SizeRefusal(text)
+            if seen != len(axes):
+                raise SizeRefusal(text)
+            return 0
+        return impl
+
     @overload(runtime.add_batch_axis)
     def add_batch_axis_impl(t):
         if is_array(t):

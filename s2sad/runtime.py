@@ -212,11 +212,21 @@ def require_size(size, n, message):
     return 0
 
 
+@primitive
+def require_unit_axes(x, axes, message):
+    """Guard of np.squeeze without axis (composite_rules.squeeze): the size-1 axes of ``x``
+    are exactly ``axes``, those the code was built to squeeze; else the refusal ``message``."""
+    if tuple(k for k, n in enumerate(np.shape(x)) if n == 1) != tuple(axes):
+        raise SizeRefusal(message)
+    return 0
+
+
 STRUCTURE_MISS = "s2sad: a size-1 axis meets structured seeds; recompiling without them"
 check_diag.abstract_eval = lambda n: 0
 check_no_unit_dims.abstract_eval = lambda x: 0
 require_size.abstract_eval = lambda size, n, message: 0
-GUARDS = (check_diag, check_no_unit_dims, require_size)
+require_unit_axes.abstract_eval = lambda x, axes, message: 0
+GUARDS = (check_diag, check_no_unit_dims, require_size, require_unit_axes)
 
 
 @primitive
@@ -328,7 +338,7 @@ def drop_index(ndim, positions):
     return tuple(0 if k in dropped else slice(None) for k in range(ndim))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, require_unit_axes, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
 
 
 def _scatter_type(ct, x, *index):

@@ -125,14 +125,17 @@ ABSTRACT_EVAL[builtins.range] = lambda *a: range(1)
 
 
 def _squeeze(a, axis=None):
-    if axis is None:
-        from .errors import UnsupportedError
-
-        raise UnsupportedError(
-            "np.squeeze without axis: which axes have size 1 is not known from ranks; pass axis="
-        )
+    if axis is None:  # the size-1 axes the dummy has: those the code squeezes (composite_rules.squeeze)
+        axis = unit_axes(a)
     axes = axis if isinstance(axis, tuple) else (axis,)
     return dummy_array(np.ndim(a) - len(axes), np.asarray(a).dtype)
+
+
+def unit_axes(dummy):
+    """The axes of length 1 of a dummy array. Dummies have DUMMY_DIM elements on every axis
+    but those an indexing with None, expand_dims or keepdims made (NumPy ran on the dummy):
+    the size-1 axes the code can know without the sizes of its arguments."""
+    return tuple(k for k, n in enumerate(np.shape(dummy)) if n == 1)
 
 
 ABSTRACT_EVAL[np.squeeze] = _squeeze

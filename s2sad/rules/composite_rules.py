@@ -362,3 +362,25 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None, like=None):
     if dtype is None or (isinstance(a, Sym) and ndim(a) > 0 and np.dtype(dtype) == a.dtype):
         return a
     return rt.astype(a, np.dtype(dtype).type)
+
+
+@composite(np.squeeze)
+def squeeze(a, axis=None):
+    """Without ``axis``: the result's rank depends on which axes have size 1, which ranks do not
+    tell. The code squeezes the size-1 axes it can know (``trace.unit_axes``: made by indexing
+    with None, expand_dims or keepdims) and checks when it runs that the operand's size-1 axes are
+    exactly those (``rt.require_unit_axes``), else raises the refusal naming the user's line.
+    With ``axis``: the rule of numpy_rules.py."""
+    if axis is not None or not isinstance(a, Sym) or a.is_tuple:
+        return NotImplemented
+    from ..errors import where
+    from ..trace import innermost, unit_axes
+
+    axes = unit_axes(a.dummy)
+    builder = innermost()
+    known = f"exactly the axes {axes}" if axes else "none"
+    rt.require_unit_axes(a, axes, (
+        f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: np.squeeze without axis "
+        f"of an operand with other size-1 axes than the code was built for ({known}: the code is built from "
+        "ranks, not sizes): pass axis="))
+    return call(np.squeeze, a, axis=axes) if axes else a
