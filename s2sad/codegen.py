@@ -186,6 +186,26 @@ def _is_float64_scalar(a, types):
     return type(value) in (float, np.float64)
 
 
+def _squeeze_index(stmt, types):
+    """``np.squeeze(x, axis)`` as the view ``x[:, nk.unit_index(x.shape[1]), :]`` (Numba has
+    no np.squeeze), or None where that does not apply (no constant axis, a 0-d result)."""
+    x = stmt.args[0]
+    axis = stmt.kwargs.get("axis", stmt.args[1] if len(stmt.args) > 1 else None)
+    d = types.get(x.name) if isinstance(x, Var) else None
+    if not isinstance(axis, Const) or axis.value is None or not isinstance(d, np.ndarray):
+        return None
+    axes = axis.value if isinstance(axis.value, tuple) else (axis.value,)
+    try:
+        axes = {int(a) % d.ndim for a in axes}
+    except (TypeError, ZeroDivisionError):
+        return None
+    if len(axes) >= d.ndim:
+        return None
+    name = atom(x)
+    index = ", ".join(f"nk.unit_index({name}.shape[{k}])" if k in axes else ":" for k in range(d.ndim))
+    return f"{name}[{index}]"
+
+
 def expression(stmt: Assign, types=None, kernels=False) -> str:
     types = types or {}
     op, args = stmt.op, stmt.args
@@ -211,6 +231,9 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
         # the same name holds on another path (NumPy's 0-d result behaves as that float)
         c, a, b = (atom(x) for x in args)
         return f"({a} if {c} else {b})"
+    squeezed = _squeeze_index(stmt, types) if kernels and op is np.squeeze else None
+    if squeezed is not None:
+        return squeezed
     if kernels and op is np.transpose and len(args) == 2 and not stmt.kwargs:
         return f"nk.transpose({atom(args[0])}, {atom(args[1])})"
     one = _one_axis(stmt, types) if kernels and (op is np.sum or op is np.mean or op in EXTREMES) else None

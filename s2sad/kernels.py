@@ -504,6 +504,16 @@ def logical_not(a):
 
 
 @jit
+def unit_index(n):
+    """0: the index that takes the one element of an axis np.squeeze removes (the generated
+    code squeezes by indexing, a view of any layout: Numba has no np.squeeze); ValueError, as
+    NumPy raises, unless the axis has length 1."""
+    if n != 1:
+        raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return 0
+
+
+@jit
 def where(c, a, b):
     return np.where(c, a, b)
 

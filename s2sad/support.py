@@ -46,7 +46,7 @@ FIRST_ORDER_ONLY = frozenset(h for h in (getattr(runtime, "prod_others", None),)
 
 # ops the numba backend computes with s2sad's own kernels where an operand is an array
 # (codegen.expression): the ufunc kernels, products of any rank, reductions along one axis
-_KERNEL_OPS = frozenset(PRODUCTS) | frozenset(EXTREMES) | {np.sum, np.mean, np.transpose}
+_KERNEL_OPS = frozenset(PRODUCTS) | frozenset(EXTREMES) | {np.sum, np.mean, np.transpose, np.squeeze}
 # Python's own functions, which Numba compiles
 _PYTHON_BUILTINS = (operator.add, builtins.float, builtins.abs, builtins.max, builtins.min)
 

@@ -650,3 +650,7 @@ def maximum_sqrt(x):
 
 def sum_sqrt_where(x):
     return np.sum(np.where(x > 0.5, np.sqrt(x), x) * x)
+
+
+def norm_of_scalar(x):
+    return np.linalg.norm(x) * 2.0  # (Numba has no np.linalg.norm of a number: a compile failure)

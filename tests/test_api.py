@@ -305,9 +305,8 @@ def test_numba_compile_failure_is_an_s2sad_error_with_advice():
     import rule_functions as rf
 
     with pytest.raises(s2sad.S2SADError, match=r"Numba could not compile .*backend='python'"):
-        s2sad.jacfwd(rf.squeeze_axis)(np.ones((3, 1)))
-    J = s2sad.jacfwd(rf.squeeze_axis, backend="python")(np.ones((3, 1)))
-    assert J.shape == (3, 3, 1)
+        s2sad.jacfwd(rf.norm_of_scalar)(-0.5)
+    assert s2sad.jacfwd(rf.norm_of_scalar, backend="python")(-0.5) == -2.0
 
 
 def test_numba_compile_failure_names_the_users_line():
@@ -317,7 +316,20 @@ def test_numba_compile_failure_names_the_users_line():
 
     import rule_functions as rf
 
-    lines, first = inspect.getsourcelines(rf.squeeze_axis)
-    line = first + next(k for k, text in enumerate(lines) if "np.squeeze" in text)
+    lines, first = inspect.getsourcelines(rf.norm_of_scalar)
+    line = first + next(k for k, text in enumerate(lines) if "np.linalg.norm" in text)
     with pytest.raises(s2sad.S2SADError, match=rf"rule_functions.py:{line}: Numba could not compile"):
-        s2sad.jacrev(rf.squeeze_axis)(np.ones((3, 1)))
+        s2sad.jacrev(rf.norm_of_scalar)(-0.5)
+
+
+def test_squeeze_with_an_axis_on_numba():
+    """Numba has no np.squeeze: the generated code squeezes by indexing (a view of any layout),
+    and raises NumPy's ValueError for an axis of another length."""
+    import rule_functions as rf
+    from checks import check_jacobian
+
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (4, 3)).T[:, :1]  # (3, 1), not contiguous
+    for mode in (s2sad.jacfwd, s2sad.jacrev):
+        check_jacobian(rf.squeeze_axis, (x,), 0, mode(rf.squeeze_axis)(x))
+    with pytest.raises(ValueError, match="size not equal to one"):
+        s2sad.jacrev(rf.squeeze_axis)(np.ones((3, 2)))
