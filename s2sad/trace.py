@@ -132,9 +132,11 @@ def _squeeze(a, axis=None):
 
 
 def unit_axes(dummy):
-    """The axes of length 1 of a dummy array. Dummies have DUMMY_DIM elements on every axis
-    but those an indexing with None, expand_dims or keepdims made (NumPy ran on the dummy):
-    the size-1 axes the code can know without the sizes of its arguments."""
+    """The axes of length 1 of a dummy array: the size-1 axes the code knows. Today none:
+    abstract_eval gives every axis DUMMY_DIM elements (types are ranks and dtypes), so a
+    squeeze without axis is the identity, checked when it runs (composite_rules.squeeze).
+    Size facts (an axis made by indexing with None, keepdims, an argument's size-1 axis)
+    would need dummies that keep sizes and code specialized on them."""
     return tuple(k for k, n in enumerate(np.shape(dummy)) if n == 1)
 
 
