@@ -161,6 +161,13 @@ add("np.diff", "np.diff(x, axis=1)", SH[3])
 add("np.diff", "np.diff(x, prepend=0.0)", SH[1])
 add("np.diff", "np.diff(x, append=y)", SH[1], ())
 
+add("np.trapezoid", "np.trapezoid(x)", SH[1])
+add("np.trapezoid", "np.trapezoid(x, dx=y)", SH[1], ())
+add("np.trapezoid", "np.trapezoid(x, y)", SH[1], SH[1])
+add("np.trapezoid", "np.trapezoid(x, y, axis=0)", SH[2], (SH[2][0],))
+add("np.trapezoid", "np.trapezoid(x, y, axis=-1)", SH[3], SH[3])
+add("np.trapezoid", "np.trapezoid(x, dx=0.5, axis=1)", SH[3])
+
 add("np.average", "np.average(x)", SH[1])
 add("np.average", "np.average(x, axis=0)", SH[2])
 add("np.average", "np.average(x, weights=y)", SH[1], SH[1], dom=("u", "p"))

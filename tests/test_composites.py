@@ -93,3 +93,13 @@ def test_asarray_other_dtype_and_aliasing():
     with pytest.raises(s2sad.S2SADError, match="shares memory") as exc:
         s2sad.grad(cf.asarray_then_write, backend="python")(x.copy())
     assert "composite_functions.py:" in str(exc.value)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_trapezoid_in_both_arguments(backend):
+    rng = np.random.default_rng(6)
+    y, t = rng.uniform(-1.0, 1.0, 5), np.cumsum(rng.uniform(0.1, 0.5, 5))
+    for argnums in (0, 1):
+        for transform in (s2sad.jacfwd, s2sad.jacrev):
+            check_jacobian(cf.trapezoid_samples, (y, t), argnums,
+                           transform(cf.trapezoid_samples, argnums=argnums, backend=backend)(y, t))

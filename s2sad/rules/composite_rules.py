@@ -385,3 +385,29 @@ def squeeze(a, axis=None):
         f"of an operand with other size-1 axes than the code was built for ({known}: the code is built from "
         "ranks, not sizes): pass axis="))
     return call(np.squeeze, a, axis=axes) if axes else a
+
+
+@composite(np.trapezoid)
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """NumPy's trapezoidal rule, ``sum(d * (y[1:] + y[:-1]) / 2)`` along ``axis``: ``d`` is
+    ``dx`` (a number) or the differences of the sample points ``x`` (1-d along ``axis``, or
+    the shape of ``y``); derivatives flow to ``y``, ``x`` and ``dx``."""
+    nd = ndim(y)
+    if nd == 0:
+        raise UnsupportedError("np.trapezoid of a 0-d value (NumPy needs one axis at least)")
+    ax = _axis(axis, nd, "np.trapezoid")
+    upper = (slice(None),) * ax + (slice(1, None),)
+    lower = (slice(None),) * ax + (slice(None, -1),)
+    if x is None:
+        if ndim(dx) != 0:
+            raise UnsupportedError("np.trapezoid with an array dx=: not supported; pass the sample points x=")
+        d = dx
+    elif ndim(x) == 1:
+        d = x[1:] - x[:-1]
+        if nd > 1:  # along axis, as NumPy reshapes it
+            d = d[(None,) * ax + (slice(None),) + (None,) * (nd - ax - 1)]
+    elif ndim(x) == nd:
+        d = x[upper] - x[lower]
+    else:
+        raise UnsupportedError("np.trapezoid: x must be 1-d or of y's rank")
+    return np.sum(d * (y[upper] + y[lower]) / 2.0, axis=ax)
