@@ -633,3 +633,15 @@ def dsplit_(x):
 
 def take_(x):
     return np.take(x, [2, 0, 2], axis=-1)
+
+
+def asarray_(x):
+    return np.asarray(x) * x
+
+
+def asanyarray_float(x):
+    return np.sin(np.asanyarray(x, dtype=float))
+
+
+def trapezoid_last(x):
+    return np.trapezoid(x)

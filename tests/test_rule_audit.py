@@ -295,6 +295,7 @@ REDUCTIONS_17 = [  # (function, ranks, domain)
     (af.cumsum_last, (2, 3), U), (af.diff_last, (1, 2, 3), U), (af.diff_0_n2, (2, 3), U),
     (af.ptp_all, (1, 2, 3), U), (af.ptp_0, (2, 3), U), (af.average_all, (0, 1, 2, 3), U),
     (af.trace_offset, (2, 3), U), (af.clip_upper, (0, 1, 2, 3), U),
+    (af.asarray_, (0, 1, 2, 3), U), (af.asanyarray_float, (0, 1, 2, 3), U), (af.trapezoid_last, (1, 2, 3), U),
 ]
 for fn, ranks, dom in REDUCTIONS_17:
     for r in ranks:
@@ -470,7 +471,7 @@ PIECEWISE_CONSTANT = {
     # runtime helpers
     rt.basis: "seeds", rt.seed: "seeds", rt.zeros_batch: "zeros", rt.one: "the constant 1",
     rt.new_tape: "a tape whose fill is overwritten before it is read", rt.check_diag: "a guard",
-    rt.check_no_unit_dims: "a guard",
+    rt.check_no_unit_dims: "a guard", rt.require_size: "a guard", rt.require_unit_axes: "a guard",
     rt.slogdet_sign: "the sign of a determinant (issue 17: np.linalg.slogdet's first result)",
 }
 
