@@ -1,6 +1,7 @@
 """Programs found by the random-program fuzzer (tests/fuzz.py), kept as regression tests.
 
-Each entry of REGRESSIONS: name -> dict(fn, shapes, seed, control, backends, failure). The
+Each entry of REGRESSIONS: name -> dict(fn, shapes, seed, control, backends, failure[,
+numba_second_order: False where the find was first order, to save numba compiles in CI]). The
 inputs are uniform draws on [-1, 1] from `seed` (`regression_inputs`; shape () gives a Python
 float, as the fuzzer passes it). tests/test_fuzz.py runs `fuzz.check_function` on each, for
 each backend listed. The fuzzer's raw finds were minimized by hand to these.
@@ -114,7 +115,7 @@ def reg_numba_readonly_adjoint(x0, x1):
 
 REGRESSIONS["reg_numba_readonly_adjoint"] = dict(
     fn=reg_numba_readonly_adjoint, shapes=[(3,), (3, 3)], seed=0, control=True,
-    backends=("python", "numba"), failure="jacrev: TypingError (numba)",
+    backends=("python", "numba"), failure="jacrev: TypingError (numba)", numba_second_order=False,
 )
 
 
@@ -132,5 +133,5 @@ def reg_numba_where_of_numbers(x0):
 
 REGRESSIONS["reg_numba_where_of_numbers"] = dict(
     fn=reg_numba_where_of_numbers, shapes=[()], seed=1, control=True,
-    backends=("python", "numba"), failure="jacfwd: S2SADError (numba could not compile)",
+    backends=("python", "numba"), failure="jacfwd: S2SADError (numba could not compile)", numba_second_order=False,
 )
