@@ -13,15 +13,15 @@ class UnsupportedError(S2SADError):
 
 
 class SizeRefusal(UnsupportedError):
-    """A guard of the generated code (``rt.require_size``) met a size the derivative code does
-    not cover. Raised before anything is computed from the operand; where the user's own
+    """A guard of the generated code (``rt.require_size``, ``rt.require_unit_axes``) met a size
+    the derivative code does not cover. Raised before anything is computed from the operand; where the user's own
     function raises on the same arguments, that error is raised instead (failures.py)."""
 
 
 class UndefinedDerivativeError(S2SADError, ArithmeticError):
-    """The derivative code met arguments where the derivative it computes does not exist (the
-    inverse of a singular matrix, for det, slogdet, inv and solve): raised, naming the user's
-    line, instead of a number."""
+    """np.linalg failed inside the derivative code where the user's function did not (the rules
+    of det and slogdet use the inverse, which a singular matrix does not have): raised, naming
+    the user's line, instead of a number or an internal error."""
 
 
 class MissingRuleError(UnsupportedError):

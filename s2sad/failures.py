@@ -109,8 +109,9 @@ def from_generated_code(exc, name, fn, primals, user_filename):
         # the user's function ran on these arguments; only the derivative factors the matrix
         # again or inverts it (det, slogdet: their rules use the inverse)
         return UndefinedDerivativeError(
-            f"{user}: the derivative code of {name} needs the inverse of a singular matrix at these arguments "
-            f"(np.linalg raised LinAlgError: {exc}); s2sad computes no derivative there"
+            f"{user}: np.linalg failed in the derivative code of {name} at these arguments (LinAlgError: {exc}; "
+            "the derivatives of det and slogdet use the inverse, which a singular matrix does not have): "
+            "s2sad computes no derivative there"
         )
     return InternalError(
         f"{user}: internal error: the generated {name} raised {type(exc).__name__}: {exc} ({at}); your "
