@@ -645,3 +645,7 @@ def asanyarray_float(x):
 
 def trapezoid_last(x):
     return np.trapezoid(x)
+
+
+def polyval_points(x):
+    return np.polyval([0.5, -1.0, 2.0], x)

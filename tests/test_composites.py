@@ -103,3 +103,16 @@ def test_trapezoid_in_both_arguments(backend):
         for transform in (s2sad.jacfwd, s2sad.jacrev):
             check_jacobian(cf.trapezoid_samples, (y, t), argnums,
                            transform(cf.trapezoid_samples, argnums=argnums, backend=backend)(y, t))
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_polyval_in_coefficients_and_points(backend):
+    """Horner's rule as a division-free recurrence: a least-squares fit's gradient and Hessian
+    in the coefficients and the points."""
+    rng = np.random.default_rng(7)
+    p, x = rng.uniform(-1.0, 1.0, 4), rng.uniform(-1.0, 1.0, 6)
+    for argnums in (0, 1):
+        check_jacobian(cf.polyval_fit, (p, x), argnums, s2sad.grad(cf.polyval_fit, argnums=argnums, backend=backend)(p, x))
+    if backend == "python":
+        grad = s2sad.grad(cf.polyval_fit, backend="python")
+        check_jacobian(grad, (p, x), 0, s2sad.hessian(cf.polyval_fit, backend="python")(p, x))

@@ -296,6 +296,7 @@ REDUCTIONS_17 = [  # (function, ranks, domain)
     (af.ptp_all, (1, 2, 3), U), (af.ptp_0, (2, 3), U), (af.average_all, (0, 1, 2, 3), U),
     (af.trace_offset, (2, 3), U), (af.clip_upper, (0, 1, 2, 3), U),
     (af.asarray_, (0, 1, 2, 3), U), (af.asanyarray_float, (0, 1, 2, 3), U), (af.trapezoid_last, (1, 2, 3), U),
+    (af.polyval_points, (0, 1, 2, 3), U),
 ]
 for fn, ranks, dom in REDUCTIONS_17:
     for r in ranks:

@@ -411,3 +411,26 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     else:
         raise UnsupportedError("np.trapezoid: x must be 1-d or of y's rank")
     return np.sum(d * (y[upper] + y[lower]) / 2.0, axis=ax)
+
+
+@composite(np.polyval)
+def polyval(p, x):
+    """Horner's rule as a linear recurrence along the coefficients (``rt.linear_scan``:
+    ``z[k] = x * z[k - 1] + p[k]``, no division, every order): derivatives flow to the
+    coefficients and to the points. ``p`` is 1-d (highest power first), ``x`` any shape."""
+    if isinstance(p, (list, tuple, np.ndarray)) and not symbolic_items(p):
+        if np.ndim(p) != 1:
+            raise UnsupportedError("np.polyval: the coefficients must be a 1-d array")
+        p = _emit(np.array, tuple(float(v) for v in p))  # a constant array of the generated code
+    if ndim(p) != 1:
+        raise UnsupportedError("np.polyval: the coefficients must be a 1-d array (np.poly1d objects: pass .coeffs)")
+    nx = ndim(x)
+    if nx == 0:
+        return rt.linear_scan(x, p)[-1]
+    xe = x[(slice(None),) * nx + (None,)]  # (explicit slices: Numba's scatter takes no Ellipsis)
+    b = p[(None,) * nx + (slice(None),)] * np.ones_like(xe)  # (np.ones_like: a constant)
+    return rt.linear_scan(xe, b)[(slice(None),) * nx + (-1,)]
+
+
+def symbolic_items(values):
+    return any(isinstance(v, Sym) for v in values)
