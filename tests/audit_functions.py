@@ -649,3 +649,34 @@ def trapezoid_last(x):
 
 def polyval_points(x):
     return np.polyval([0.5, -1.0, 2.0], x)
+
+
+def nansum_(x):
+    # (NaN multiplied before the NaN-skipping sum would give a NaN derivative, as in JAX: the
+    # product's adjoint is 0 * NaN)
+    return np.nansum(np.sin(np.where(x > 0.9, np.nan, x)))
+
+
+def nanmean_0(x):
+    return np.nanmean(np.where(x > 0.9, np.nan, x), axis=0)
+
+
+def vdot_(a, b):
+    return np.vdot(a, b)
+
+
+def multi_dot_(a, b):
+    return np.linalg.multi_dot([a, b, a.T])
+
+
+def matrix_power_3(a):
+    return np.linalg.matrix_power(a, 3)
+
+
+def logspace_(a):
+    return np.logspace(a, a * 2.0, 4)
+
+
+def meshgrid_(a, b):
+    X, Y = np.meshgrid(a, b)
+    return X * np.sin(Y)

@@ -79,3 +79,9 @@ def trapezoid_samples(y, t):
 
 def polyval_fit(p, x):
     return np.sum((np.polyval(p, x) - np.cos(x)) ** 2)
+
+
+def grid_energy(x, y, A):
+    X, Y = np.meshgrid(x, y)
+    return np.nanmean(np.sin(X) * Y) + np.sum(np.linalg.matrix_power(A, -2)) + np.vdot(x, x) \
+        + np.sum(np.linalg.multi_dot([A, A, A])) + np.nansum(np.logspace(x[0], y[0], 3))

@@ -296,7 +296,7 @@ REDUCTIONS_17 = [  # (function, ranks, domain)
     (af.ptp_all, (1, 2, 3), U), (af.ptp_0, (2, 3), U), (af.average_all, (0, 1, 2, 3), U),
     (af.trace_offset, (2, 3), U), (af.clip_upper, (0, 1, 2, 3), U),
     (af.asarray_, (0, 1, 2, 3), U), (af.asanyarray_float, (0, 1, 2, 3), U), (af.trapezoid_last, (1, 2, 3), U),
-    (af.polyval_points, (0, 1, 2, 3), U),
+    (af.polyval_points, (0, 1, 2, 3), U), (af.nansum_, (1, 2, 3), U), (af.nanmean_0, (1, 2, 3), U),
 ]
 for fn, ranks, dom in REDUCTIONS_17:
     for r in ranks:
@@ -305,6 +305,10 @@ CASES += [
     case("average_weights-2d-1d", af.average_weights, [U((2, 3)), U((3,), 0.5, 1.5)]),
     case("average_weights-3d-3d", af.average_weights, [U((2, 3, 4)), U((2, 3, 4), 0.5, 1.5)]),
     case("clip_keywords-2d-1d", af.clip_keywords, [U((2, 3)), U((3,), -0.5, 0.5)]),
+    case("vdot-2d-2d", af.vdot_, [U((2, 3)), U((2, 3))]), case("vdot-1d-1d", af.vdot_, [U((4,)), U((4,))]),
+    case("multi_dot-2d-2d", af.multi_dot_, [U((2, 3)), U((3, 3))]),
+    case("matrix_power-2d", af.matrix_power_3, [U((3, 3))]), case("matrix_power-3d", af.matrix_power_3, [U((2, 3, 3))]),
+    case("logspace-0d", af.logspace_, [U(())]), case("meshgrid-1d-1d", af.meshgrid_, [U((3,)), U((4,))]),
 ]
 
 

@@ -50,12 +50,13 @@ def test_second_order_column_matches_what_s2sad_does():
 
 
 def test_numba_column():
-    """kernel: codegen prints the call as an s2sad kernel; Numba: Numba implements it; no: it
-    does not (np.squeeze, math.fmod: the numba backend refuses them)."""
+    """kernel: codegen prints the call as an s2sad kernel (np.squeeze: an indexing with
+    nk.unit_index); Numba: Numba implements it; no: it does not (math.fmod: the numba backend
+    refuses a call of it)."""
     assert support.numba_support(np.sin) == "kernel"
     assert support.numba_support(np.matmul) == "kernel"
+    assert support.numba_support(np.squeeze) == "kernel"
     assert support.numba_support(np.linalg.norm) == "Numba"
-    assert support.numba_support(np.squeeze) == "no"
     assert support.numba_support(math.fmod) == "no"
 
 

@@ -434,3 +434,124 @@ def polyval(p, x):
 
 def symbolic_items(values):
     return any(isinstance(v, Sym) for v in values)
+
+
+# --- NaN-ignoring reductions, products, grids -------------------------------------------------
+
+
+def _finite_part(a):
+    """``a`` with its NaNs replaced by 0 (selected, not multiplied: no NaN leaks into a
+    derivative), and the mask of the values kept."""
+    keep = np.logical_not(np.isnan(a))
+    return np.where(keep, a, 0.0), keep
+
+
+@composite(np.nansum)
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    if constant(dtype, "dtype") is not None or out is not None:
+        raise UnsupportedError("np.nansum with dtype= or out=: not supported")
+    keepdims, axis = constant(keepdims, "keepdims"), constant(axis, "axis")
+    if ndim(a) == 0:
+        return _finite_part(a)[0]
+    y = reduce(np.sum, _finite_part(a)[0], axis)
+    return keep_axes(y, ndim(a), axes_of(axis, ndim(a))) if keepdims else y
+
+
+@composite(np.nanmean)
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """The mean of the values that are not NaN (NaN, as NumPy's, where all are NaN)."""
+    if constant(dtype, "dtype") is not None or out is not None:
+        raise UnsupportedError("np.nanmean with dtype= or out=: not supported")
+    keepdims, axis = constant(keepdims, "keepdims"), constant(axis, "axis")
+    if ndim(a) == 0:
+        return a
+    values, keep = _finite_part(a)
+    total, n = reduce(np.sum, values, axis), reduce(np.sum, rt.astype(keep, np.float64), axis)
+    y = total / n
+    return keep_axes(y, ndim(a), axes_of(axis, ndim(a))) if keepdims else y
+
+
+@composite(np.vdot)
+def vdot(a, b):
+    """The dot product of the flattened operands (real values: no conjugate)."""
+    return np.sum(np.ravel(a) * np.ravel(b)) if ndim(a) and ndim(b) else a * b
+
+
+@composite(np.linalg.multi_dot)
+def multi_dot(arrays, *, out=None):
+    """The chain of products, left to right (NumPy picks the cheapest order; the value is the
+    same up to rounding)."""
+    if out is not None:
+        raise UnsupportedError("np.linalg.multi_dot with out=: not supported")
+    items = list(arrays) if isinstance(arrays, (list, tuple)) or (isinstance(arrays, Sym) and arrays.is_tuple) else None
+    if items is None or len(items) < 2:
+        raise UnsupportedError("np.linalg.multi_dot needs a list of at least two arrays")
+    y = items[0]
+    for m in items[1:]:
+        y = np.dot(y, m)
+    return y
+
+
+# typed before it is expanded: on the dummies (singular matrices) NumPy's own would raise
+ABSTRACT_EVAL[np.linalg.matrix_power] = lambda a, n: a * 1.0
+
+
+@composite(np.linalg.matrix_power)
+def matrix_power(a, n):
+    """Repeated squaring for a constant integer ``n`` (the inverse's powers for n < 0)."""
+    n = constant(n, "n (the power)")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise UnsupportedError("np.linalg.matrix_power: the power must be an int")
+    if ndim(a) < 2:
+        raise UnsupportedError("np.linalg.matrix_power needs a matrix (or a stack of them)")
+    if n == 0:
+        return _identity_like(a)
+    base = np.linalg.inv(a) if n < 0 else a
+    n = abs(int(n))
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else np.matmul(result, base)
+        n >>= 1
+        if n:
+            base = np.matmul(base, base)
+    return result
+
+
+def _identity_like(a):
+    """The identity of ``a``'s matrices, stacked as ``a`` (a constant)."""
+    return call(np.eye, np.shape(a)[-1]) * np.ones_like(a)
+
+
+@composite(np.logspace)
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    if constant(dtype, "dtype") is not None or constant(axis, "axis") != 0:
+        raise UnsupportedError("np.logspace with dtype= or axis=: not supported")
+    return np.power(base, np.linspace(start, stop, num, endpoint=endpoint))
+
+
+@composite(np.meshgrid)
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Each 1-d coordinate broadcast along the other axes (copies; ``sparse=True``: the
+    reshaped coordinates)."""
+    indexing, sparse = constant(indexing, "indexing"), constant(sparse, "sparse")
+    if indexing not in ("xy", "ij"):
+        raise UnsupportedError(f"np.meshgrid with indexing={indexing!r}")
+    if any(ndim(x) != 1 for x in xi):
+        raise UnsupportedError("np.meshgrid of arrays that are not 1-d: not supported (np.ravel them)")
+    n = len(xi)
+    shaped = []
+    for k, x in enumerate(xi):
+        position = k if indexing == "ij" or n < 2 or k > 1 else 1 - k
+        shaped.append(x[tuple(slice(None) if j == position else None for j in range(n))])
+    if sparse:
+        return tuple(shaped)
+    ones = [np.ones_like(s) for s in shaped]
+    full = []
+    for k, s in enumerate(shaped):
+        out = s
+        for j, o in enumerate(ones):
+            if j != k:
+                out = out * o
+        full.append(out)
+    return tuple(full)
