@@ -680,3 +680,7 @@ def logspace_(a):
 def meshgrid_(a, b):
     X, Y = np.meshgrid(a, b)
     return X * np.sin(Y)
+
+
+def interp_(x, fp):
+    return np.interp(x, np.linspace(-1.1, 1.1, 5), fp)

@@ -120,8 +120,8 @@ def test_polyval_in_coefficients_and_points(backend):
 
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_grids_nan_reductions_and_matrix_products(backend):
-    """meshgrid, nanmean/nansum, matrix_power (a negative power), vdot, multi_dot, logspace:
-    composites in ops with rules, in one function (one numba compile)."""
+    """meshgrid, nanmean/nansum, matrix_power (a negative power), vdot, multi_dot, logspace,
+    interp: composites in ops with rules, in one function (one numba compile)."""
     rng = np.random.default_rng(8)
     args = (rng.uniform(-1.0, 1.0, 3), rng.uniform(-1.0, 1.0, 4), rng.uniform(-0.3, 0.3, (3, 3)) + 2.0 * np.eye(3))
     J = s2sad.jacrev(cf.grid_energy, argnums=(0, 1, 2), backend=backend)(*args)

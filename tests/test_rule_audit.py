@@ -309,6 +309,7 @@ CASES += [
     case("multi_dot-2d-2d", af.multi_dot_, [U((2, 3)), U((3, 3))]),
     case("matrix_power-2d", af.matrix_power_3, [U((3, 3))]), case("matrix_power-3d", af.matrix_power_3, [U((2, 3, 3))]),
     case("logspace-0d", af.logspace_, [U(())]), case("meshgrid-1d-1d", af.meshgrid_, [U((3,)), U((4,))]),
+    case("interp-0d", af.interp_, [U(()), U((5,))]), case("interp-2d", af.interp_, [U((2, 3)), U((5,))]),
 ]
 
 

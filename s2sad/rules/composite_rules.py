@@ -13,7 +13,7 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..trace import ABSTRACT_EVAL, Sym, call
 from ..trace import emit as _emit
-from . import composite
+from . import composite, constant_operands
 from .numpy_rules import axes_of
 
 REDUCTIONS = (np.sum, np.mean, np.max, np.min, np.amax, np.amin)  # (np.prod: below)
@@ -555,3 +555,28 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
                 out = out * o
         full.append(out)
     return tuple(full)
+
+
+# np.searchsorted gives indices (piecewise constant): no derivative through it
+constant_operands(np.searchsorted, 0)
+
+
+@composite(np.interp)
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """NumPy's piecewise-linear interpolation (``xp`` increasing): the segment of each point
+    found with np.searchsorted, then ``fp[j] + (fp[j+1] - fp[j]) / (xp[j+1] - xp[j]) * (x - xp[j])``;
+    ``left``/``right`` (default ``fp[0]``/``fp[-1]``) outside, selected (not multiplied).
+    Derivatives flow to ``x``, ``xp`` and ``fp``; at a sample point, the one-sided derivative of
+    the segment that starts there, as NumPy's formula picks it."""
+    if period is not None:
+        raise UnsupportedError("np.interp with period=: not supported")
+    if ndim(xp) != 1 or ndim(fp) != 1:
+        raise UnsupportedError("np.interp: xp and fp must be 1-d")
+    n = np.shape(xp)[0]
+    j = np.minimum(np.maximum(np.searchsorted(xp, x, side="right") - 1, 0), n - 2)  # (Numba: no int np.clip)
+    x0, x1, f0, f1 = xp[j], xp[j + 1], fp[j], fp[j + 1]
+    inside = f0 + (f1 - f0) / (x1 - x0) * (x - x0)
+    below = fp[0] if left is None else left
+    above = fp[-1] if right is None else right
+    y = np.where(x < xp[0], below, np.where(x > xp[-1], above, inside))
+    return y
