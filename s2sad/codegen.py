@@ -286,6 +286,8 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
         seq = types.get(args[0].name)
         if isinstance(seq, tuple) and seq and all(isinstance(e, np.ndarray) for e in seq):
             op = np.stack  # the same array; Numba builds arrays from tuples of scalars only
+        elif kernels and isinstance(seq, np.ndarray) and not stmt.kwargs and len(args) == 1:
+            return f"np.copy({atom(args[0])})"  # np.array of an array: a copy (Numba's takes sequences)
     parts = [_call_arg(a) for a in args] + [f"{k}={_call_arg(v)}" for k, v in stmt.kwargs.items()]
     return f"{callable_name(op)}({', '.join(parts)})"
 

@@ -363,6 +363,8 @@ class Forward(Derivative):
         if stmt.op is GETITEM and isinstance(stmt.args[0], Var) and stmt.args[0].name in self.tuples:
             k = stmt.args[1].value
             part = self.tuples[stmt.args[0].name][k]
+            if isinstance(part, Var) and part.name in self.tuples:  # a tuple in a tuple: its parts too
+                self.tuples[stmt.target] = self.tuples[part.name]
             d = self.dot(part)
             if d is None:
                 self.zeros_for(stmt.target)

@@ -483,6 +483,9 @@ class Normalizer:
                 raise self.error(node, f"call of {ast.unparse(func)}", "call a function")
             if is_complex_kind(op) or any(op is f for f in COMPLEX_FUNCTIONS):
                 raise self.error(node, f"{ast.unparse(func)} (complex values)", COMPLEX_ADVICE)
+            if (op is np.array or op is np.asarray) and len(node.args) == 1 and not node.keywords \
+                    and _nested_display(node.args[0]) and not _constant_display(node.args[0]):
+                return self._nested_array(node.args[0], out, hint)
             args = [self.expr(a, out, hint) for a in node.args]
         for kw in node.keywords:
             kwargs[kw.arg] = self.expr(kw.value, out, hint)
@@ -493,6 +496,16 @@ class Normalizer:
             # x.flatten() always copies (np.ravel may return a view that a write would go through)
             return self.emit(out, np.copy, [self.emit(out, op, args, kwargs, hint=hint)], hint=hint)
         return self.emit(out, op, args, kwargs, hint=hint)
+
+    def _nested_array(self, display, out, hint):
+        """``np.array([[x, y], [y, x]])`` (rows of values or arrays): each row an array, the
+        rows stacked along a new first axis, as NumPy builds it; no tuple of tuples is left for
+        the passes to index."""
+        if not _nested_display(display):
+            return self.emit(out, np.array, [self.expr(display, out, hint)], hint=hint)
+        rows = [self._nested_array(e, out, hint) if isinstance(e, (ast.List, ast.Tuple)) else self.expr(e, out, hint)
+                for e in display.elts]
+        return self.emit(out, np.stack, [self._tuple(rows, out, hint)], hint=hint)
 
     def _refuse_complex_call(self, call):
         """``np.fft.fft(x).real``: name the function without a rule, not the attribute after it."""
@@ -761,6 +774,20 @@ def is_complex_kind(value, strings=False) -> bool:
         except TypeError:
             return False
     return False
+
+
+def _nested_display(node):
+    """A list or tuple display with a list or tuple display among its items."""
+    return isinstance(node, (ast.List, ast.Tuple)) and any(isinstance(e, (ast.List, ast.Tuple)) for e in node.elts)
+
+
+def _constant_display(node):
+    """A display of number literals only (NumPy builds it as a constant, as before)."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return all(_constant_display(e) for e in node.elts)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _constant_display(node.operand)
+    return isinstance(node, ast.Constant)
 
 
 def _keywords_as_positions(op, args, kwargs):

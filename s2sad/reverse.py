@@ -215,6 +215,11 @@ class Reverse(Derivative):
                 self.defined.add(stmt.target)
                 if stmt.op is TUPLE:
                     self.tuples[stmt.target] = list(stmt.args)
+                elif stmt.op is GETITEM and isinstance(stmt.args[0], Var) and stmt.args[0].name in self.tuples \
+                        and isinstance(stmt.args[1], Const):
+                    part = self.tuples[stmt.args[0].name][stmt.args[1].value]
+                    if isinstance(part, Var) and part.name in self.tuples:  # a tuple in a tuple: its parts
+                        self.tuples[stmt.target] = self.tuples[part.name]
             elif isinstance(stmt, SetItem):
                 self._save_setitem(stmt)
                 self.b.append(stmt)

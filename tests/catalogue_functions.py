@@ -1524,6 +1524,19 @@ def tuple_unpack_then_square(x):
     return np.sum(np.sin(q * q)) * r
 
 
+def nested_tuple_rows(a, b):
+    # a tuple of tuples, read two levels deep: reverse mode dropped the derivative (zeros) and
+    # forward mode crashed in its generated code before session 10
+    t = ((a, b), (b * a, a))
+    return np.array(t[0]) * t[1][1]
+
+
+def array_of_nested_list(a, x):
+    # np.array of rows of values: the rows stacked
+    M = np.array([[a, x[0], x[2]], [x[1], a * a, 1.0], [x[2], x[0], a]])
+    return M @ x
+
+
 # ----------------------------------------------------------------------------------------------
 # 20. Ordinary small programs
 # ----------------------------------------------------------------------------------------------

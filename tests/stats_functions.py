@@ -287,15 +287,15 @@ def returns_compounded(r):
     return np.cumprod(1.0 + r, axis=0)[-1]
 
 
-# --- refusals -------------------------------------------------------------------------------
-
-
 def average_returned(x, w):
     return np.average(x, weights=w, returned=True)
 
 
 def diff_prepend(x):
     return np.diff(x, prepend=0.0)
+
+
+# --- refusals -------------------------------------------------------------------------------
 
 
 def cumprod_dtype(x):

@@ -100,6 +100,7 @@ NUMBA_SAMPLE = [
     "write_scalar_broadcast",
     "where_sqrt_of_negative",
     "zero_d_accumulated_in_loop",
+    "nested_tuple_rows",
 ]
 NUMBA_MODES = ("jacfwd", "jacrev", "jvp", "vjp")
 KNOWN_FAILURES_NUMBA = {}

@@ -124,6 +124,9 @@ LINALG = [
     # cholesky, eigh (symmetric positive definite, distinct eigenvalues)
     S(lf.cholesky_, args(SPD((3, 3))), 0, (LA.cholesky,), lf.cholesky_total),
     S(lf.cholesky_, args(SPD((2, 3, 3))), 0, (LA.cholesky,), lf.cholesky_total),
+    # upper=True: NumPy factors the upper triangle (the lower one's derivative is exactly 0)
+    S(lf.cholesky_upper, args(SPD((3, 3))), 0, (LA.cholesky,)),
+    S(lf.cholesky_upper, args(SPD((2, 3, 3))), 0, (LA.cholesky,)),
     S(lf.eigh_values, args(SPD((3, 3))), 0, (LA.eigh, rt.eigh_values)),
     S(lf.eigh_vectors, args(SPD((3, 3))), 0, (LA.eigh, rt.eigh_vectors), lf.eigh_total),
     S(lf.eigh_vectors, args(SPD((2, 3, 3))), 0, (LA.eigh, rt.eigh_vectors), lf.eigh_total),
@@ -314,7 +317,6 @@ def test_second_order_rows_cover_the_helpers():
 REFUSED = [
     (lf.svd_default, SVD((4, 3)), "full_matrices=False"),
     (lf.qr_complete, SVD((4, 3)), "mode='complete'"),
-    (lf.cholesky_upper, SPD((3, 3)), "upper=True"),
     (lf.norm_ord0, DISTINCT((4,)), "ord=0"),
     # (NumPy itself refuses these when s2sad types the call: the message is NumPy's)
     (lf.norm_matrix_ord3, U((3, 3)), "Invalid norm order"),

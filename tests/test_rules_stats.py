@@ -156,6 +156,9 @@ ROWS += [
     R(sf.average_weights, [U((3, 4)), U((3, 4), 0.5, 1.5)], (np.average,)),
     R(sf.average_weights_1d, [U((2, 4, 3)), U((4,), 0.5, 1.5)], (np.average,)),
     R(sf.average_weights_all, [U((5,)), U((5,), 0.5, 1.5)], (np.average,)),
+    R(sf.average_returned, [U((5,)), U((5,), 0.5, 1.5)], (np.average,)),
+    R(sf.diff_prepend, [U((5,))], (np.diff,)),
+    R(sf.diff_prepend, [U((2, 3))], (np.diff,)),
     R(sf.average_keepdims, [U((2, 3)), U((3,), 0.5, 1.5)], (np.average,)),
     R(sf.average_constant_weights, [U((4, 2))], (np.average,)),
     R(sf.mean_keepdims_method, [U((2, 3, 4))], (np.mean,)),
@@ -376,8 +379,6 @@ def test_fmax_skips_nan():
 # --- refusals ------------------------------------------------------------------------------------
 
 REFUSED = [
-    (sf.average_returned, (np.ones(3), np.ones(3)), "returned=True"),
-    (sf.diff_prepend, (np.ones(3),), "prepend"),
     (sf.cumprod_dtype, (np.ones(3),), "dtype"),
     (sf.cumsum_dtype, (np.ones((2, 3)),), "dtype"),
     (sf.prod_axis_variable, (np.ones((2, 3)), 1), "axis"),

@@ -251,20 +251,35 @@ def prod(a, axis=None, dtype=None, keepdims=False):
 @composite(np.diff)
 def diff(a, n=1, axis=-1, prepend=_NO_VALUE, append=_NO_VALUE):
     n = constant(n, "n")
-    if prepend is not _NO_VALUE or append is not _NO_VALUE:
-        raise UnsupportedError("np.diff with prepend= or append=: not supported; np.concatenate them first")
     nd = ndim(a)
     if nd == 0:
         raise UnsupportedError("np.diff of a 0-d value (NumPy needs one axis at least)")
     if not isinstance(n, int) or n < 0:
         raise UnsupportedError(f"np.diff with n={n!r}: n must be a non-negative int")
     ax = _axis(axis, nd, "np.diff")
+    if prepend is not _NO_VALUE or append is not _NO_VALUE:  # joined along the axis first, as NumPy's
+        parts = [_along(prepend, a, ax)] if prepend is not _NO_VALUE else []
+        parts.append(a)
+        if append is not _NO_VALUE:
+            parts.append(_along(append, a, ax))
+        a = np.concatenate(tuple(parts), axis=ax)
     upper = (slice(None),) * ax + (slice(1, None),)
     lower = (slice(None),) * ax + (slice(None, -1),)
     y = a
     for _ in range(n):
         y = y[upper] - y[lower]
     return y
+
+
+def _along(value, a, ax):
+    """np.diff's prepend/append value as a block to join to ``a`` along ``ax``: an array of
+    ``a``'s rank as it is, anything else broadcast to ``a``'s shape with length 1 along ``ax``."""
+    if isinstance(value, (list, tuple)):
+        value = _emit(np.array, tuple(float(v) for v in value)) if not symbolic_items(value) else call(np.array, value)
+    if ndim(value) == ndim(a):
+        return value
+    one = a[(slice(None),) * ax + (slice(0, 1),)]
+    return np.ones_like(one) * value  # (np.ones_like: a constant)
 
 
 @composite(np.ptp)
@@ -282,8 +297,18 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """sum(a * w) / sum(w) along ``axis`` (np.mean without weights); 1-d weights along one
     axis broadcast along it, as NumPy's."""
     axis, returned, keepdims = constant(axis, "axis"), constant(returned, "returned"), constant(keepdims, "keepdims")
-    if returned:
-        raise UnsupportedError("np.average with returned=True: not supported; compute np.sum(weights) beside it")
+    if returned:  # (the average, the sum of the weights broadcast to its shape), as NumPy's
+        y = average(a, axis=axis, weights=weights, keepdims=keepdims)
+        if weights is None:
+            total = np.ones_like(y) * count(a, axes_of(axis, ndim(a)))
+        else:
+            w = weights if not isinstance(weights, (tuple, list)) else _emit(np.array, tuple(float(v) for v in weights))
+            if ndim(w) == ndim(a):
+                total = reduce(np.sum, w, axis)
+                total = keep_axes(total, ndim(a), axes_of(axis, ndim(a))) if keepdims and ndim(a) else total
+            else:
+                total = np.sum(w) * np.ones_like(y)
+        return y, total
     if keepdims is _NO_VALUE:
         keepdims = False
     nd = ndim(a)
@@ -580,3 +605,18 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     above = fp[-1] if right is None else right
     y = np.where(x < xp[0], below, np.where(x > xp[-1], above, inside))
     return y
+
+
+@composite(np.reshape)
+def reshape_fortran(a, shape=None, order="C", **kwargs):
+    """``order='F'``: NumPy reads and writes the elements first index fastest: the C-order
+    reshape of the reversed axes, reversed back."""
+    if constant(order, "order") != "F" or kwargs:
+        return NotImplemented
+    shape = constant(shape, "shape") if not isinstance(shape, Sym) else shape
+    if isinstance(shape, Sym):
+        raise UnsupportedError("np.reshape with order='F' and a shape computed at run time: not supported")
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    reversed_a = np.transpose(a, tuple(range(ndim(a)))[::-1]) if ndim(a) > 1 else a
+    y = np.reshape(reversed_a, shape[::-1])
+    return np.transpose(y, tuple(range(len(shape)))[::-1]) if len(shape) > 1 else y

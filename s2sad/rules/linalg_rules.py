@@ -325,8 +325,17 @@ def _half_lower(x):
 
 
 def _cholesky_upper(upper):
-    if constant(upper, "upper"):
-        raise UnsupportedError("np.linalg.cholesky(..., upper=True): not supported yet; use the lower factor's transpose")
+    if constant(upper, "upper"):  # (the composite below rewrites upper=True)
+        raise UnsupportedError("np.linalg.cholesky(..., upper=True) reached its rule: an internal error")
+
+
+@composite(np.linalg.cholesky)
+def cholesky_upper(a, upper=False):
+    """``upper=True``: NumPy factors the upper triangle, U^T U; U is the transpose of the lower
+    factor of a's transpose (whose lower triangle is a's upper one)."""
+    if not constant(upper, "upper"):
+        return NotImplemented
+    return mT(np.linalg.cholesky(mT(a)))
 
 
 @tangent_rule(np.linalg.cholesky)

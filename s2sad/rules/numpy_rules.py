@@ -14,7 +14,7 @@ import numpy as np
 from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
-from ..trace import ABSTRACT_EVAL, _getitem, call
+from ..trace import ABSTRACT_EVAL, Sym, _getitem, call
 from . import LINEAR, SINGULAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
 
 
@@ -894,16 +894,23 @@ def stack_adjoint(y_bar, arrays, axis=0, y=None):
     return tuple(y_bar[(slice(None),) * axis + (k,)] for k in range(len(arrays)))
 
 
+def _items(value):
+    """A tuple-valued symbol (a tuple read from another tuple) as the tuple of its items."""
+    return tuple(value) if isinstance(value, Sym) and value.is_tuple else value
+
+
 @tangent_rule(np.array)
 def array_tangent(object, y=None, object_dot=None):
     # np.array of a sequence is np.stack along a new first axis
-    if not isinstance(object, tuple):
-        return object_dot
+    object, object_dot = _items(object), _items(object_dot)
+    if not isinstance(object, tuple) or not isinstance(object_dot, tuple):
+        return object_dot  # (an array, or one tangent for the whole sequence: zeros)
     return stack_tangent(object, 0, y, object_dot)
 
 
 @adjoint_rule(np.array, "object")
 def array_adjoint(y_bar, object, y=None):
+    object = _items(object)
     if not isinstance(object, tuple):
         return y_bar
     return stack_adjoint(y_bar, object, 0, y)
