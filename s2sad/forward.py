@@ -357,6 +357,10 @@ class Forward(Derivative):
         if stmt.op is TUPLE:
             self.tuples[stmt.target] = list(stmt.args)
             return
+        if stmt.op is COPY and isinstance(stmt.args[0], Var) and stmt.args[0].name in self.tuples:
+            self.tuples[stmt.target] = self.tuples[stmt.args[0].name]  # a copy of a tuple: the same parts
+            return
+        self.tuples.pop(stmt.target, None)
         if stmt.target not in self.varied:
             self.dots.pop(stmt.target, None)
             return

@@ -837,7 +837,8 @@ class _Gen:
         if b is None:
             return False
         lst = self.fresh("lst")
-        how = self.draw(st.sampled_from(["index", "np_sum", "stack", "loop", "tuple_loop", "concat"]))
+        how = self.draw(st.sampled_from(["index", "np_sum", "stack", "loop", "tuple_loop", "concat", "nested",
+                                          "nested_array"]))
         if how == "concat" and len(sa) != 1:
             how = "index"
         if how == "index":
@@ -845,6 +846,11 @@ class _Gen:
             self.assign(self.fresh(), f"{lst}[0] * {lst}[1] + {lst}[1]", sa)
         elif how == "np_sum":
             self.assign(self.fresh(), f"np.sum([{a}, {b}])", ())
+        elif how == "nested":  # a tuple of tuples, read two levels deep
+            self.emit(f"{lst} = (({a}, {b}), ({b}, {a} * {b}))")
+            self.assign(self.fresh(), f"{lst}[0][1] * {lst}[1][1] + np.sin({lst}[1][0])", sa)
+        elif how == "nested_array":  # np.array of rows: shape (2, 2) + the items' shape
+            self.assign(self.fresh(), f"np.array([[{a}, {b}], [{b} * {a}, np.cos({a})]])", (2, 2) + sa)
         elif how == "stack":
             self.assign(self.fresh(), f"np.stack([{a}, np.sin({b})])", (2,) + sa)
         elif how == "concat":
@@ -1479,7 +1485,7 @@ def main(argv=None):
     )
     parser.add_argument("--exclude", default="", help="comma-separated patterns not to write")
     parser.add_argument("--start", type=int, default=0, help="generate but do not check programs before this index")
-    parser.add_argument("--show", type=int, default=None, help="print program K of the campaign; check nothing")
+    parser.add_argument("--show", type=int, default=None, help="print program K of the campaign (the same --n, --seed and --patterns: Hypothesis draws depend on them); check nothing")
     parser.add_argument("--shrink-seconds", type=float, default=60.0, help="shrinking budget per failure class")
     opts = parser.parse_args(argv)
     chosen = {"all": set(PATTERNS), "ci": set(CI_PATTERNS), "none": set()}.get(opts.patterns)

@@ -135,3 +135,20 @@ REGRESSIONS["reg_numba_where_of_numbers"] = dict(
     fn=reg_numba_where_of_numbers, shapes=[()], seed=1, control=True,
     backends=("python", "numba"), failure="jacfwd: S2SADError (numba could not compile)", numba_second_order=False,
 )
+
+
+# Found by the generator once it wrote tuples of tuples (session 10): reverse mode had given a
+# zero derivative for them, forward mode crashed; after that fix the Hessian still crashed
+# ("cannot infer the type of transpose(float64[3d], tuple)"): forward mode did not follow a copy
+# of a tuple read from a tuple.
+def reg_nested_tuple_hessian(x0):
+    v3 = np.sin(x0)
+    lst6 = ((x0, v3), (v3, x0 * v3))
+    v7 = lst6[0][1] * lst6[1][1] + np.sin(lst6[1][0])
+    return np.sum(v7)
+
+
+REGRESSIONS["reg_nested_tuple_hessian"] = dict(
+    fn=reg_nested_tuple_hessian, shapes=[(3,)], seed=2, control=False,
+    backends=("python", "numba"), failure="hessian: S2SADError (python); jacrev zero", numba_second_order=False,
+)
