@@ -323,6 +323,10 @@ def linspace_(a, b):
     return np.linspace(a, b, 5)
 
 
+def linspace_axis(a, b):
+    return np.linspace(a, b, 3, endpoint=False, axis=-1)
+
+
 def linspace_open(a, b):
     return np.linspace(a, b, num=4, endpoint=False)
 

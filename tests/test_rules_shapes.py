@@ -194,6 +194,8 @@ SPECS = [
     S(sf.linspace_, args(U(()), U(())), (0, 1)),
     S(sf.linspace_open, args(U(()), U(())), (0, 1)),
     S(sf.linspace_use, args(U(()), U(())), (0, 1)),
+    S(sf.linspace_, args(U((2,)), U((3, 2))), (0, 1)),
+    S(sf.linspace_axis, args(U((2, 3)), U(())), (0, 1)),
     # splitting
     S(sf.split_int, args(U((4,))), 0),
     S(sf.split_int, args(U((4, 3))), 0),
@@ -338,7 +340,6 @@ REFUSED = [  # function, arguments, what the message says
     (sf.repeat_variable, (np.ones(3), 2), "repeats must be a constant"),
     (sf.einsum_sublists, (np.ones((2, 3)),), "subscripts-string form"),
     (sf.einsum_variable, (np.ones((2, 3)),), "string literal"),
-    (sf.linspace_, (np.ones(2), np.ones(2)), "array endpoints"),
     (sf.diag_1d, (np.ones((2, 2, 2)),), "1- or 2-d"),  # (NumPy's message, at type inference)
     # np.flip returns a view: a write through it into the argument (refused, as for x[::-1])
     (sf.flip_write, (np.ones(3),), "view"),

@@ -742,12 +742,14 @@ def take_(a, indices, axis=None, out=None, mode="raise"):
 @shape_composite(np.linspace)
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     num = constant(num, "num")
-    if constant(retstep, "retstep") or constant(axis, "axis") != 0:
-        raise UnsupportedError("np.linspace with retstep=True or an axis: not supported")
+    if constant(retstep, "retstep"):
+        raise UnsupportedError("np.linspace with retstep=True: not supported")
     if dtype is not None and np.dtype(dtype).kind != "f":
         raise UnsupportedError("np.linspace with a differentiated endpoint and a non-float dtype: not supported")
     if ndim(start) or ndim(stop):
-        raise UnsupportedError("np.linspace of array endpoints: not supported (scalars only)")
+        return _linspace_arrays(start, stop, int(num), bool(constant(endpoint, "endpoint")), constant(axis, "axis"))
+    if constant(axis, "axis") not in (0, -1):
+        raise UnsupportedError(f"np.linspace: axis {axis} is out of bounds for scalar endpoints")
     num = int(num)
     if num < 0:
         raise UnsupportedError("np.linspace: num must be non-negative")
@@ -762,6 +764,23 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         return emit(np.arange, num) * step + start
     first = emit(np.arange, num - 1) * step + start  # as NumPy: k * step + start, the last one stop
     return np.concatenate((first, full((1,), stop * 1.0)))
+
+
+def _linspace_arrays(start, stop, num, endpoint, axis):
+    """Array endpoints: ``num`` samples along a new axis 0 (``k * step + start``, the last
+    one ``stop``, as NumPy's), then moved to ``axis``."""
+    start, stop = lift(start), lift(stop)
+    rank = max(ndim(start), ndim(stop))
+    if num < 2:
+        raise UnsupportedError("np.linspace of array endpoints with num < 2: not supported")
+    div = num - 1 if endpoint else num
+    step = (stop - start) / div
+    k = emit(np.arange, num - 1 if endpoint else num)[(slice(None),) + (None,) * rank]
+    y = k * step + start
+    if endpoint:
+        last = stop * np.ones_like(start + stop)  # stop, broadcast as the samples (np.ones_like: a constant)
+        y = np.concatenate((y, last[None]), axis=0)
+    return move_to(y, 0, normalize_axis(axis, rank + 1))
 
 
 # --- splitting --------------------------------------------------------------------------------
