@@ -180,6 +180,14 @@ def pad_edge(x):
     return np.pad(x, 1, mode="edge")
 
 
+def pad_edge_pairs(x):
+    return np.pad(x, ((0, 2), (3, 1)), mode="edge")
+
+
+def pad_reflect(x):
+    return np.pad(x, 1, mode="reflect")
+
+
 # --- diagonals, triangles --------------------------------------------------------------------
 def diag_1d(v):
     return np.diag(v)

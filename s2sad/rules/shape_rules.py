@@ -401,11 +401,11 @@ def tile(A, reps):
 @shape_composite(np.pad)
 def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     mode = constant(mode, "mode")
-    if mode != "constant" or kwargs:
+    if mode not in ("constant", "edge") or kwargs:
         raise UnsupportedError(
             f"np.pad with mode={mode!r}{' and ' + ', '.join(kwargs) if kwargs else ''}: only mode='constant' "
-            "with constant widths is supported; build other paddings with np.concatenate of slices "
-            "(mode='edge': x[:1] repeated; mode='reflect': x[1:k+1][::-1])"
+            "and mode='edge' with constant widths are supported; build other paddings with np.concatenate of "
+            "slices (mode='reflect': x[1:k+1][::-1])"
         )
     n = ndim(array)
     if n == 0:
@@ -427,9 +427,14 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
             continue
         s = sizes(y)
         pieces = []
-        for width, value in ((before, values[ax][0]), (after, values[ax][1])):
-            shape = tuple(width if k == ax else s[k] for k in range(n))
-            pieces.append(full(shape, value, dtype=array.dtype) if width else None)
+        for width, value, edge in ((before, values[ax][0], slice(0, 1)), (after, values[ax][1], slice(-1, None))):
+            if not width:
+                pieces.append(None)
+            elif mode == "edge":  # the first (last) slice along the axis, repeated
+                pieces.append(np.concatenate((take(y, ax, edge),) * width, axis=ax) if width > 1 else take(y, ax, edge))
+            else:
+                shape = tuple(width if k == ax else s[k] for k in range(n))
+                pieces.append(full(shape, value, dtype=array.dtype))
         joined = [p for p in (pieces[0], y, pieces[1]) if p is not None]
         y = np.concatenate(tuple(joined), axis=ax)
     return np.copy(y) if y is array else y
