@@ -442,6 +442,16 @@ def _register():
             return 0
         return impl
 
+    @numba_overload(runtime.require_at_least, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
+    def require_at_least_impl(size, n, message):
+        text = getattr(message, "literal_value", "s2sad: an operand too short")
+
+        def impl(size, n, message):
+            if size < n:
+                raise SizeRefusal(text)
+            return 0
+        return impl
+
     @numba_overload(runtime.require_unit_axes, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
     def require_unit_axes_impl(x, axes, message):
         text = getattr(message, "literal_value", "s2sad: an operand whose size-1 axes differ")

@@ -213,6 +213,15 @@ def require_size(size, n, message):
 
 
 @primitive
+def require_at_least(size, n, message):
+    """Guard of a composite whose slices need ``size >= n`` (np.pad mode='reflect'): else the
+    refusal ``message``, before anything is computed from the operand."""
+    if size < n:
+        raise SizeRefusal(message)
+    return 0
+
+
+@primitive
 def require_unit_axes(x, axes, message):
     """Guard of np.squeeze without axis (composite_rules.squeeze): the size-1 axes of ``x``
     are exactly ``axes``, those the code was built to squeeze; else the refusal ``message``."""
@@ -226,7 +235,8 @@ check_diag.abstract_eval = lambda n: 0
 check_no_unit_dims.abstract_eval = lambda x: 0
 require_size.abstract_eval = lambda size, n, message: 0
 require_unit_axes.abstract_eval = lambda x, axes, message: 0
-GUARDS = (check_diag, check_no_unit_dims, require_size, require_unit_axes)
+require_at_least.abstract_eval = lambda size, n, message: 0
+GUARDS = (check_diag, check_no_unit_dims, require_size, require_at_least, require_unit_axes)
 
 
 @primitive
@@ -338,7 +348,7 @@ def drop_index(ndim, positions):
     return tuple(0 if k in dropped else slice(None) for k in range(ndim))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, require_unit_axes, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, require_at_least, require_unit_axes, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
 
 
 def _scatter_type(ct, x, *index):

@@ -188,6 +188,14 @@ def pad_reflect(x):
     return np.pad(x, 1, mode="reflect")
 
 
+def pad_reflect_pairs(x):
+    return np.pad(x, ((2, 1), (0, 3)), mode="reflect")
+
+
+def pad_reflect_wide(x):
+    return np.pad(x, 3, mode="reflect")  # NumPy reflects twice on a length-3 axis
+
+
 # --- diagonals, triangles --------------------------------------------------------------------
 def diag_1d(v):
     return np.diag(v)

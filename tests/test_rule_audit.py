@@ -477,7 +477,8 @@ PIECEWISE_CONSTANT = {
     # runtime helpers
     rt.basis: "seeds", rt.seed: "seeds", rt.zeros_batch: "zeros", rt.one: "the constant 1",
     rt.new_tape: "a tape whose fill is overwritten before it is read", rt.check_diag: "a guard",
-    rt.check_no_unit_dims: "a guard", rt.require_size: "a guard", rt.require_unit_axes: "a guard",
+    rt.check_no_unit_dims: "a guard", rt.require_size: "a guard", rt.require_at_least: "a guard",
+    rt.require_unit_axes: "a guard",
     rt.slogdet_sign: "the sign of a determinant (issue 17: np.linalg.slogdet's first result)",
 }
 

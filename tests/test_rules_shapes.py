@@ -139,6 +139,8 @@ SPECS = [
     S(sf.pad_pairs, args(U((2, 3))), 0, numba=True),
     S(sf.pad_edge, args(U((3,))), 0),
     S(sf.pad_edge_pairs, args(U((2, 3))), 0),
+    S(sf.pad_reflect, args(U((4,))), 0),
+    S(sf.pad_reflect_pairs, args(U((3, 4))), 0, numba=True),
     S(sf.pad_value, args(U((3,)), U(())), (0, 1)),
     S(sf.pad_value, args(U((2, 2)), U(())), (0, 1)),
     # diagonals, triangles
@@ -335,7 +337,7 @@ def test_shape_rule(spec, backend):
 # --- refusals and run-time errors ---------------------------------------------------------------
 
 REFUSED = [  # function, arguments, what the message says
-    (sf.pad_reflect, (np.ones(3),), "mode='reflect'"),
+    (sf.pad_reflect_wide, (np.ones(3),), "mode='reflect' with a width of 3"),
     (sf.einsum_ellipsis, (np.ones((2, 3)),), "ellipsis"),
     # which axes have size 1 decides the result's rank, and types are ranks (trace.py)
     (sf.squeeze_all, (np.ones((3, 1)),), "squeeze without axis"),

@@ -1225,7 +1225,7 @@ nondifferentiable(
     # constructors from shapes alone (values never read)
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye, np.identity,
     # runtime: seeds and zeros, guards, and the tape's initial fill (overwritten before it is read)
-    rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, rt.check_diag, rt.check_no_unit_dims, rt.require_size, rt.require_unit_axes,
+    rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, rt.check_diag, rt.check_no_unit_dims, rt.require_size, rt.require_at_least, rt.require_unit_axes,
 )
 
 

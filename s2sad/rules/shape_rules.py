@@ -373,6 +373,21 @@ def require_size(size, n, what):
     rt.require_size(size, n, message)
 
 
+def require_at_least(size, n, what):
+    """The refusal of ``what`` unless ``size >= n``: checked now for a constant size, else by
+    the generated code (a guard simplify keeps)."""
+    from .. import runtime as rt
+    from ..errors import where
+
+    builder = innermost()
+    message = f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: {what}"
+    if not isinstance(size, Sym):
+        if size < n:
+            raise UnsupportedError(message)
+        return
+    rt.require_at_least(size, n, message)
+
+
 def exactly(size, n):
     """``np.arange(size)``, through a reshape to ``(n,)``: ValueError at run time (as NumPy
     raises for these functions) unless ``size == n``."""
@@ -401,11 +416,11 @@ def tile(A, reps):
 @shape_composite(np.pad)
 def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     mode = constant(mode, "mode")
-    if mode not in ("constant", "edge") or kwargs:
+    if mode not in ("constant", "edge", "reflect") or kwargs:
         raise UnsupportedError(
-            f"np.pad with mode={mode!r}{' and ' + ', '.join(kwargs) if kwargs else ''}: only mode='constant' "
-            "and mode='edge' with constant widths are supported; build other paddings with np.concatenate of "
-            "slices (mode='reflect': x[1:k+1][::-1])"
+            f"np.pad with mode={mode!r}{' and ' + ', '.join(kwargs) if kwargs else ''}: only the modes 'constant', "
+            "'edge' and 'reflect' with constant widths are supported; build other paddings with np.concatenate "
+            "of slices"
         )
     n = ndim(array)
     if n == 0:
@@ -432,6 +447,11 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
                 pieces.append(None)
             elif mode == "edge":  # the first (last) slice along the axis, repeated
                 pieces.append(np.concatenate((take(y, ax, edge),) * width, axis=ax) if width > 1 else take(y, ax, edge))
+            elif mode == "reflect":  # the slices after the edge, mirrored; NumPy reflects again past the far end
+                require_at_least(s[ax], width + 1, f"np.pad mode='reflect' with a width of {width} on an axis "
+                                 f"shorter than {width + 1}: not supported (NumPy reflects again there)")
+                mirrored = slice(width, 0, -1) if edge.start == 0 else slice(-2, -width - 2, -1)
+                pieces.append(take(y, ax, mirrored))
             else:
                 shape = tuple(width if k == ax else s[k] for k in range(n))
                 pieces.append(full(shape, value, dtype=array.dtype))
