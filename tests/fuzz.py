@@ -1452,7 +1452,8 @@ def campaign(
     if verbose:
         nfail = sum(map(len, stats["failures"].values()))
         print(
-            f"\n{stats['tried']} programs tried ({backend}, seed {seed}) in {elapsed:.1f} s: "
+            f"\n{stats['tried'] - stats.get('not_run', 0)} programs tried ({backend}, seed {seed}"
+            f"{f', programs {start} on' if start else ''}) in {elapsed:.1f} s: "
             f"{stats['checked']} checked, {stats['skipped']} skipped (no smooth input), "
             f"{stats['refused']} second-order refusals (accepted), "
             f"{stats.get('refused_by_design', 0)} refused by design with file:line (of the skipped), "
