@@ -18,20 +18,11 @@ from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
 from . import LINEAR, composite, constant_operands
+from .composite_rules import constant, ndim
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
 # almost everywhere (the gathers that use it carry the derivative)
 constant_operands(np.argsort, 0)
-
-
-def constant(value, name):
-    if isinstance(value, Sym):
-        raise UnsupportedError(f"{name} must be a constant (it decides the result's shape), not a variable")
-    return value
-
-
-def ndim(x):
-    return x.ndim if isinstance(x, Sym) else np.ndim(x)
 
 
 def symbolic(*values):
@@ -359,33 +350,28 @@ def repeat(a, repeats, axis=None):
 
 
 def require_size(size, n, what):
-    """The refusal of ``what`` unless ``size == n``: checked now for a constant size, else by
-    the generated code (a guard simplify keeps), before anything is computed from it."""
-    from .. import runtime as rt
-    from ..errors import where
-
-    builder = innermost()
-    message = f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: {what}"
-    if not isinstance(size, Sym):
-        if size != n:
-            raise UnsupportedError(message)
-        return
-    rt.require_size(size, n, message)
+    """The refusal of ``what`` unless ``size == n``."""
+    _size_guard(size, n, what, exact=True)
 
 
 def require_at_least(size, n, what):
-    """The refusal of ``what`` unless ``size >= n``: checked now for a constant size, else by
-    the generated code (a guard simplify keeps)."""
+    """The refusal of ``what`` unless ``size >= n``."""
+    _size_guard(size, n, what, exact=False)
+
+
+def _size_guard(size, n, what, exact):
+    """Checked now for a constant size, else by the generated code (``rt.require_size`` /
+    ``rt.require_at_least``: guards simplify keeps), before anything is computed from it; the
+    refusal names the user's line."""
     from .. import runtime as rt
     from ..errors import where
 
     builder = innermost()
     message = f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: {what}"
-    if not isinstance(size, Sym):
-        if size < n:
-            raise UnsupportedError(message)
-        return
-    rt.require_at_least(size, n, message)
+    if isinstance(size, Sym):
+        (rt.require_size if exact else rt.require_at_least)(size, n, message)
+    elif size != n if exact else size < n:
+        raise UnsupportedError(message)
 
 
 def exactly(size, n):
