@@ -30,6 +30,11 @@ def ndim(x):
     return x.ndim if isinstance(x, Sym) else np.ndim(x)
 
 
+def symbolic(*values):
+    """Is any of ``values`` (nested in tuples and lists) a value of the generated code?"""
+    return any(isinstance(v, Sym) or (isinstance(v, (tuple, list)) and symbolic(*v)) for v in values)
+
+
 def keep_axes(y, nd, axes):
     """The result ``y`` of a reduction over ``axes`` of a rank-``nd`` array, with the reduced
     axes kept as size-1 axes (NumPy's ``keepdims=True``)."""
@@ -275,7 +280,7 @@ def _along(value, a, ax):
     """np.diff's prepend/append value as a block to join to ``a`` along ``ax``: an array of
     ``a``'s rank as it is, anything else broadcast to ``a``'s shape with length 1 along ``ax``."""
     if isinstance(value, (list, tuple)):
-        value = _emit(np.array, tuple(float(v) for v in value)) if not symbolic_items(value) else call(np.array, value)
+        value = _emit(np.array, tuple(float(v) for v in value)) if not symbolic(value) else call(np.array, value)
     if ndim(value) == ndim(a):
         return value
     one = a[(slice(None),) * ax + (slice(0, 1),)]
@@ -443,7 +448,7 @@ def polyval(p, x):
     """Horner's rule as a linear recurrence along the coefficients (``rt.linear_scan``:
     ``z[k] = x * z[k - 1] + p[k]``, no division, every order): derivatives flow to the
     coefficients and to the points. ``p`` is 1-d (highest power first), ``x`` any shape."""
-    if isinstance(p, (list, tuple, np.ndarray)) and not symbolic_items(p):
+    if isinstance(p, (list, tuple, np.ndarray)) and not symbolic(p):
         if np.ndim(p) != 1:
             raise UnsupportedError("np.polyval: the coefficients must be a 1-d array")
         p = _emit(np.array, tuple(float(v) for v in p))  # a constant array of the generated code
@@ -457,8 +462,6 @@ def polyval(p, x):
     return rt.linear_scan(xe, b)[(slice(None),) * nx + (-1,)]
 
 
-def symbolic_items(values):
-    return any(isinstance(v, Sym) for v in values)
 
 
 # --- NaN-ignoring reductions, products, grids -------------------------------------------------

@@ -18,15 +18,11 @@ from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
 from . import LINEAR, composite, constant_operands
-from .composite_rules import constant, ndim
+from .composite_rules import constant, ndim, symbolic
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
 # almost everywhere (the gathers that use it carry the derivative)
 constant_operands(np.argsort, 0)
-
-
-def symbolic(*values):
-    return any(isinstance(v, Sym) or (isinstance(v, (tuple, list)) and symbolic(*v)) for v in values)
 
 
 def shape_composite(*ops):
