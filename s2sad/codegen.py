@@ -394,5 +394,8 @@ def emit_source(fn, doc: str | None = None, kernels: bool = False) -> str:
         out.append(f'    """{doc}"""')
     block(fn.body, 1, out, fn, [None], kernels)
     text = "\n".join(out) + "\n"
-    ast.parse(text)  # the generated code is valid Python, or this is our bug
+    from .parse import AST_LOCK
+
+    with AST_LOCK:
+        ast.parse(text)  # the generated code is valid Python, or this is our bug
     return text

@@ -19,12 +19,17 @@ import functools
 import inspect
 import linecache
 import textwrap
+import threading
 import types
 from dataclasses import dataclass, field
 
 import gast
 
 from .errors import SourceError, UnsupportedError, unsupported, where
+
+# CPython 3.11 before 3.11.8 raises "SystemError: AST constructor recursion depth mismatch" when
+# threads parse at the same time (gh-106905): every ast.parse of s2sad holds this lock
+AST_LOCK = threading.Lock()
 
 # statements and expressions outside the supported subset, with what to do instead
 UNSUPPORTED_SYNTAX = {
@@ -233,7 +238,8 @@ def parse(fn) -> Parsed:
             ) from None
         source = textwrap.dedent("".join(lines))
         name = None
-    module = gast.parse(source)
+    with AST_LOCK:
+        module = gast.parse(source)
     tree = module.body[0]
     if not isinstance(tree, gast.FunctionDef):
         raise SourceError(f"{base.__qualname__}: expected a def, found {type(tree).__name__}")
@@ -268,7 +274,8 @@ def lambda_source(fn):
             "with exec have none: put it in a .py file"
         )
     try:
-        module = ast.parse(text)
+        with AST_LOCK:
+            module = ast.parse(text)
     except SyntaxError as exc:
         raise SourceError(f"{where(filename, line)}: cannot parse the file this lambda comes from ({exc})") from None
     names = {}
