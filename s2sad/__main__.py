@@ -85,9 +85,9 @@ def main(argv=None):
             g = getattr(api, args.mode)(fn, argnums, backend="python")
         if args.mode == "jvp":
             g.argnums = nums
-            ir = g.ir_for(tuple(examples))
+            ir = g.ir_for(tuple(examples), False, g.arg_shapes(examples))
         elif args.mode == "vjp":
-            ir = g.ir_for(tuple(examples))
+            ir = g.ir_for(tuple(examples), False, g.arg_shapes(examples))
         else:
             print(api.source(g, *examples), end="")
             return 0

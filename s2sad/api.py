@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from . import failures, pipeline, scalarize
+from . import failures, pipeline, scalarize, sizes
 from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
 from .parse import _defaults, binding, code_of, param_names
@@ -147,15 +147,16 @@ class Transformed:
 
     # --- IR per signature --------------------------------------------------------------------
 
-    def ir_for(self, dummies: tuple, plain=False):
+    def ir_for(self, dummies: tuple, plain=False, arg_shapes=None):
         """The typed IR of this transformation for arguments with these dummies (``plain``:
-        without the structure pass, see pipeline.build)."""
-        key = (_key(dummies), plain)
+        without the structure pass, see pipeline.build; ``arg_shapes``: their shapes, for a
+        function whose code depends on sizes, see sizes.py)."""
+        key = (_key(dummies), plain, arg_shapes)
         with self._lock:
             ir = self._irs.get(key)
             if ir is None:
                 try:
-                    ir = pipeline.build(self, dummies, plain)
+                    ir = pipeline.build(self, dummies, plain, arg_shapes)
                 except Exception as exc:
                     raise failures.from_pass(exc, base_function(self), f"building {self.__name__}") from exc
                 self._irs[key] = ir
@@ -203,7 +204,7 @@ class Transformed:
         # a function that writes into its arguments gets code without the structure pass's
         # guards: a guard that fails after such a write would rerun it on changed arguments
         plain = bool(self._plain) and _arg_key(args) in self._plain or bool(self._written_params())
-        key = (_arg_key(args), _shape_key(args), plain)
+        key = (_arg_key(args), self._shapes_key()(args), plain)
         entry = self._compiled.get(key)
         if entry is not None:  # the fast path of jvp, vjp and hvp calls after the first
             self._last_key = key
@@ -221,15 +222,32 @@ class Transformed:
             self._last_key = key
         return entry
 
+    def _shapes_key(self):
+        """What the code is keyed on beyond ranks and dtypes: every argument's shape for a
+        function whose code depends on sizes (sizes.py), else the small arguments' shapes
+        (they matter only where scalarize specializes on them)."""
+        sized = getattr(self, "_sized", None)
+        if sized is None:
+            sized = self._sized = pipeline.needs_sizes(self)
+        return sizes.shapes_of if sized else _shape_key
+
+    def arg_shapes(self, args):
+        """The shapes of ``args`` where this function's code depends on them (sizes.py)."""
+        return sizes.shapes_of(args) if self._shapes_key() is sizes.shapes_of else None
+
     def _build(self, args, dummies, plain):
-        ir = self.ir_for(dummies, plain)
+        arg_shapes = self.arg_shapes(args)
+        ir = self.ir_for(dummies, plain, arg_shapes)
         spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
-        build_key = (_key(dummies), spec, plain)  # small shapes matter only where specialized
+        build_key = (_key(dummies), spec, plain, arg_shapes)  # small shapes matter only where specialized
         entry = self._builds.get(build_key)
         if entry is None:
             source = pipeline.emit(ir)
             compiled = pipeline.compile(ir, self.backend, spec)
-            by_shape = self.backend == "numba" and scalarize.wanted(ir)
+            if arg_shapes is not None:
+                by_shape = sizes.shapes_of
+            else:
+                by_shape = _shape_key if self.backend == "numba" and scalarize.wanted(ir) else None
             entry = (ir, source, compiled, by_shape)
             self._builds[build_key] = entry
         return entry
@@ -237,8 +255,8 @@ class Transformed:
     def __call__(self, *args):
         key = _arg_key(args)
         plan = self._plans.get(key)
-        if plan is not None and plan[4]:  # compiled per shape of the small arguments
-            plan = self._plans.get((key, _shape_key(args)))
+        if plan is not None and plan[4]:  # compiled per shape (of the small arguments, or all)
+            plan = self._plans.get((key, plan[4](args)))
         if plan is None or len(args) != plan[3]:
             full = self._with_defaults(args)
             if full is not args:
@@ -372,8 +390,8 @@ class Transformed:
         plan = (compiled, free, dtype, len(args), by_shape)
         self._plans[key] = plan
         if by_shape:
-            self._plans[(key, _shape_key(converted))] = plan
-            self._plans[(key, _shape_key(args))] = plan  # what __call__ looks up
+            self._plans[(key, by_shape(converted))] = plan
+            self._plans[(key, by_shape(args))] = plan  # what __call__ looks up
         return plan
 
     def _refuse_zero_d_writes(self, positions):
@@ -751,7 +769,7 @@ def source(g, *example_args) -> str:
         g.check_args(example_args)
         example_args = tuple(_as_value(a) for a in example_args)  # as a call converts them
         # the source only: no compile needed (a numba compile can take seconds)
-        return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args)))
+        return pipeline.emit(g.ir_for(tuple(dummy_like(a) for a in example_args), False, g.arg_shapes(example_args)))
     if g._last_key is None:
         raise UsageError(
             f"source({g.__name__}): it has not been called yet, so its argument types are unknown; "

@@ -34,7 +34,7 @@ import threading
 import numpy as np
 
 from . import backends, codegen, runtime as rt, scalarize
-from . import failures, fusion, rename, semantics, shapes, structure as diagonal
+from . import failures, fusion, rename, semantics, shapes, sizes, structure as diagonal
 from .activity import infer_types
 from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
@@ -42,7 +42,7 @@ from .expand import expand_composites
 from .forward import differentiate_forward
 from .ir import COPY, GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
 from .normalize import normalize
-from .parse import parse, resolve_free_name
+from .parse import code_of, parse, resolve_free_name
 from .reverse import differentiate_reverse
 from .simplify import simplify
 from .trace import Builder, Sym, building, call, dummy_like, is_float
@@ -85,24 +85,36 @@ def free_values(g):
     return tuple(resolve_free_name(owner, name) for owner, name in user_ir(fn).free_sources)
 
 
-def typed_input(g, dummies, plain=False) -> Function:
+def needs_sizes(g) -> bool:
+    """Is the code of ``g`` built per shape of its arguments, not only per rank (sizes.py)?"""
+    fn = base_function(g)
+    return code_of(fn) is not None and sizes.needs_sizes(user_ir(fn))
+
+
+def typed_input(g, dummies, plain=False, arg_shapes=None) -> Function:
     """The typed IR that a transformation ``g`` differentiates (``plain``: built without the
-    structure pass, at every level)."""
+    structure pass, at every level; ``arg_shapes``: the arguments' shapes, for a function whose
+    code depends on sizes, see sizes.py)."""
     from .api import Transformed
 
     inner = g.fn
     dummies = tuple(dummies)[: g.nargs]  # the user's arguments (not tangents or cotangents)
+    if arg_shapes is not None:
+        arg_shapes = tuple(arg_shapes)[: g.nargs]
     if isinstance(inner, Transformed):
-        return inner.ir_for(dummies, plain)
-    ir = user_ir(inner)
-    free = tuple(dummy_like(v) for v in free_values(g))
+        return inner.ir_for(dummies, plain, arg_shapes)
+    ir = base = user_ir(inner)
+    free_now = free_values(g)
+    free = tuple(dummy_like(v) for v in free_now)
     arg_types = dict(zip(ir.params, dummies + free))
+    if arg_shapes is not None:
+        ir = sizes.specialize(ir, arg_types, dict(zip(ir.params, arg_shapes + sizes.shapes_of(free_now))))
     typed = infer_types(ir, arg_types)
     typed = expand_composites(typed, lambda body: infer_types(body, arg_types))
     _dump("expand", typed)
-    typed.free_values = ir.free_values
-    typed.def_line = getattr(ir, "def_line", None)
-    nargs = len(ir.params) - len(ir.free_values)
+    typed.free_values = base.free_values
+    typed.def_line = getattr(base, "def_line", None)
+    nargs = len(ir.params) - len(base.free_values)
     nums = () if g.argnums is None else g.argnums if isinstance(g.argnums, tuple) else (g.argnums,)
     wrt = [ir.params[k % nargs] for k in nums] if nargs else []
     typed = semantics.check(typed, lambda body: infer_types(body, arg_types), wrt)
@@ -110,11 +122,11 @@ def typed_input(g, dummies, plain=False) -> Function:
     return typed
 
 
-def build(g, dummies, plain=False) -> Function:
+def build(g, dummies, plain=False, arg_shapes=None) -> Function:
     """Run the passes of transformation ``g`` for arguments with these dummies; ``plain``:
     without following identity seeds as diagonal values (structure.py), the code its
-    guards fall back to."""
-    fn = typed_input(g, dummies, plain)
+    guards fall back to; ``arg_shapes``: see typed_input."""
+    fn = typed_input(g, dummies, plain, arg_shapes)
     nargs = len(fn.params) - len(fn.free_values)
     user_params = fn.params[:nargs]
     builder = Builder({p: fn.types[p] for p in fn.params}, NameGen(all_names(fn)))

@@ -125,7 +125,7 @@ def _rows():
     runtime_ops = set(runtime.RUNTIME_PRIMITIVES)
     rows = []
     for op in ops:
-        if isinstance(op, PseudoOp) or op in runtime_ops:
+        if isinstance(op, PseudoOp) or op in runtime_ops or op in rules.INTERNAL:
             continue
         name = display_name(op)
         if op in INFIX:

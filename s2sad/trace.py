@@ -25,6 +25,26 @@ from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, TUPLE, Assign, Co
 
 DUMMY_DIM = 4
 
+# Size facts (sizes.py) type the code again with dummies of the arguments' own shapes, every
+# other axis DUMMY_DIM or DUMMY_DIM + 1 long, and compare: this thread's setting, if any.
+_SIZES = threading.local()
+
+
+@contextmanager
+def exact_sizes(unknown):
+    """Within: abstract evaluation keeps every size, and dummies made from ranks alone have
+    axes ``unknown`` long (sizes.py)."""
+    previous = getattr(_SIZES, "unknown", None)
+    _SIZES.unknown = unknown
+    try:
+        yield
+    finally:
+        _SIZES.unknown = previous
+
+
+def _unknown_dim():
+    return getattr(_SIZES, "unknown", None)
+
 # --- dummies -----------------------------------------------------------------------------
 
 
@@ -47,13 +67,15 @@ def dummy_like(value):
     raise S2SADError(f"unsupported argument type {type(value).__name__}")
 
 
-def dummy_array(ndim, dtype):
+def dummy_array(ndim, dtype, shape=None):
     dtype = np.dtype(dtype)
+    if shape is None:
+        shape = (_unknown_dim() or DUMMY_DIM,) * ndim
     if dtype.kind == "f":
-        return np.full((DUMMY_DIM,) * ndim, 0.5, dtype)
+        return np.full(shape, 0.5, dtype)
     if dtype.kind == "b":
-        return np.zeros((DUMMY_DIM,) * ndim, dtype)
-    return np.ones((DUMMY_DIM,) * ndim, dtype)
+        return np.zeros(shape, dtype)
+    return np.ones(shape, dtype)
 
 
 def is_float(dummy) -> bool:
@@ -128,15 +150,15 @@ def _squeeze(a, axis=None):
     if axis is None:  # the size-1 axes the dummy has: those the code squeezes (composite_rules.squeeze)
         axis = unit_axes(a)
     axes = axis if isinstance(axis, tuple) else (axis,)
+    if _unknown_dim():  # exact sizes (sizes.py): NumPy's result
+        return np.squeeze(a, axis=axes)
     return dummy_array(np.ndim(a) - len(axes), np.asarray(a).dtype)
 
 
 def unit_axes(dummy):
-    """The axes of length 1 of a dummy array: the size-1 axes the code knows. Today none:
-    abstract_eval gives every axis DUMMY_DIM elements (types are ranks and dtypes), so a
-    squeeze without axis is the identity, checked when it runs (composite_rules.squeeze).
-    Size facts (an axis made by indexing with None, keepdims, an argument's size-1 axis)
-    would need dummies that keep sizes and code specialized on them."""
+    """The axes of length 1 of a dummy array. Types are ranks and dtypes: abstract_eval gives
+    every axis DUMMY_DIM elements, so none, except while sizes.py types the code with the
+    arguments' own shapes to find the size-1 axes known for np.squeeze without axis."""
     return tuple(k for k, n in enumerate(np.shape(dummy)) if n == 1)
 
 
@@ -164,7 +186,9 @@ def _sanitize_index(i):
     if isinstance(i, (int, np.integer)):
         return 0
     if isinstance(i, slice):
-        return slice(None)
+        # a slice of a dummy is not the dummy of a slice; with exact sizes (sizes.py) it is
+        # taken as written, its bounds' dummies varied between the two typings
+        return i if _unknown_dim() else slice(None)
     if isinstance(i, np.ndarray) and i.dtype.kind in "iu":
         return np.zeros(i.shape, i.dtype)
     return i
@@ -191,14 +215,34 @@ def abstract_eval(op, args, kwargs):
     except S2SADError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported with the op's name
+        if _unknown_dim() and any(map(_has_sizes, args)):
+            # exact sizes (sizes.py): a size known here met one made up from a rank (the
+            # dummy of np.reshape's result); the result's sizes are then unknown
+            return abstract_eval(op, [_unsized(a) for a in args], {k: _unsized(v) for k, v in kwargs.items()})
         name = getattr(op, "__name__", repr(op))
         raise S2SADError(f"cannot infer the type of {name}({', '.join(map(describe, args))}): {exc}")
-    if isinstance(out, np.ndarray) and out.ndim and out.shape != (DUMMY_DIM,) * out.ndim:
+    if isinstance(out, np.ndarray) and out.ndim and out.shape != (DUMMY_DIM,) * out.ndim and not _unknown_dim():
         # normalize sizes (a slice or a size-1 axis changes them), keep rank and dtype
         out = dummy_array(out.ndim, out.dtype)
     if isinstance(out, np.ndarray) and out.ndim == 0:
         out = out.dtype.type(out) if out.dtype.kind != "f" else out.dtype.type(0.5)
     return out
+
+
+def _unsized(dummy):
+    """The dummy with every axis of the unknown length (exact sizes, sizes.py)."""
+    if isinstance(dummy, np.ndarray) and dummy.ndim:
+        return dummy_array(dummy.ndim, dummy.dtype)
+    if isinstance(dummy, tuple):
+        return tuple(_unsized(d) for d in dummy)
+    return dummy
+
+
+def _has_sizes(dummy):
+    """Has the dummy an axis of another length than the unknown one?"""
+    if isinstance(dummy, np.ndarray):
+        return any(n != _unknown_dim() for n in dummy.shape)
+    return isinstance(dummy, tuple) and any(map(_has_sizes, dummy))
 
 
 # --- the builder -------------------------------------------------------------------------

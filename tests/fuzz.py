@@ -829,6 +829,29 @@ class _Gen:
         self.assign(self.fresh(), expr, shape)
         return True
 
+    def st_size_facts(self):
+        """Calls whose result's rank depends on sizes: np.squeeze without axis of arrays with
+        size-1 axes (made by None, keepdims, a [:1] slice, or none), np.cross of 2-vectors
+        and of a 3-vector with a 2-vector (s2sad/sizes.py)."""
+        a = self.pick(lambda s: len(s) >= 1)
+        if a is None:
+            return False
+        s = self.env[a]
+        forms = [f"np.squeeze({a})", f"np.squeeze({a}[None])", f"np.squeeze({a}[:1])",
+                 f"np.squeeze(np.sum({a}, axis=0, keepdims=True))", f"np.squeeze(np.sin({a})[..., None] * 2.0)"]
+        b = self.pick(lambda t: t == s, avoid=(a,))
+        if b is not None and s[-1] >= 2:
+            forms += [f"np.cross({a}[..., :2], {b}[..., :2])", f"np.cross({a}[..., :2] * {b}[..., :2], {b}[..., :2])"]
+            if s[-1] >= 3:
+                forms += [f"np.cross({a}[..., :3], {b}[..., :2])", f"np.cross({b}[..., 1:3], {a}[..., :3])"]
+        options = [(e, self.shape_of(e)) for e in forms]
+        options = [(e, sh) for e, sh in options if sh is not None]
+        if not options:
+            return False
+        expr, shape = self.draw(st.sampled_from(options))
+        self.assign(self.fresh(), expr, shape)
+        return True
+
     def st_list_arrays(self):
         """Lists and tuples of arrays: indexed, summed, stacked, iterated over."""
         a = self.pick()
@@ -900,7 +923,7 @@ class _Gen:
 # adds arguments of 3 axes, "range_arg" an int argument n that loops run over.
 STATEMENT_PATTERNS = (
     "reassign_loop", "while_loop", "branch_update", "nested_break", "helper", "inplace_arg",
-    "view_write", "nd_product", "mixed_index", "list_arrays", "int_start",
+    "view_write", "nd_product", "mixed_index", "list_arrays", "int_start", "size_facts",
 )
 CONTROL_PATTERNS = {
     "reassign_loop", "while_loop", "branch_update", "nested_break", "helper", "inplace_arg",
@@ -1338,9 +1361,10 @@ def write_regression(program: Program, backend: str, failure: str, args=None):
 
 def campaign(
     n, seed, backend="python", second_order=True, shrink=True, write=True, verbose=True, shrink_seconds=60,
-    patterns=None, start=0, show=None,
+    patterns=None, start=0, show=None, focus=False,
 ):
-    """`patterns`: those programs may contain (None: all of PATTERNS). `start`: programs before
+    """`patterns`: those programs may contain (None: all of PATTERNS); `focus`: their
+    statements are mostly those patterns. `start`: programs before
     this index are generated (so the ones after are the same programs) but not checked: a long
     campaign resumes where it stopped. `show`: print that program's source and check nothing. Failures are counted per
     class (`Failure.key`, every failing mode of a program), and per pattern: how many programs
@@ -1379,7 +1403,7 @@ def campaign(
 
     @hseed(seed)
     @settings(max_examples=n, phases=[Phase.generate], **common)
-    @given(programs(patterns=patterns))
+    @given(programs(patterns=patterns, focus=focus))
     def explore(program):
         index = stats["tried"]
         stats["tried"] += 1
@@ -1425,7 +1449,7 @@ def campaign(
 
             @hseed(seed)
             @settings(max_examples=index + 1, phases=[Phase.generate, Phase.shrink], **common)
-            @given(programs(patterns=patterns))
+            @given(programs(patterns=patterns, focus=focus))
             def reproduce(p):
                 if found and time.time() > deadline:
                     return  # shrinking budget spent: keep the smallest so far
@@ -1484,6 +1508,7 @@ def main(argv=None):
         "--patterns", default="all",
         help=f"comma-separated issue-16 patterns to write, 'all' (default), 'ci' or 'none': {', '.join(PATTERNS)}",
     )
+    parser.add_argument("--focus", action="store_true", help="statements mostly of the chosen patterns")
     parser.add_argument("--exclude", default="", help="comma-separated patterns not to write")
     parser.add_argument("--start", type=int, default=0, help="generate but do not check programs before this index")
     parser.add_argument("--show", type=int, default=None, help="print program K of the campaign (the same --n, --seed and --patterns: Hypothesis draws depend on them); check nothing")
@@ -1511,6 +1536,7 @@ def main(argv=None):
         shrink_seconds=opts.shrink_seconds,
         start=opts.start,
         show=opts.show,
+        focus=opts.focus,
     )
     return 1 if shrunk else 0
 

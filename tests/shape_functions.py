@@ -356,6 +356,16 @@ def squeeze_all(x):
     return np.squeeze(x)
 
 
+def squeeze_derived(v):
+    m = v[None, :] * v[:, None]  # (n, n)
+    s = np.sum(m, axis=0, keepdims=True)  # (1, n): a size-1 axis the code knows
+    return np.squeeze(s * v[:1]) * v  # v[:1] has one entry whatever v's length
+
+
+def squeeze_slice(x, k):
+    return np.sum(np.squeeze(x[k:]) ** 2)
+
+
 # --- splitting ---------------------------------------------------------------------------------
 def split_int(x):
     a, b = np.split(x, 2)

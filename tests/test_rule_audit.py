@@ -255,7 +255,7 @@ SHAPE_FUNCTIONS = [
     (af.repeat_1, [(2, 3)]), (af.tile_, [(3,)]), (af.pad_, [(3,), ()]), (af.pad_, [(2, 3), ()]),
     (af.diag_, [(3,)]), (af.diag_, [(3, 4)]), (af.diagonal_, [(2, 3, 3)]), (af.tril_, [(3, 3)]),
     (af.triu_, [(2, 3, 4)]), (af.kron_, [(2,), (2, 3)]), (af.tensordot_, [(2, 3), (3, 2, 2)]),
-    (af.einsum_, [(2, 3), (3, 2)]), (af.einsum_diag, [(3, 3)]), (af.cross_, [(3,), (2, 3)]),
+    (af.einsum_, [(2, 3), (3, 2)]), (af.einsum_diag, [(3, 3)]), (af.cross_, [(3,), (2, 3)]), (af.cross_, [(2,), (2,)]), (af.cross_, [(2, 3), (2,)]),
     (af.sort_, [(4,)]), (af.sort_, [(2, 3)]), (af.select_, [(2, 3), (3,)]), (af.linspace_, [(), ()]),
     (af.split_, [(4,)]), (af.split_, [(2, 3, 2)]), (af.array_split_, [(3,)]), (af.hsplit_, [(2, 3)]),
     (af.vsplit_, [(2, 3)]), (af.dsplit_, [(2, 1, 4)]), (af.take_, [(3,)]), (af.take_, [(2, 2, 3)]),
@@ -510,6 +510,9 @@ def test_every_user_rule_is_audited():
     from test_rules_linalg import SPECS as LINALG_SPECS
 
     internal |= {op for spec in LINALG_SPECS for op in spec.ops}
+    # ops the passes write (np.cross of 2-vectors becomes cross_sized, s2sad/sizes.py: the
+    # cases above of np.cross on 2-vectors reach it)
+    internal |= rules.INTERNAL
     missing = []
     for op in rules.differentiable_ops() - internal:
         name = getattr(op, "__name__", "")

@@ -185,6 +185,18 @@ SPECS = [
     S(sf.cross_, args(U((2, 3)), U((3,))), (0, 1)),
     S(sf.cross_, args(U((2, 2, 3)), U((2, 1, 3))), (0, 1)),
     S(sf.cross_axis, args(U((3, 2)), U((3, 2))), (0, 1)),
+    # 2-vectors: the code is built for the arguments' shapes (s2sad/sizes.py)
+    S(sf.cross_, args(U((2,)), U((2,))), (0, 1), numba=True),
+    S(sf.cross_, args(U((3,)), U((2,))), (0, 1)),
+    S(sf.cross_, args(U((4, 2)), U((2,))), (0, 1)),
+    S(sf.cross_axis, args(U((2, 3)), U((3, 3))), (0, 1)),
+    S(sf.cross_summed, args(U((2, 2)), U((2, 3))), (0, 1)),
+    # without axis: the size-1 axes the arguments' shapes show (s2sad/sizes.py)
+    S(sf.squeeze_all, args(U((3, 1))), 0, numba=True),
+    S(sf.squeeze_all, args(U((1, 3, 1))), 0),
+    S(sf.squeeze_all, args(U((1, 1))), 0),
+    S(sf.squeeze_all, args(U((2, 3))), 0),
+    S(sf.squeeze_derived, args(U((3,))), 0),
     S(sf.outer_nd, args(U((2, 2)), U((3,))), (0, 1)),
     S(sf.outer_nd, args(U((2, 1, 2)), U((2, 2))), (0, 1)),
     S(sf.outer_nd, args(U(()), U((3,))), (0, 1)),
@@ -339,8 +351,9 @@ def test_shape_rule(spec, backend):
 REFUSED = [  # function, arguments, what the message says
     (sf.pad_reflect_wide, (np.ones(3),), "mode='reflect' with a width of 3"),
     (sf.einsum_ellipsis, (np.ones((2, 3)),), "ellipsis"),
-    # which axes have size 1 decides the result's rank, and types are ranks (trace.py)
-    (sf.squeeze_all, (np.ones((3, 1)),), "squeeze without axis"),
+    # the code is built for the size-1 axes the argument shapes show (none here), and the
+    # slice from a variable leaves one the shapes do not show: refused when it runs
+    (sf.squeeze_slice, (np.ones(3), 2), "squeeze without axis of an operand whose size-1 axes are not"),
     (sf.repeat_variable, (np.ones(3), 2), "repeats must be a constant"),
     (sf.einsum_sublists, (np.ones((2, 3)),), "subscripts-string form"),
     (sf.einsum_variable, (np.ones((2, 3)),), "string literal"),
@@ -371,18 +384,19 @@ def test_size_errors_are_numpys(fn, a):
 
 
 @pytest.mark.parametrize("backend", ["python", "numba"])
-def test_cross_of_2_vectors_is_refused_with_the_users_line(backend):
-    """np.cross of 2-vectors returns a result of another rank (the z component), which the
-    arguments' ranks cannot tell: the code built for 3-vectors checks the length when it runs
-    and raises the refusal naming the user's line (never a number, never an internal error),
-    in every mode, and after the same function computed 3-vector derivatives."""
+def test_cross_and_squeeze_are_built_per_shape(backend):
+    """np.cross of 2-vectors (a number per pair) and np.squeeze without axis have results whose
+    rank depends on sizes: the same transformed function called with 3-vectors, then
+    2-vectors, then 3-vectors again, gives each time the derivative of what NumPy computes
+    (code built for each shape, s2sad/sizes.py)."""
     a3, b3 = np.array([1.0, 2.0, 0.5]), np.array([3.0, 5.0, -1.0])
-    for mode in ("jacfwd", "jacrev", "hessian_of_sum") if backend == "python" else ("jacrev",):
-        if mode == "hessian_of_sum":
-            g = s2sad.hessian(sf.cross_summed, argnums=(0, 1), backend=backend)
-        else:
-            g = getattr(s2sad, mode)(sf.cross_, argnums=(0, 1), backend=backend)
-        g(a3, b3)
-        with pytest.raises(S2SADError, match=r"shape_functions\.py:\d+: np\.cross of vectors of length other than 3") as info:
-            g(a3[:2], b3[:2])
-        assert "internal error" not in str(info.value)
+    g = s2sad.jacrev(sf.cross_, argnums=(0, 1), backend=backend)
+    for a, b in ((a3, b3), (a3[:2], b3[:2]), (a3, b3[:2]), (a3 * 2, b3)):
+        got = g(a, b)
+        check_jacobian(sf.cross_, (a, b), 0, got[0])
+        check_jacobian(sf.cross_, (a, b), 1, got[1])
+    s = s2sad.jacfwd(sf.squeeze_all, backend=backend)
+    for x in (np.ones((2, 3)), np.arange(3.0).reshape(3, 1), np.ones((1, 2, 1))):
+        check_jacobian(sf.squeeze_all, (x,), 0, s(x))
+
+

@@ -43,6 +43,8 @@ SINGULAR: set = set()
 # ops it is written in (``np.var`` as a mean of squares, ``keepdims=True`` as a reshape).
 # A definition returns NotImplemented to leave a call as it is (a form with a rule of its own).
 COMPOSITES: dict = {}
+# ops the passes write and users do not call (sizes.py's cross_sized): not in the support table
+INTERNAL: set = set()
 CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
 
 

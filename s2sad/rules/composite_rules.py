@@ -397,11 +397,12 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None, like=None):
 @composite(np.squeeze)
 def squeeze(a, axis=None):
     """Without ``axis``: the result's rank depends on which axes have size 1, which ranks do not
-    tell. The code squeezes the size-1 axes it knows (``trace.unit_axes``: none today, so the
-    defensive ``x = np.squeeze(x)`` of an operand without size-1 axes differentiates) and
-    checks when it runs that the operand's size-1 axes are exactly those
-    (``rt.require_unit_axes``), else raises the refusal naming the user's line: never a guess.
-    With ``axis``: the rule of numpy_rules.py."""
+    tell. A function that calls it is built per shape of its arguments, and the call is
+    rewritten for the size-1 axes known from them before this runs (sizes.py); what is left
+    here is an operand whose sizes are not known there (under vmap): the code squeezes the
+    size-1 axes the dummy has (``trace.unit_axes``: none) and checks when it runs that the
+    operand has exactly those (``rt.require_unit_axes``), else raises the refusal naming the
+    user's line: never a guess. With ``axis``: the rule of numpy_rules.py."""
     if axis is not None or not isinstance(a, Sym) or a.is_tuple:
         return NotImplemented
     from ..errors import where

@@ -7,9 +7,9 @@ np.concatenate, np.stack, np.reshape, np.transpose, np.where with masks computed
 np.arange, np.matmul. Forward mode, reverse mode, second order and the numba backend follow.
 
 Sizes that decide a result's RANK (np.squeeze without axis, np.cross of 2-vectors) cannot
-be read at run time: the type of every variable is fixed by the arguments' ranks and dtypes
-(see trace.py); those forms are refused, or documented below where the size is checked by
-the generated code itself.
+be read at run time: the type of every variable is fixed when the code is built. A function
+that calls those is built per shape of its arguments (s2sad/sizes.py), and the generated
+code checks that the sizes it was built for hold.
 """
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
-from . import LINEAR, composite, constant_operands
+from . import INTERNAL, LINEAR, composite, constant_operands
 from .composite_rules import constant, ndim, symbolic
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
@@ -657,27 +657,56 @@ def _sum_axes(x, axes):
 
 @shape_composite(np.cross)
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    """3-vectors only. For 2-vectors (deprecated since NumPy 2.0) NumPy returns the z component,
-    a result of another rank, which the arguments' ranks cannot tell: the generated code checks
-    the length (``rt.require_size``) and raises the refusal, naming the user's line, for any
-    length other than 3 before it computes anything. Never a number."""
+    """3-vectors. For 2-vectors (deprecated since NumPy 2.0) NumPy returns the z component,
+    a result of another rank, which the arguments' ranks cannot tell: a function that calls
+    np.cross is built for its arguments' shapes, and where those show 2-vectors the call is
+    ``cross_sized`` (sizes.py). Where they do not, the generated code checks for 3 components
+    (``rt.require_size``) and raises the refusal, naming the user's line, for any other
+    length before it computes anything. Never a number."""
+    return cross_sized(a, b, axisa, axisb, axisc, axis)
+
+
+def cross_sized(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, na=3, nb=3):
+    """np.cross of vectors with ``na`` and ``nb`` components (2 or 3, checked when the code
+    runs): a 2-vector is (x, y, 0), and two 2-vectors give the z component, as NumPy does.
+    On symbolic operands (the composite below) it emits the products; on arrays (type
+    inference) it is NumPy's result for those lengths."""
     if constant(axis, "axis") is not None:
         axisa = axisb = axisc = axis
-    a, b = lift(a), lift(b)
+    a, b = (lift(a), lift(b)) if symbolic(a, b) else (np.asarray(a), np.asarray(b))
     if ndim(a) < 1 or ndim(b) < 1:
         raise UnsupportedError("np.cross needs arrays of rank 1 or more")
     A = move_to(a, normalize_axis(axisa, ndim(a), "axisa"), ndim(a) - 1)
     B = move_to(b, normalize_axis(axisb, ndim(b), "axisb"), ndim(b) - 1)
-    for operand in (A, B):
-        require_size(np.shape(operand)[-1], 3, "np.cross of vectors of length other than 3 (2-vectors give a "
-                     "result of another rank, deprecated by NumPy 2.0): not supported")
-    ca, cb = [take(A, ndim(a) - 1, k) for k in range(3)], [take(B, ndim(b) - 1, k) for k in range(3)]
-    comps = (ca[1] * cb[2] - ca[2] * cb[1], ca[2] * cb[0] - ca[0] * cb[2], ca[0] * cb[1] - ca[1] * cb[0])
+    for operand, n in ((A, na), (B, nb)):
+        if isinstance(operand, Sym):
+            require_size(np.shape(operand)[-1], n, f"np.cross of vectors of length other than {n} (the length the "
+                         "code was built for; 2-vectors give a result of another rank, deprecated by NumPy 2.0)")
+    ca = [take(A, ndim(a) - 1, k) for k in range(na)] + [None] * (3 - na)
+    cb = [take(B, ndim(b) - 1, k) for k in range(nb)] + [None] * (3 - nb)
+
+    def times(x, y):
+        return None if x is None or y is None else x * y
+
+    def minus(p, q):
+        return p if q is None else -q if p is None else p - q
+
+    z = minus(times(ca[0], cb[1]), times(ca[1], cb[0]))
+    if na == nb == 2:
+        return z
+    comps = (minus(times(ca[1], cb[2]), times(ca[2], cb[1])), minus(times(ca[2], cb[0]), times(ca[0], cb[2])), z)
     rank = max(ndim(a), ndim(b))
-    if rank == 1:
+    if not symbolic(a, b):
+        c = np.stack(np.broadcast_arrays(*comps), axis=-1)
+    elif rank == 1:
         return emit(np.array, comps)
-    c = np.stack(comps, axis=-1)
+    else:
+        c = np.stack(comps, axis=-1)
     return move_to(c, rank - 1, normalize_axis(axisc, rank, "axisc"))
+
+
+shape_composite(cross_sized)(cross_sized)
+INTERNAL.add(cross_sized)
 
 
 # --- sorting and selecting --------------------------------------------------------------------
