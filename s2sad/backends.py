@@ -585,6 +585,18 @@ def _register():
             return out.reshape(x.shape)
         return impl
 
+    @overload(runtime.argpartition)
+    def argpartition_impl(x, kth):
+        # NumPy's arrangement, which Numba's partition does not reproduce: NumPy computes it
+        # (an object-mode block: Python is called once per evaluation of the derivative)
+        import numba
+
+        def impl(x, kth):
+            with numba.objmode(flat="intp[::1]"):
+                flat = np.ascontiguousarray(np.argpartition(x, kth, axis=-1)).reshape(-1).astype(np.intp)
+            return flat.reshape(x.shape)
+        return impl
+
     @overload(runtime.linear_scan)
     def linear_scan_impl(a, b, reverse=False):
         def impl(a, b, reverse=False):

@@ -348,7 +348,15 @@ def drop_index(ndim, positions):
     return tuple(0 if k in dropped else slice(None) for k in range(ndim))
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, require_at_least, require_unit_axes, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan]
+@primitive
+def argpartition(x, kth):
+    """``np.argpartition(x, kth)`` along the last axis: NumPy's own arrangement on every
+    backend (Numba's partition orders each side differently, and the derivative of
+    np.partition must follow the values NumPy puts where, composite np.partition)."""
+    return np.argpartition(x, kth, axis=-1)
+
+
+RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, require_at_least, require_unit_axes, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan, argpartition]
 
 
 def _scatter_type(ct, x, *index):

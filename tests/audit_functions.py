@@ -594,6 +594,10 @@ def cross_(a, b):
     return np.cross(a, b)
 
 
+def partition_(x):
+    return np.partition(x, 1)
+
+
 def sort_(x):
     return np.sort(x)
 

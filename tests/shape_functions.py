@@ -315,6 +315,18 @@ def outer_nd(a, b):
 
 
 # --- sorting, selecting, constructing ----------------------------------------------------------
+def partition_(x):
+    return np.partition(x, 2)
+
+
+def partition_axis0(x):
+    return np.partition(x, (0, -1), axis=0)
+
+
+def partition_none(x):
+    return np.partition(x, 3, axis=None)
+
+
 def sort_(x):
     return np.sort(x)
 

@@ -256,14 +256,14 @@ SHAPE_FUNCTIONS = [
     (af.diag_, [(3,)]), (af.diag_, [(3, 4)]), (af.diagonal_, [(2, 3, 3)]), (af.tril_, [(3, 3)]),
     (af.triu_, [(2, 3, 4)]), (af.kron_, [(2,), (2, 3)]), (af.tensordot_, [(2, 3), (3, 2, 2)]),
     (af.einsum_, [(2, 3), (3, 2)]), (af.einsum_diag, [(3, 3)]), (af.cross_, [(3,), (2, 3)]), (af.cross_, [(2,), (2,)]), (af.cross_, [(2, 3), (2,)]),
-    (af.sort_, [(4,)]), (af.sort_, [(2, 3)]), (af.select_, [(2, 3), (3,)]), (af.linspace_, [(), ()]),
+    (af.sort_, [(4,)]), (af.sort_, [(2, 3)]), (af.partition_, [(4,)]), (af.partition_, [(2, 3)]), (af.select_, [(2, 3), (3,)]), (af.linspace_, [(), ()]),
     (af.split_, [(4,)]), (af.split_, [(2, 3, 2)]), (af.array_split_, [(3,)]), (af.hsplit_, [(2, 3)]),
     (af.vsplit_, [(2, 3)]), (af.dsplit_, [(2, 1, 4)]), (af.take_, [(3,)]), (af.take_, [(2, 2, 3)]),
 ] + ([(af.row_stack_, [(3,), (2, 3)])] if hasattr(np, "row_stack") else [])
 NUMBA_SHAPE_FUNCTIONS = {(af.flip_, "1d"), (af.roll_, "2d")}
 for fn, shapes in SHAPE_FUNCTIONS:
     label = "-".join(f"{len(s)}d" for s in shapes)
-    dom = DISTINCT if fn is af.sort_ else U
+    dom = DISTINCT if fn in (af.sort_, af.partition_) else U
     CASES.append(case(f"{fn.__name__}-{label}", fn, [dom(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPE_FUNCTIONS))
 
 

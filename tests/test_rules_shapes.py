@@ -205,6 +205,11 @@ SPECS = [
     S(sf.sort_, args(DISTINCT((2, 4))), 0),
     S(sf.sort_axis0, args(DISTINCT((3, 2, 2))), 0),
     S(sf.sort_none, args(DISTINCT((2, 3))), 0),
+    # partition: NumPy's arrangement (rt.argpartition) on every backend
+    S(sf.partition_, args(DISTINCT((5,))), 0, numba=True),
+    S(sf.partition_, args(DISTINCT((2, 4))), 0),
+    S(sf.partition_axis0, args(DISTINCT((3, 2, 2))), 0, numba=True),
+    S(sf.partition_none, args(DISTINCT((2, 3))), 0),
     S(sf.select_, args(U((6,)), U((6,))), (0, 1)),
     S(sf.select_scalar_default, args(DISTINCT((2, 3)), DISTINCT((2, 3)), U(())), (0, 1, 2)),
     S(sf.linspace_, args(U(()), U(())), (0, 1)),

@@ -14,6 +14,7 @@ code checks that the sizes it was built for hold.
 
 import numpy as np
 
+from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
@@ -23,6 +24,7 @@ from .composite_rules import constant, ndim, symbolic
 # np.argsort reads its operand only for the order of its values: an integer index, constant
 # almost everywhere (the gathers that use it carry the derivative)
 constant_operands(np.argsort, 0)
+constant_operands(rt.argpartition, 0)
 
 
 def shape_composite(*ops):
@@ -736,6 +738,37 @@ def sort(a, axis=-1, kind=None, order=None, stable=None):
     row_of = np.floor_divide(arange(rows * length), length)
     index = by_value[np.argsort(row_of[by_value], kind="mergesort")]
     y = np.reshape(flat[index], tuple(s))
+    return move_to(y, n - 1, axis)
+
+
+@shape_composite(np.partition)
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """The values where NumPy's np.partition puts them: gathered through NumPy's own
+    np.argpartition (``rt.argpartition``, on every backend), so the derivative moves each
+    entry's derivative with it, as for np.sort."""
+    from .. import runtime as rt
+
+    if constant(order, "order") is not None:
+        raise UnsupportedError("np.partition with order= (structured arrays): not supported")
+    kth = constant(kth, "kth")
+    axis = constant(axis, "axis")
+    if axis is None:
+        a = full((1,), a) if ndim(a) == 0 else (np.ravel(a) if ndim(a) > 1 else a)
+        axis = 0
+    n = ndim(a)
+    if n == 0:
+        raise UnsupportedError("np.partition of a 0-d value along an axis")
+    axis = normalize_axis(axis, n)
+    kth = tuple(int(k) for k in kth) if isinstance(kth, (tuple, list)) else int(kth)
+    t = move_to(a, axis, n - 1)
+    index = rt.argpartition(t, kth)
+    if n == 1:
+        return t[index]
+    s = sizes(t)
+    rows, length = product(s[:-1]), s[-1]
+    flat = np.reshape(contiguous(t), (rows * length,))
+    start = np.floor_divide(arange(rows * length), length) * length  # each entry's row start
+    y = np.reshape(flat[np.reshape(index, (rows * length,)) + start], tuple(s))
     return move_to(y, n - 1, axis)
 
 
