@@ -217,15 +217,15 @@ def _call_python(self, args, axes, size):
 # --- numba: one prange loop over the per-sample njit function ------------------------------------------
 
 
-def _sample_key(args, axes):
+def _sample_key(self, args, axes):
     from .api import _arg_key
 
     sample = tuple(a if ax is None else a[0] for a, ax in zip(args, axes))
-    return (axes, _arg_key(sample))
+    return (axes, _arg_key(sample), self.inner.arg_shapes(sample))
 
 
 def _call_numba(self, args, axes, size):
-    key = _sample_key(args, axes)
+    key = _sample_key(self, args, axes)
     entry = self._cache.get(key)
     if entry is None:
         with _LOCK:
@@ -294,7 +294,7 @@ def _build_numba(self, args, axes, plain=False):
     sample0 = _sample(args, axes, 0)
     self.inner.check_args(sample0)
     dummies = tuple(dummy_like(a) for a in sample0)
-    ir = self.inner.ir_for(dummies, plain)
+    ir = self.inner.ir_for(dummies, plain, self.inner.arg_shapes(sample0))
     inner_source = pipeline.emit(ir, kernels=True)
     glue = pipeline.is_glue(ir)
     inner_jit = backends.compile_source(inner_source, ir.name, "numba", glue)

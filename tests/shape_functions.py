@@ -374,6 +374,10 @@ def squeeze_derived(v):
     return np.squeeze(s * v[:1]) * v  # v[:1] has one entry whatever v's length
 
 
+def squeeze_weighted(x):
+    return np.sum(np.squeeze(x) ** 2 * np.arange(1.0, 4.0))
+
+
 def squeeze_slice(x, k):
     return np.sum(np.squeeze(x[k:]) ** 2)
 

@@ -388,6 +388,15 @@ def test_size_errors_are_numpys(fn, a):
         s2sad.jacrev(fn, backend="python")(*a)
 
 
+def test_squeeze_without_axis_under_vmap():
+    """vmap builds the per-sample code for the samples' shapes (a size-1 axis of each sample)."""
+    X = np.random.default_rng(3).normal(size=(4, 1, 3))
+    g = s2sad.vmap(s2sad.grad(sf.squeeze_weighted, backend="numba"))
+    np.testing.assert_allclose(g(X), 2 * X * np.arange(1.0, 4.0), rtol=1e-12)
+    Y = X.reshape(4, 3, 1)  # other shapes, other code
+    np.testing.assert_allclose(g(Y), 2 * Y * np.arange(1.0, 4.0)[:, None], rtol=1e-12)
+
+
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_cross_and_squeeze_are_built_per_shape(backend):
     """np.cross of 2-vectors (a number per pair) and np.squeeze without axis have results whose

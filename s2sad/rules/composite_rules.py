@@ -399,7 +399,7 @@ def squeeze(a, axis=None):
     """Without ``axis``: the result's rank depends on which axes have size 1, which ranks do not
     tell. A function that calls it is built per shape of its arguments, and the call is
     rewritten for the size-1 axes known from them before this runs (sizes.py); what is left
-    here is an operand whose sizes are not known there (under vmap): the code squeezes the
+    here is an operand whose sizes are not known there (vmap on CUDA): the code squeezes the
     size-1 axes the dummy has (``trace.unit_axes``: none) and checks when it runs that the
     operand has exactly those (``rt.require_unit_axes``), else raises the refusal naming the
     user's line: never a guess. With ``axis``: the rule of numpy_rules.py."""
