@@ -694,8 +694,15 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
     """Numba implementation of rt.scatter (a new array) or rt.scatter_add (into ``acc``)."""
     if isinstance(index, tuple) and len(index) == 1 and isinstance(index[0], types.BaseTuple):
         index = tuple(index[0])
-    kinds = []
-    for t in index:
+    x_ndim = x.ndim if is_array(x) else 0
+    kinds, sources = [], []  # each entry's kind, and where its value comes from
+    for position, t in enumerate(index):
+        if isinstance(t, types.EllipsisType):  # the axes no other entry takes: whole slices
+            taken = sum(not isinstance(u, (types.NoneType, types.EllipsisType)) and u is not types.none for u in index)
+            kinds += ["slice"] * (x_ndim - taken)
+            sources += ["slice(None)"] * (x_ndim - taken)
+            continue
+        sources.append(f"index[{position}]")
         if isinstance(t, types.NoneType) or t is types.none:
             kinds.append("none")
         elif isinstance(t, types.SliceType):
@@ -706,7 +713,6 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
             kinds.append("array")
         else:
             raise S2SADError(f"rt.scatter: index of type {t} has no Numba implementation yet")
-    x_ndim = x.ndim if is_array(x) else 0
     y_ndim = x_ndim - sum(k == "int" for k in kinds) + sum(k == "none" for k in kinds)
     if kinds.count("array") > 1:
         raise S2SADError("rt.scatter: more than one index array has no Numba implementation yet")
@@ -717,7 +723,7 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
     whole = lead == 0 and len(kept) == x_ndim and all(kinds[i] in ("int", "array") for i in kept)
     if in_place and not is_array(ct):  # a scalar (one seed): added to every leading index
         pre = ", ".join([":"] * lead)
-        parts = [f"index[{i}]" for i in kept]
+        parts = [sources[i] for i in kept]
         target = f"acc[{', '.join(([pre] if pre else []) + parts) or '...'}]"
         add = [f"    {target} += ct"] if whole else [f"    view = {target}", "    view += ct"]
         if not whole and len(kept) == x_ndim and all(kinds[i] == "int" for i in kept):
@@ -728,7 +734,7 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
         lines = ["def impl(acc, ct, x, *index):", *add, "    return acc"]
         return _impl_from_source(lines)
     lines = ["def impl(acc, ct, x, *index):" if in_place else "def impl(ct, x, *index):"]
-    lines += [f"    i{i} = index[{i}]" for i in range(len(kinds))]
+    lines += [f"    i{i} = {source}" for i, source in enumerate(sources)]
     lines.append("    out = acc" if in_place else "    out = np.zeros(ct.shape[:LEAD] + x.shape, ct.dtype)")
     gathered_shape = []  # ct reshaped without the None axes
     lines.append("    c = np.ascontiguousarray(ct)")

@@ -322,6 +322,16 @@ def test_numba_compile_failure_names_the_users_line():
         s2sad.jacrev(rf.norm_of_scalar)(-0.5)
 
 
+def test_ellipsis_reads_on_numba():
+    """x[..., k] and x[k, ...] in reverse mode on numba: the scatter of their cotangents takes
+    the Ellipsis as the whole slices it stands for (found by the fuzz pattern size_facts)."""
+    import rule_functions as rf
+
+    x = np.random.default_rng(1).uniform(-1.0, 1.0, (2, 3, 3))
+    for mode in (s2sad.jacfwd, s2sad.jacrev):
+        check_jacobian(rf.ellipsis_reads, (x,), 0, mode(rf.ellipsis_reads)(x))
+
+
 def test_squeeze_with_an_axis_on_numba():
     """Numba has no np.squeeze: the generated code squeezes by indexing (a view of any layout),
     and raises NumPy's ValueError for an axis of another length."""
