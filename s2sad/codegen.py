@@ -188,7 +188,8 @@ def _is_float64_scalar(a, types):
 
 def _squeeze_index(stmt, types):
     """``np.squeeze(x, axis)`` as the view ``x[:, nk.unit_index(x.shape[1]), :]`` (Numba has
-    no np.squeeze), or None where that does not apply (no constant axis, a 0-d result)."""
+    no np.squeeze; every axis squeezed: the one element, the number a 0-d result is here), or
+    None where that does not apply (no constant axis)."""
     x = stmt.args[0]
     axis = stmt.kwargs.get("axis", stmt.args[1] if len(stmt.args) > 1 else None)
     d = types.get(x.name) if isinstance(x, Var) else None
@@ -198,8 +199,6 @@ def _squeeze_index(stmt, types):
     try:
         axes = {int(a) % d.ndim for a in axes}
     except (TypeError, ZeroDivisionError):
-        return None
-    if len(axes) >= d.ndim:
         return None
     name = atom(x)
     index = ", ".join(f"nk.unit_index({name}.shape[{k}])" if k in axes else ":" for k in range(d.ndim))

@@ -194,7 +194,7 @@ SPECS = [
     # without axis: the size-1 axes the arguments' shapes show (s2sad/sizes.py)
     S(sf.squeeze_all, args(U((3, 1))), 0, numba=True),
     S(sf.squeeze_all, args(U((1, 3, 1))), 0),
-    S(sf.squeeze_all, args(U((1, 1))), 0),
+    S(sf.squeeze_all, args(U((1, 1))), 0, numba=True),
     S(sf.squeeze_all, args(U((2, 3))), 0),
     S(sf.squeeze_derived, args(U((3,))), 0),
     S(sf.outer_nd, args(U((2, 2)), U((3,))), (0, 1)),
