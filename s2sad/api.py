@@ -15,9 +15,9 @@ import threading
 import numpy as np
 
 from . import failures, pipeline, scalarize
-from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
 from .parse import _defaults, binding, code_of, param_names
+from .scalarize import LIMIT as SMALL
 from .trace import dummy_like
 
 

@@ -18,7 +18,25 @@ import numpy as np
 
 from . import runtime
 from .errors import S2SADError
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, walk
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    PLACEHOLDER,
+    POP,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+    walk,
+)
 
 PRODUCTS = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
 INFIX = {

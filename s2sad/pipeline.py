@@ -33,14 +33,31 @@ import threading
 
 import numpy as np
 
-from . import backends, codegen, runtime as rt, scalarize
-from . import failures, fusion, rename, semantics, shapes, structure as diagonal
+from . import backends, codegen, failures, fusion, rename, scalarize, semantics, shapes
+from . import runtime as rt
+from . import structure as diagonal
 from .activity import infer_types
 from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
 from .expand import expand_composites
 from .forward import differentiate_forward
-from .ir import COPY, GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
+from .ir import (
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    Function,
+    NameGen,
+    Return,
+    SetItem,
+    Var,
+    While,
+    all_names,
+    walk,
+)
 from .normalize import normalize
 from .parse import parse, resolve_free_name
 from .reverse import differentiate_reverse

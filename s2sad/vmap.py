@@ -31,7 +31,24 @@ import numpy as np
 from . import backends, pipeline
 from . import runtime as rt
 from .errors import S2SADError, StructureMiss, UsageError
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    PLACEHOLDER,
+    POP,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+)
 
 _LOCK = threading.RLock()
 CUDA_MAX_ELEMENTS = 256  # largest per-sample array the cuda backend unrolls into scalars
