@@ -110,7 +110,8 @@ def jax_call(peers, func, args, jit=True):
     def call():
         result = func(*jax_args)
         # JAX dispatches asynchronously; the method on each array is cheaper than
-        # jax.block_until_ready's tree walk (~15 µs here)
+        # jax.block_until_ready, which walks the result as a pytree at every call and would be
+        # timed with it (measured: docs/PERFORMANCE.md)
         for array in result if isinstance(result, tuple) else (result,):
             array.block_until_ready()
         return result
@@ -873,7 +874,8 @@ def all_tasks(peers, cfg):
 def trim_for_quick(tasks):
     """Besides the variants marked where they are made: two families measured less often.
 
-    JAX without jit only on W1 (elsewhere it is 100-5000x the limit and costs seconds), and
+    JAX without jit only on W1 (elsewhere it is far from the limit and its timings would take
+    much of a quick run; docs/PERFORMANCE.md), and
     the limit without its fastmath variant (the limit is then numba's plain njit).
     """
     for task in tasks:

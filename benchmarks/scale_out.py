@@ -25,7 +25,6 @@ def gradient_closed_form(X, weight, bias, target):
 def measure(samples=1_000_000, workers=2, chunk=None, repeats=3):
     """{"one process": seconds, "dask": seconds or a reason, ...} for per-sample gradients."""
     import dask_model
-
     import s2sad
 
     rng = np.random.default_rng(0)

@@ -24,7 +24,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import dask_model  # noqa: E402
-
 import s2sad  # noqa: E402
 
 D_IN, D_OUT = 4, 3

@@ -15,9 +15,9 @@ import threading
 import numpy as np
 
 from . import failures, pipeline, scalarize, sizes
-from .scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
 from .parse import _defaults, binding, code_of, param_names
+from .scalarize import LIMIT as SMALL
 from .trace import dummy_like
 
 
@@ -513,7 +513,8 @@ def _arg_key(args):
 
 def _shape_key(args):
     """The shapes of the small array arguments: code with loops is compiled for them.
-    Computed at every call of such code (a list, not a generator: half the time)."""
+    Computed at every call of such code: a list comprehension, not ``tuple()`` of a generator,
+    which would resume a generator frame once per argument."""
     return tuple([a.shape if isinstance(a, np.ndarray) and a.size <= SMALL else None for a in args])
 
 

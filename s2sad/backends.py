@@ -142,7 +142,8 @@ def _drop_broken_numba_cache(path: str) -> None:
 # Generated functions whose own code is glue between compiled kernels (no loops): their LLVM
 # module gets no module-level optimization. Numba links the code of every function a function
 # calls into its module and optimizes the whole again; the kernels were optimized when they
-# were compiled, so that is most of a compile (rosen's Hessian: 9.2 s at -O3, 2.6 s at -O0).
+# were compiled, so that is most of a compile, for code that only calls them
+# (docs/PERFORMANCE.md).
 _GLUE = set()
 _GLUE_NOW = threading.local()  # .loop: the name of a parallel loop compiled now (glue_loop)
 # the libraries Numba makes for a prange loop: its body as a gufunc and the gufunc's wrappers
@@ -153,9 +154,9 @@ _PARFOR_LIBRARIES = ("__numba_parfor_gufunc_", "parallelgufuncwrapper", "<numba.
 def glue_loop(name):
     """While inside, the function ``name`` and the libraries of its prange loop compile as
     glue: for vmap's loop over a glue function, whose loop body, gufunc wrappers and function
-    each link the per-sample code and would optimize it again (W6's batched Hessian: 4.4 s
-    of an 8.8 s compile). Other libraries compiled meanwhile (a kernel for a new signature)
-    are optimized as usual."""
+    each link the per-sample code and would optimize it again, though it was optimized when
+    it was compiled (docs/PERFORMANCE.md). Other libraries compiled meanwhile (a kernel for a
+    new signature) are optimized as usual."""
     _install_glue_hook()
     _GLUE_NOW.loop = name
     try:
@@ -204,12 +205,12 @@ _SCALAR_TYPINGS = {}  # (function type, typing context, target, argument types) 
 def _install_scalar_typing_memo():
     """Once per process: Numba types every ``a * b`` of the generated code afresh, trying each
     template of ``operator.mul`` (NumPy's ufunc rules among them) for the same two float64
-    arguments again; a scalarized RK4 reverse sweep has ~1700 such statements, and typing them
-    took 0.65-1.0 s of its 2.5 s compile. Operators and ``math`` functions on scalar numbers
-    (the only calls memoized) type the same way each time on the same function type (whose
-    key is its templates, so an added overload makes a new one), context and target, so their
-    signature is remembered. A Numba without these internals types everything as usual;
-    ``S2SAD_NO_TYPING_MEMO=1`` turns it off (to compare)."""
+    arguments again; a scalarized RK4 reverse sweep has ~1700 such statements, so typing them
+    is a large share of its compile (docs/PERFORMANCE.md). Operators and ``math`` functions on
+    scalar numbers (the only calls memoized) type the same way each time on the same function
+    type (whose key is its templates, so an added overload makes a new one), context and
+    target, so their signature is remembered. A Numba without these internals types
+    everything as usual; ``S2SAD_NO_TYPING_MEMO=1`` turns it off (to compare)."""
     try:
         from numba.core import types
         from numba.core.target_extension import get_local_target
@@ -242,8 +243,8 @@ def _may_raise_python_errors(source: str) -> bool:
     """Does the code divide or take a power (where Numba's default error model raises
     ZeroDivisionError, Python's semantics)? Then it compiles with ``error_model="numpy"``:
     1/0 is inf, 0/0 nan, as NumPy and the python backend give. Not elsewhere: on code with no
-    division, the NumPy model cost 20-40 % per call here (W1's Hessian 4.1 -> 5.6 us, W10's
-    gradient 2.5 -> 3.3 us; the same source, the same machine)."""
+    division, where both models give the same results, the NumPy model made calls measurably
+    slower (same source, same machine: docs/PERFORMANCE.md)."""
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
     return any(op in code for op in ("/", "%", "**", "pow("))
 

@@ -18,7 +18,25 @@ import numpy as np
 
 from . import runtime
 from .errors import S2SADError
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, walk
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    PLACEHOLDER,
+    POP,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+    walk,
+)
 
 PRODUCTS = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
 INFIX = {
@@ -238,7 +256,7 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
     one = _one_axis(stmt, types) if kernels and (op is np.sum or op is np.mean or op in EXTREMES) else None
     if one is not None:
         x, axis, ndim = one
-        if op is np.sum:  # Numba's np.sum over an axis took 1.8 s to compile in each process
+        if op is np.sum:  # Numba's np.sum over an axis compiles slowly, again in each process
             return f"nk.sum_axis({x}, {axis})" if ndim > 1 else f"np.sum({x})"
         if op is np.mean:
             return f"nk.mean_axis({x}, {axis})"
@@ -268,7 +286,7 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
         return f"nk.concatenate_flat({atom(args[0])})"  # (Numba's np.concatenate has no axis=None)
     if kernels and (op is np.matmul or op is np.dot) and len(args) == 2 and not stmt.kwargs and all(
         isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
-    ):  # Numba's own compiled again in each new process: 0.1-0.3 s a signature
+    ):  # Numba's own is compiled again in each new process, for each signature; ours is cached
         return f"nk.matmul({atom(args[0])}, {atom(args[1])})"
     if op in INFIX and len(args) == 2 and not stmt.kwargs:
         a, b = (_operand(x, _float32_context(args, types)) for x in args)
@@ -321,7 +339,8 @@ def _operand(a, single=False):
 def _scalar_scatter_add(stmt, types, pad):
     """``acc = rt.scatter_add(acc, ct, x, i, j)`` of one element (a scalar ``ct``, an int per
     axis of x) as in-place scalar code, a loop over the seed axes: a call per loop trip to a
-    compiled helper that takes arrays costs Numba 10-20 ns (reference counts), this ~1 ns."""
+    compiled helper that takes arrays increments and decrements the arrays' reference counts at
+    every trip; the inline loop touches none."""
     if stmt.op is not runtime.scatter_add or not stmt.args or stmt.args[0] != Var(stmt.target):
         return None
     acc, ct, x, *index = stmt.args

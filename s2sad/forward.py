@@ -35,7 +35,27 @@ import numpy as np
 from . import rules
 from .activity import varied_names
 from .errors import MissingRuleError, UnsupportedError, where
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TAPE_OPS, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While, reads, walk
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    PLACEHOLDER,
+    POP,
+    TAPE_OPS,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+    reads,
+    walk,
+)
 from .runtime import add_batch_axis, scatter, scatter_add, zeros_batch
 from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 

@@ -1,8 +1,8 @@
 """Shared compiled kernels for the array operators of generated code (numba backend).
 
 Numba compiles an array operator (``a + b``, ``np.sin(x)`` on arrays) as a new loop kernel at
-every place it is used, and LLVM then optimizes one ever larger function: derivative code of
-a loop body with a hundred array operations took tens of seconds to compile. The numba
+every place it is used, and LLVM then optimizes one ever larger function, so the compile
+time of derivative code grew with every array operation in it (docs/PERFORMANCE.md). The numba
 backend therefore spells each operator whose operand may be an array as a call to the one
 kernel here (``nk.add(a, b)``), which Numba compiles once per type signature, caches on disk
 (``cache=True``) and reuses in every generated function. Scalar operators stay inline.
@@ -25,7 +25,8 @@ fused_jit = numba.njit(cache=True, error_model="numpy")  # fusion.py's kernels
 # --- large arrays: allocated as NumPy allocates them ---------------------------------------
 # NumPy asks Linux for 2 MiB pages (madvise MADV_HUGEPAGE) for arrays of 4 MiB or more; Numba's
 # allocator does not, so the first write of a fresh 64 MB array (W5's Hessian at Din = 512)
-# took 16 384 page faults: 29 ms against 7 ms for the same loops writing into a NumPy array.
+# takes a page fault for every 4 KiB (16 384) instead of one per 2 MiB, and the faults, not the
+# loops, set the time of filling it (measured: docs/PERFORMANCE.md).
 _HUGE_BYTES = 1 << 22
 _MADV_HUGEPAGE = 14
 
@@ -56,9 +57,9 @@ def empty(shape, dtype):
 
 
 # --- binary operators on 3-D and larger outputs: one loop nest ------------------------------
-# Numba computes a broadcast array expression with index arithmetic at every element: with
-# 3-D operands it was 1.1-5x slower than loops over rows (the outer product
-# (32, 128, 1) * (32, 1, 128): 415 us against 77 us; on 2-D operands the two were even).
+# Numba computes a broadcast array expression with index arithmetic at every element; loops
+# over rows do that arithmetic once per row, which pays on 3-D operands (on 2-D operands the
+# two were even; measured: docs/PERFORMANCE.md).
 # Code generation calls ``<ufunc>_loops`` where the result has 3 or more axes; those loops are
 # written for the operands' ranks: each operand made C-contiguous (a strided operand is copied
 # once: cheap where it is broadcast, one pass where it is not), the innermost axis a row or,
@@ -602,16 +603,16 @@ def _extreme_axis_impl(a, axis, largest):
 @jit
 def sum_axis(a, axis):
     """``np.sum(a, axis=axis)`` for one axis of an array of two or more axes: compiled once per
-    type signature and cached with the kernels (Numba's own, in each generated function, took
-    1.8 s of a first call in every new process)."""
+    type signature and cached with the kernels (Numba's own is compiled again inside each
+    generated function, in every new process, and slowly: docs/PERFORMANCE.md)."""
     return np.sum(a, axis=axis)
 
 
 @jit
 def matmul(a, b):
     """``a @ b`` for arrays of one or two axes, compiled once per type signature and cached
-    with the kernels (Numba's own, through BLAS, is compiled in each process: 0.1-0.3 s a
-    signature)."""
+    with the kernels (Numba's own, through BLAS, is compiled again in each new process, for
+    each signature)."""
     return a @ b
 
 

@@ -23,7 +23,8 @@ import types
 import numpy as np
 
 from . import runtime
-from .errors import UnsupportedError
+from .desugar import desugar
+from .errors import S2SADError, UnsupportedError
 from .ir import (
     COPY,
     GETITEM,
@@ -40,8 +41,6 @@ from .ir import (
     Var,
     While,
 )
-from .desugar import desugar
-from .errors import S2SADError
 from .parse import Parsed, _defaults, binding, is_missing, resolve_free_name
 
 BINARY_OPS = {

@@ -33,14 +33,31 @@ import threading
 
 import numpy as np
 
-from . import backends, codegen, runtime as rt, scalarize
-from . import failures, fusion, rename, semantics, shapes, sizes, structure as diagonal
+from . import backends, codegen, failures, fusion, rename, scalarize, semantics, shapes, sizes
+from . import runtime as rt
+from . import structure as diagonal
 from .activity import infer_types
 from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
 from .expand import expand_composites
 from .forward import differentiate_forward
-from .ir import COPY, GETITEM, NEW_STACK, TUPLE, Assign, Const, For, Function, NameGen, Return, SetItem, Var, While, all_names, walk
+from .ir import (
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    Function,
+    NameGen,
+    Return,
+    SetItem,
+    Var,
+    While,
+    all_names,
+    walk,
+)
 from .normalize import normalize
 from .parse import code_of, parse, resolve_free_name
 from .reverse import differentiate_reverse
@@ -287,10 +304,11 @@ def compile(ir: Function, backend: str, spec=None):
 def is_glue(ir: Function, array_loops: bool = False) -> bool:
     """Is ``ir`` compiled as glue between kernels (see GLUE_STATEMENTS)? ``array_loops``: also
     long code whose loops work on whole arrays (kernel calls), never on one element (no element
-    read, no in-place write inside a loop): in such loops LLVM's module passes took 0.5-3 s of a
-    first call and found nothing to speed up (``jacrev`` of a loop over 100-element arrays:
-    2.1 -> 1.6 s), while loops over elements (the Huber loop, a nested matrix-vector product)
-    ran up to 2.2x slower without them."""
+    read, no in-place write inside a loop): such loops spend their time in the kernels, which
+    were optimized when they were compiled, so LLVM's module passes lengthen the first call and
+    find nothing to speed up; loops over elements (the Huber loop, a nested matrix-vector
+    product) do their work in their own code, which needs those passes (measured:
+    docs/PERFORMANCE.md)."""
     if os.environ.get("S2SAD_NO_GLUE"):
         return False
     statements = list(walk(ir.body))
@@ -308,11 +326,12 @@ def is_glue(ir: Function, array_loops: bool = False) -> bool:
 
 
 # A loop-free function longer than this (or any loop-free derivative of a derivative, which
-# calls many kernels: the structured Hessian of W5 has fewer statements, and compiles in
-# 1.7 s as glue against 3.9 s) is compiled as glue between kernels (backends._GLUE):
-# no module-level optimization, which halves the first call of second-order code (rosen's
-# Hessian: 9-10 s -> 5 s) and costs about 10% per call where it inlined small helpers
-# (measured on rosen's gradient, 36 statements, which therefore stays optimized).
+# calls many kernels even where it has fewer statements, as the structured Hessian of W5 does)
+# is compiled as glue between kernels (backends._GLUE): no module-level optimization. The
+# kernels were optimized when they were compiled, so optimizing them again in the caller's
+# module is a large part of the first call of long and second-order code; in short code that
+# pass inlines small helpers and the calls get slower without it (rosen's gradient, 36
+# statements, therefore stays optimized). Measurements: docs/PERFORMANCE.md.
 # S2SAD_NO_GLUE=1 turns it off (to compare).
 GLUE_STATEMENTS = 40
 

@@ -19,7 +19,24 @@ The generated Python keeps its readable names: ``s2sad.source`` shows the code b
 from __future__ import annotations
 
 from . import runtime as rt
-from .ir import APPEND, COPY, POP, Assign, For, If, NameGen, Return, SetItem, SliceAtom, Var, While, all_names, assigned_names, reads, walk
+from .ir import (
+    APPEND,
+    COPY,
+    POP,
+    Assign,
+    For,
+    If,
+    NameGen,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+    all_names,
+    assigned_names,
+    reads,
+    walk,
+)
 
 
 def rename(fn):

@@ -1073,10 +1073,11 @@ TAPE, TOP = "s2sad_tape", "s2sad_top"
 def shared_tape(fn: Function, split: dict) -> Function:
     """The element stacks of ``split`` (those simplify kept) as one growable float tape.
 
-    A Python list per element stack costs Numba about 60 ms of compile time each (RK4's
-    reverse sweep had 33). The reverse sweep pops each stack exactly in the mirror order
-    of its pushes, so the pushes of all these stacks can share one tape: a stack of arrays
-    pushes its elements as one group (``tape[top:top+k]``) and pops them as one group."""
+    Each Python list (one per element stack) adds to Numba's compile time, and RK4's reverse
+    sweep had 33 of them; one float array does the same work (docs/PERFORMANCE.md). The
+    reverse sweep pops each stack exactly in the mirror order of its pushes, so the pushes of
+    all these stacks can share one tape: a stack of arrays pushes its elements as one group
+    (``tape[top:top+k]``) and pops them as one group."""
     names = NameGen(all_names(fn))
     types = dict(fn.types)
     tape, top = names.fresh(TAPE), names.fresh(TOP)

@@ -30,7 +30,25 @@ import dataclasses
 import numpy as np
 
 from .errors import UnsupportedError, where
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, If, NameGen, PseudoOp, SetItem, SliceAtom, Var, While, all_names, map_statements, reads, walk
+from .ir import (
+    COPY,
+    GETITEM,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    NameGen,
+    PseudoOp,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+    all_names,
+    map_statements,
+    reads,
+    walk,
+)
 
 # functions whose result may be a view of their first argument (or the argument itself)
 VIEW_OPS = tuple(

@@ -27,7 +27,22 @@ from collections import Counter
 import numpy as np
 
 from . import runtime as rt
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, SetItem, SliceAtom, Var, all_names, atom_vars, reads, walk
+from .ir import (
+    COPY,
+    GETITEM,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    NameGen,
+    SetItem,
+    SliceAtom,
+    Var,
+    all_names,
+    atom_vars,
+    reads,
+    walk,
+)
 from .trace import Builder, building
 
 

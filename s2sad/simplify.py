@@ -14,7 +14,24 @@ After this pass:
 from __future__ import annotations
 
 from . import runtime as rt
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, POP, TUPLE, Assign, For, If, Return, SetItem, Var, While, atom_vars, reads, walk
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    POP,
+    TUPLE,
+    Assign,
+    For,
+    If,
+    Return,
+    SetItem,
+    Var,
+    While,
+    atom_vars,
+    reads,
+    walk,
+)
 
 SIDE_EFFECTS = (APPEND, POP, NEW_STACK, *rt.GUARDS)  # guards raise: kept though nothing reads them
 

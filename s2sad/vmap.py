@@ -31,7 +31,24 @@ import numpy as np
 from . import backends, pipeline
 from . import runtime as rt
 from .errors import S2SADError, StructureMiss, UsageError
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, POP, TUPLE, Assign, Const, For, If, Return, SetItem, SliceAtom, Var, While
+from .ir import (
+    APPEND,
+    COPY,
+    GETITEM,
+    NEW_STACK,
+    PLACEHOLDER,
+    POP,
+    TUPLE,
+    Assign,
+    Const,
+    For,
+    If,
+    Return,
+    SetItem,
+    SliceAtom,
+    Var,
+    While,
+)
 
 _LOCK = threading.RLock()
 CUDA_MAX_ELEMENTS = 256  # largest per-sample array the cuda backend unrolls into scalars
@@ -336,8 +353,8 @@ def _build_numba(self, args, axes, plain=False):
         loop = numba.njit(cache=True, parallel=True)(getattr(module, name))
         setattr(module, "_s2sad_jitted_" + name, loop)
     # compiled now, as glue (backends.glue_loop): the per-sample code was optimized when it
-    # was compiled, and the loop only calls it (first call of W6's vmap(jacrev) 5.0 -> 3.8 s,
-    # of its vmap(hessian) 12 -> 5 s, with a glue per-sample function)
+    # was compiled, and the loop only calls it, so optimizing the linked copy again would only
+    # lengthen the first call (measured: docs/PERFORMANCE.md)
     outs = [np.empty((1,) + np.shape(leaf), np.asarray(leaf).dtype) for _, leaf in leaves]  # their types
     with backends.glue_loop(name):
         loop.compile(tuple(numba.typeof(v) for v in (len(outs[0]), *args, *free, *outs)))

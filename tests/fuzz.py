@@ -53,9 +53,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check_jacobian, check_jvp, dot_product_test  # noqa: E402
-
 import s2sad  # noqa: E402
+from checks import check_jacobian, check_jvp, dot_product_test  # noqa: E402
 
 # Scalar arguments: Python floats by default; `--numpy-scalars` passes np.float64 instead
 # (jacfwd on the python backend computes in float32 for Python-float arguments: a known bug).

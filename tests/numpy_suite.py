@@ -55,7 +55,6 @@ if HERE not in sys.path:
 
 import checks  # noqa: E402
 import run_catalogue as rc  # noqa: E402  (the oracles: checks.py and second differences)
-
 import s2sad  # noqa: E402
 from s2sad.errors import InternalError  # noqa: E402
 

@@ -36,7 +36,6 @@ if HERE not in sys.path:
 
 import catalogue_functions as cf  # noqa: E402
 import checks  # noqa: E402
-
 import s2sad  # noqa: E402
 
 MODES = ("jacfwd", "jacrev", "hessian", "grad", "jvp", "vjp", "hvp")

@@ -4,10 +4,10 @@ Oracles: finite differences (checks.py), closed forms, scipy's Rosenbrock deriva
 import numpy as np
 import pytest
 import scipy.optimize
-from checks import check_jacobian, dot_product_test
 
 import s2sad
 import sample_functions as sf
+from checks import check_jacobian, dot_product_test
 
 BACKENDS = ["python", "numba"]
 

@@ -22,8 +22,8 @@ import re
 
 import numpy as np
 import pytest
-import run_catalogue as rc
 
+import run_catalogue as rc
 import s2sad
 
 CAUSES = {

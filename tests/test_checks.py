@@ -5,6 +5,7 @@ Each check is also shown to fail on a wrong derivative, so a passing oracle mean
 
 import numpy as np
 import pytest
+
 from checks import (
     check_jacobian,
     check_jvp,

@@ -5,10 +5,10 @@ in loops that reassign the operand, in branches, and its refusals."""
 
 import numpy as np
 import pytest
-from checks import check_jacobian
 
 import composite_functions as cf
 import s2sad
+from checks import check_jacobian
 
 
 def _check_all_modes(fn, args, backend, second_order=True):

@@ -3,10 +3,10 @@ and closed-form oracles), on both backends."""
 
 import numpy as np
 import pytest
-from checks import check_jacobian, dot_product_test
 
 import s2sad
 import sample_functions as sf
+from checks import check_jacobian, dot_product_test
 
 rng0 = np.random.default_rng(7)
 X6 = rng0.standard_normal(6)

@@ -9,10 +9,10 @@
 
 import numpy as np
 import pytest
-from checks import check_jacobian, check_jvp
 
 import merge_functions as mf
 import s2sad
+from checks import check_jacobian, check_jvp
 from s2sad import pipeline
 from s2sad.ir import Assign, For, If, Return, While, all_names, reads
 from s2sad.trace import dummy_like

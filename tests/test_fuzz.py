@@ -18,6 +18,7 @@ from hypothesis import seed as hseed
 import fuzz
 import fuzz_regressions
 
+
 def run_program(program, backend):
     try:
         fuzz.check_program(program, backend)

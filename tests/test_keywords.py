@@ -3,10 +3,10 @@ moved to their positions; keywords that no rule handles are refused with file:li
 
 import numpy as np
 import pytest
-from checks import check_jacobian
 
 import keyword_functions as kf
 import s2sad
+from checks import check_jacobian
 
 X = np.random.default_rng(0).uniform(0.2, 1.0, (2, 3))
 

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import s2sad
-
 from checks import check_jacobian, check_jvp, dot_product_test
 
 X3 = np.array([0.3, 0.8, -0.5])

@@ -17,9 +17,9 @@ on numba: `--backend numba` (each compile takes seconds: `--only np.linalg` or `
 
 
 import numpy as np
-import numpy_suite as ns
 import pytest
 
+import numpy_suite as ns
 import s2sad
 from s2sad import rules
 

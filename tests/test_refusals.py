@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 import s2sad
-from s2sad.errors import InternalError
-
 from checks import check_jacobian, dot_product_test
+from s2sad.errors import InternalError
 
 X4 = np.array([0.3, 0.7, 1.1, 1.3])
 Y4 = np.array([0.5, -0.2, 0.9, 1.7])
@@ -149,7 +148,7 @@ def test_complex_argument_refused_by_jvp_vjp_hvp():
         lambda: s2sad.vjp(second_arg_ignored, X4, X4 + 1j, backend="python"),
         lambda: s2sad.hvp(lambda_free_scalar, (X4, X4 + 1j), (X4, X4), backend="python"),
     ):
-        with pytest.raises(s2sad.S2SADError, match=rf"test_refusals.py:\d+: argument 'z'.* complex"):
+        with pytest.raises(s2sad.S2SADError, match=r"test_refusals.py:\d+: argument 'z'.* complex"):
             call()
 
 

@@ -14,8 +14,8 @@ import sample_functions as sf
 from s2sad import backends, pipeline, rename, scalarize, simplify
 from s2sad.ir import COPY, Assign, For, If, While, assigned_names, blocks
 from s2sad.trace import dummy_like
-
-from test_scalarize import CASES as SCALAR_CASES, X3, X4  # noqa: E402 - loops over small arrays
+from test_scalarize import CASES as SCALAR_CASES  # noqa: E402 - loops over small arrays
+from test_scalarize import X3, X4
 
 CASES = SCALAR_CASES + [
     (sf.rk4, (X4, np.array([0.3, 0.7, 0.2]), 0.05, 12)),

@@ -16,19 +16,17 @@ A zero derivative is allowed only for piecewise-constant functions: the last tes
 
 import builtins
 import math
-import operator
 import warnings
-from typing import NamedTuple
-
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 import pytest
-from checks import check_jacobian, check_jvp, dot_product_test
 
 import audit_functions as af
 import s2sad
 import s2sad.rules as rules
+from checks import check_jacobian, check_jvp, dot_product_test
 from s2sad import ir
 from s2sad import runtime as rt
 from s2sad.errors import S2SADError

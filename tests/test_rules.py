@@ -16,11 +16,11 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from checks import check_jacobian, numerical_jvp
 
+import rule_functions as rf
 import s2sad
 import s2sad.rules as rules
-import rule_functions as rf
+from checks import check_jacobian, numerical_jvp
 from s2sad import ir
 from s2sad import runtime as rt
 

@@ -16,12 +16,12 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from checks import check_jacobian
+import scipy.special as sc
 
 import linalg_functions as lf
 import s2sad
 import s2sad.rules as rules
-import scipy.special as sc
+from checks import check_jacobian
 from s2sad import runtime as rt
 
 

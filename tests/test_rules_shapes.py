@@ -14,10 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from checks import check_jacobian
 
 import s2sad
 import shape_functions as sf
+from checks import check_jacobian
 from s2sad.errors import S2SADError
 
 pytestmark = [

@@ -16,13 +16,12 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from checks import check_jacobian
 
 import audit_functions as af
 import s2sad
 import s2sad.rules as rules
 import stats_functions as sf
-from s2sad import runtime as rt
+from checks import check_jacobian
 
 SHAPES = {0: (), 1: (4,), 2: (3, 4), 3: (2, 3, 4)}
 

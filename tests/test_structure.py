@@ -117,8 +117,9 @@ def test_vmap_of_a_structured_jacobian_and_its_fallback(backend):
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_slices_of_one_axis_by_the_same_offset_have_one_length(backend):
     # rosen's x[1:] and x[:-1]: its sums and broadcasts between them change no shape and go
-    import sample_functions as sf
     from scipy.optimize import rosen_der, rosen_hess_prod
+
+    import sample_functions as sf
 
     g = s2sad.grad(sf.rosen, backend=backend)
     for n in (2, 3, 50):  # at n = 2 the slices have length 1
@@ -133,7 +134,8 @@ def test_slices_of_one_axis_by_the_same_offset_have_one_length(backend):
 @pytest.mark.parametrize("mode", ["grad", "jacrev", "hessian"])
 def test_slice_adjoints_are_added_in_place(mode, backend):
     # compiled code adds each slice's contribution into one array (shapes.accumulate_scatters)
-    from s2sad import runtime as rt, shapes
+    from s2sad import runtime as rt
+    from s2sad import shapes
     from s2sad.trace import dummy_like
 
     x = rng.uniform(-1, 1, 9)

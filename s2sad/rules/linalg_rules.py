@@ -47,7 +47,6 @@ from . import adjoint_rule, composite, nondifferentiable, tangent_rule
 from .composite_rules import constant, keep_axes, ndim, reduce
 from .numpy_rules import lead_axes
 
-
 # --- runtime primitives: one result each -----------------------------------------------------
 
 
