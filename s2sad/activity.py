@@ -1,7 +1,5 @@
-"""Pass 4: types and activity.
+"""Activity (the types come first: infer.py).
 
-``infer_types`` gives every variable its dummy (trace.py) by abstract evaluation from the
-arguments of one call: the specialization key is the arguments' ranks and dtypes.
 ``varied_names`` is forward activity: the float variables that depend on a differentiated
 input through differentiable ops. Only those get tangents or adjoints.
 """
@@ -89,16 +87,3 @@ def _missing_rule(fn, stmt):
         "one with @elementwise, or @tangent_rule and @adjoint_rule, from s2sad.rules "
         "(see s2sad/rules/numpy_rules.py), or keep its argument constant"
     )
-
-
-
-def infer_types(fn, arg_dummies: dict):
-    """A copy of ``fn`` whose ``types`` give every variable's dummy for these arguments."""
-    from .forward import Forward
-    from .ir import NameGen, all_names
-    from .trace import Builder
-
-    builder = Builder(dict(arg_dummies), NameGen(all_names(fn)))
-    builder.check_types, builder.filename = True, fn.filename
-    Forward(fn, builder, varied=set()).block(fn.body)
-    return fn.replace(types=builder.types)

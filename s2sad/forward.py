@@ -323,9 +323,7 @@ class Forward(Derivative):
         primal is not assigned on every path (a name first assigned in a loop, or in one arm),
         the copies a join makes read the tangent name on every path (the value read there is
         never used, as the primal's is not; Numba needs one type, Python a binding)."""
-        from .reverse import _describe_type
-
-        self.prologue.append(Assign(name, PLACEHOLDER, [Const(_describe_type(dummy))], line=self.b.line))
+        self.prologue.append(Assign(name, PLACEHOLDER, [Const(placeholder_kind(dummy))], line=self.b.line))
 
     def tangent_dummy(self, name):
         """The dummy of ``name``'s tangent (for a loop-carried name not yet defined)."""
@@ -593,3 +591,16 @@ def unit_like(builder, seed):
 
 
 __all__ = ["differentiate_forward", "Forward", "Derivative", "unit_like"]
+
+
+def placeholder_kind(dummy):
+    """The kind PLACEHOLDER takes for a name typed like ``dummy`` (defined on every path)."""
+    if isinstance(dummy, np.ndarray):
+        return ("array", dummy.ndim, dummy.dtype.name)
+    if isinstance(dummy, (bool, np.bool_)):
+        return ("bool",)
+    if isinstance(dummy, (int, np.integer)):
+        return ("int",)
+    if isinstance(dummy, (float, np.floating)):
+        return ("float", np.asarray(dummy).dtype.name)
+    raise UnsupportedError(f"a value of type {type(dummy).__name__} assigned inside a loop or branch: not supported yet")

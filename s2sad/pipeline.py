@@ -2,7 +2,7 @@
 
     parse            source -> checked tree, names resolved          (parse.py)
     normalize        tree -> A-normal form IR                        (normalize.py)
-    infer_types      dummies for the call's ranks and dtypes         (activity.py)
+    infer_types      dummies for the call's ranks and dtypes         (infer.py)
     expand           ops defined by composition (np.var, keepdims=True) replaced by the ops
                      their definitions emit at trace time            (expand.py)
     semantics        refuse what NumPy/Python would do that the passes would not see (complex
@@ -36,11 +36,11 @@ import numpy as np
 from . import backends, codegen, failures, fusion, rename, scalarize, semantics, shapes, sizes
 from . import runtime as rt
 from . import structure as diagonal
-from .activity import infer_types
 from .aggregates import split_tuples
 from .errors import UnsupportedError, UsageError, where
 from .expand import expand_composites
 from .forward import differentiate_forward
+from .infer import infer_types
 from .ir import (
     COPY,
     GETITEM,

@@ -20,7 +20,7 @@ import numpy as np
 from . import rules
 from .activity import useful_names, varied_names
 from .errors import UnsupportedError
-from .forward import Derivative, _iter_dummy, unit_like
+from .forward import Derivative, _iter_dummy, placeholder_kind, unit_like
 from .ir import (
     APPEND,
     COPY,
@@ -294,7 +294,7 @@ class Reverse(Derivative):
             dummy = self.fn.types.get(name)
             if dummy is None or _untaped(dummy):
                 continue
-            self.b.emit(PLACEHOLDER, [Const(_describe_type(dummy))], target=name)
+            self.b.emit(PLACEHOLDER, [Const(placeholder_kind(dummy))], target=name)
             self.b.types[name] = dummy
 
     def _save_setitem(self, stmt):
@@ -658,18 +658,6 @@ def _only_indexed(stmts, name):
 def _untaped(dummy):
     """Values the reverse sweep never reads (the range a loop iterates over)."""
     return isinstance(dummy, (range, tuple))
-
-
-def _describe_type(dummy):
-    if isinstance(dummy, np.ndarray):
-        return ("array", dummy.ndim, dummy.dtype.name)
-    if isinstance(dummy, (bool, np.bool_)):
-        return ("bool",)
-    if isinstance(dummy, (int, np.integer)):
-        return ("int",)
-    if isinstance(dummy, (float, np.floating)):
-        return ("float", np.asarray(dummy).dtype.name)
-    raise UnsupportedError(f"a value of type {type(dummy).__name__} assigned inside a loop or branch in reverse mode: not supported yet")
 
 
 def differentiate_reverse(fn, builder, wrt, seeds, unit=False):

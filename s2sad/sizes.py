@@ -77,7 +77,7 @@ def _sized_dummy(dummy, shape):
 
 def _typing(ir, arg_types, shapes, unknown):
     """Every shape each name is given when the code is typed with these sizes (as
-    activity.infer_types does, with a record of the shapes)."""
+    infer.infer_types does, with a record of the shapes)."""
     from .forward import Forward
     from .trace import Builder
 
