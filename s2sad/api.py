@@ -470,7 +470,7 @@ def _argument_error(fn, k, problem):
     name = repr(names[k]) if k < len(names) else f"{k}"
     try:
         ir = pipeline.user_ir(fn)
-        line = getattr(ir, "def_line", None) or code.co_firstlineno
+        line = ir.def_line or code.co_firstlineno
     except S2SADError:
         line = code.co_firstlineno
     what, advice = problem

@@ -100,8 +100,6 @@ def typed_input(g, dummies, plain=False) -> Function:
     typed = infer_types(ir, arg_types)
     typed = expand_composites(typed, lambda body: infer_types(body, arg_types))
     _dump("expand", typed)
-    typed.free_values = ir.free_values
-    typed.def_line = getattr(ir, "def_line", None)
     nargs = len(ir.params) - len(ir.free_values)
     nums = () if g.argnums is None else g.argnums if isinstance(g.argnums, tuple) else (g.argnums,)
     wrt = [ir.params[k % nargs] for k in nums] if nargs else []
@@ -129,7 +127,7 @@ def build(g, dummies, plain=False) -> Function:
     for p in wrt:
         if isinstance(fn.types[p], tuple):
             raise UnsupportedError(
-                f"{where(fn.filename, getattr(fn, 'def_line', None))}: argument {p!r} is differentiated but is a "
+                f"{where(fn.filename, fn.def_line)}: argument {p!r} is differentiated but is a "
                 "tuple (or list) of values: pass its arrays as separate arguments (or np.stack them into one)"
             )
         if not is_float(fn.types[p]):
@@ -221,8 +219,19 @@ def build(g, dummies, plain=False) -> Function:
                 values.insert(0, shape["value"])
     builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents", "value_and_grad")))
     params = user_params + extra_params + list(fn.free_values)
-    out = Function(name, params, builder.stmts, fn.filename, fn.source_lines, builder.types)
-    out.free_values = fn.free_values
+    from .api import Transformed
+
+    out = Function(
+        name, params, builder.stmts, fn.filename, fn.source_lines, builder.types, free_values=fn.free_values,
+        def_line=fn.def_line,
+        # reverse mode of code without stacks pops every stack in the exact mirror order of its
+        # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
+        # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
+        mirror_stacks=kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
+            isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
+        ),
+        second_order=isinstance(g.fn, Transformed),
+    )
     _dump("differentiate", out)
     out = simplify(out)
     if not plain and diagonal.enabled():
@@ -233,16 +242,6 @@ def build(g, dummies, plain=False) -> Function:
         if structured is not out:
             out = simplify(structured)
             _dump("structure", out)
-    out.free_values = fn.free_values
-    # reverse mode of code without stacks pops every stack in the exact mirror order of its
-    # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
-    # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
-    out.mirror_stacks = kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
-        isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
-    )
-    from .api import Transformed
-
-    out.second_order = isinstance(g.fn, Transformed)
     _dump("simplify", out)
     return out
 
@@ -261,7 +260,7 @@ def compile(ir: Function, backend: str, spec=None):
         if small is not None:
             split = small.split_stacks
             small = simplify(small)
-            ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
+            ir = scalarize.shared_tape(small, split) if ir.mirror_stacks else small
             _dump("scalarize", ir)
     ir = shapes.accumulate_scatters(ir)
     glue = backend == "numba" and is_glue(ir, array_loops=small is None)
@@ -284,7 +283,7 @@ def is_glue(ir: Function, array_loops: bool = False) -> bool:
     statements = list(walk(ir.body))
     loops = [s for s in statements if isinstance(s, (For, While))]
     if not loops:
-        return len(statements) > GLUE_STATEMENTS or getattr(ir, "second_order", False)
+        return len(statements) > GLUE_STATEMENTS or ir.second_order
     if not array_loops or len(statements) <= GLUE_STATEMENTS:
         return False
     for stmt in walk(loops):

@@ -57,3 +57,34 @@ def test_cli_show(tmp_path):
     ).stdout
     assert out.startswith("def predict_jacrev(weight, bias, x):")
     compile(out, "<cli>", "exec")
+
+
+def neighbour_products(x):
+    return np.sum(x[1:] * x[:-1])
+
+
+def test_function_metadata_survives_replace():
+    """What the passes record on a Function is in its fields, so every pass that returns
+    ``fn.replace(...)`` keeps it (accumulate_scatters dropped second_order, and with it the
+    glue compile of this Hessian)."""
+    from s2sad import shapes
+    from s2sad.ir import Function
+    from s2sad.trace import dummy_like
+
+    fn = Function("f", ["x", "c"], [], free_values=["c"], free_sources=[(None, "c")], def_line=3,
+                  mirror_stacks=True, second_order=True, split_stacks={"s": "t"})
+    assert fn.replace(body=[]) == fn
+    x = np.linspace(0.1, 1.2, 6)
+    h = s2sad.hessian(neighbour_products)
+    ir = h.ir_for((dummy_like(x),))
+    assert ir.second_order and not ir.mirror_stacks and ir.def_line is not None
+    scattered = shapes.accumulate_scatters(ir)
+    assert scattered is not ir  # the pass rewrote it (with replace)
+    assert scattered.second_order and scattered.def_line == ir.def_line
+    assert pipeline.is_glue(scattered)
+    H = h(x)
+    e, eps = np.eye(len(x)), 1e-4
+    f = neighbour_products
+    fd = np.array([[(f(x + eps * (a + b)) - f(x + eps * (a - b)) - f(x - eps * (a - b)) + f(x - eps * (a + b)))
+                    / (4 * eps * eps) for b in e] for a in e])
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-6)
