@@ -64,7 +64,7 @@ def neighbour_products(x):
     return np.sum(x[1:] * x[:-1])
 
 
-def test_function_metadata_survives_replace():
+def test_function_metadata_survives_replace(capsys):
     """What the passes record on a Function is in its fields, so every pass that returns
     ``fn.replace(...)`` keeps it (accumulate_scatters dropped second_order, and with it the
     glue compile of this Hessian)."""
@@ -83,7 +83,10 @@ def test_function_metadata_survives_replace():
     assert scattered is not ir  # the pass rewrote it (with replace)
     assert scattered.second_order and scattered.def_line == ir.def_line
     assert pipeline.is_glue(scattered)
+    h.options = h.options.replace(dump_after={"glue"})  # the compile passes decide the same
+    capsys.readouterr()
     H = h(x)
+    assert "# compiled as glue: yes" in capsys.readouterr().err
     e, eps = np.eye(len(x)), 1e-4
     f = neighbour_products
     fd = np.array([[(f(x + eps * (a + b)) - f(x + eps * (a - b)) - f(x - eps * (a - b)) + f(x - eps * (a + b)))
