@@ -64,12 +64,8 @@ def split_tuples(fn):
 
 
 def _with_body(fn, body):
-    """``fn`` with ``body``, keeping what normalize attached to it (free_sources, ...)."""
-    out = fn.replace(body=body)
-    for key, value in vars(fn).items():
-        if key not in vars(out):
-            setattr(out, key, value)
-    return out
+    """``fn`` with ``body`` (and what normalize recorded in its fields: free_sources, ...)."""
+    return fn.replace(body=body)
 
 
 def _copies_as_tuples(fn):

@@ -8,6 +8,7 @@ ordinary IR: ``hessian(f)`` is ``jacfwd(jacrev(f))``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import numbers
 import threading
@@ -16,6 +17,7 @@ import numpy as np
 
 from . import failures, pipeline, scalarize, sizes
 from .errors import S2SADError, StructureMiss, UsageError
+from .options import Options
 from .parse import _defaults, binding, code_of, param_names
 from .scalarize import LIMIT as SMALL
 from .trace import dummy_like
@@ -83,22 +85,27 @@ def _complex_result(owner):
 
 
 class Transformed:
-    """A function transformed by s2sad: call it, read its ``source``, transform it again."""
+    """A function transformed by s2sad: call it, read its ``source``, transform it again.
 
-    def __init__(self, fn, kind, argnums=0, backend="numba", **options):
+    ``options`` (an ``Options``; by default ``Options.from_env()``, as the environment sets
+    them when the transformation is made), changed by the keywords given (``structure=False``,
+    ``dump_after="simplify"``): the passes it runs on its own code (a transformation it
+    transforms keeps its own). Its caches are keyed on them."""
+
+    def __init__(self, fn, kind, argnums=0, backend="numba", options=None, **changes):
         self.fn = fn
         self.kind = kind
         self.argnums = argnums
         self.backend = backend
-        self.options = options
+        self._lock = threading.RLock()
+        self._plans = {}
+        self.options = _options(options, changes)
         self._compiled = {}
         self._builds = {}
-        self._plans = {}
         self._irs = {}
         self._last_key = None
         self._plain = set()  # signatures whose structured code met a size-1 axis (structure.py)
         self._free_keys = {}  # argument key -> the key of the free values its code was built for
-        self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = f"{getattr(fn, '__name__', 'f')}_{kind}"
 
@@ -113,6 +120,21 @@ class Transformed:
 
     def __setstate__(self, state):
         self.options = state["options"]
+
+    @property
+    def options(self) -> Options:
+        return self._options
+
+    @options.setter
+    def options(self, options):
+        """New options: code is built and compiled with them from the next call on."""
+        if isinstance(options, dict):  # pickled by a version whose options were keywords
+            options = _options(None, options)
+        if not isinstance(options, Options):
+            raise UsageError(f"options must be an s2sad Options, got {options!r}")
+        with self._lock:
+            self._options = options
+            self._plans.clear()  # plans are keyed on arguments only
 
     @property
     def nargs(self):
@@ -151,7 +173,7 @@ class Transformed:
         """The typed IR of this transformation for arguments with these dummies (``plain``:
         without the structure pass, see pipeline.build; ``arg_shapes``: their shapes, for a
         function whose code depends on sizes, see sizes.py)."""
-        key = (_key(dummies), plain, arg_shapes)
+        key = (_key(dummies), plain, arg_shapes, self._options)
         with self._lock:
             ir = self._irs.get(key)
             if ir is None:
@@ -204,7 +226,7 @@ class Transformed:
         # a function that writes into its arguments gets code without the structure pass's
         # guards: a guard that fails after such a write would rerun it on changed arguments
         plain = bool(self._plain) and _arg_key(args) in self._plain or bool(self._written_params())
-        key = (_arg_key(args), self._shapes_key()(args), plain)
+        key = (_arg_key(args), self._shapes_key()(args), plain, self._options)
         entry = self._compiled.get(key)
         if entry is not None:  # the fast path of jvp, vjp and hvp calls after the first
             self._last_key = key
@@ -239,11 +261,11 @@ class Transformed:
         arg_shapes = self.arg_shapes(args)
         ir = self.ir_for(dummies, plain, arg_shapes)
         spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
-        build_key = (_key(dummies), spec, plain, arg_shapes)  # small shapes matter only where specialized
+        build_key = (_key(dummies), spec, plain, arg_shapes, self._options)  # small shapes matter only where specialized
         entry = self._builds.get(build_key)
         if entry is None:
             source = pipeline.emit(ir)
-            compiled = pipeline.compile(ir, self.backend, spec)
+            compiled = pipeline.compile(ir, self.backend, spec, self._options)
             if arg_shapes is not None:
                 by_shape = sizes.shapes_of
             else:
@@ -418,6 +440,23 @@ class Transformed:
         return source(self)
 
 
+def _options(options, changes) -> Options:
+    """``options`` (None: as the environment sets them) with ``changes`` (Options fields)."""
+    if options is None:
+        options = Options.from_env()
+    elif not isinstance(options, Options):
+        raise UsageError(f"options must be an s2sad Options, got {options!r}")
+    if changes:
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(Options)})
+        if unknown:
+            raise UsageError(
+                f"unknown option {', '.join(map(repr, unknown))}: the options are "
+                f"{', '.join(f.name for f in dataclasses.fields(Options))}"
+            )
+        options = options.replace(**changes)
+    return options
+
+
 def _is_zero_d(a) -> bool:
     return isinstance(a, np.ndarray) and a.ndim == 0 and a.dtype.kind in "fiub"
 
@@ -488,7 +527,7 @@ def _argument_error(fn, k, problem):
     name = repr(names[k]) if k < len(names) else f"{k}"
     try:
         ir = pipeline.user_ir(fn)
-        line = getattr(ir, "def_line", None) or code.co_firstlineno
+        line = ir.def_line or code.co_firstlineno
     except S2SADError:
         line = code.co_firstlineno
     what, advice = problem

@@ -202,7 +202,7 @@ def _install_glue_hook():
 _SCALAR_TYPINGS = {}  # (function type, typing context, target, argument types) -> signature
 
 
-def _install_scalar_typing_memo():
+def _install_scalar_typing_memo(enabled=None):
     """Once per process: Numba types every ``a * b`` of the generated code afresh, trying each
     template of ``operator.mul`` (NumPy's ufunc rules among them) for the same two float64
     arguments again; a scalarized RK4 reverse sweep has ~1700 such statements, so typing them
@@ -210,7 +210,14 @@ def _install_scalar_typing_memo():
     scalar numbers (the only calls memoized) type the same way each time on the same function
     type (whose key is its templates, so an added overload makes a new one), context and
     target, so their signature is remembered. A Numba without these internals types
-    everything as usual; ``S2SAD_NO_TYPING_MEMO=1`` turns it off (to compare)."""
+    everything as usual; ``enabled=False`` (by default ``Options.typing_memo`` as the
+    environment sets it: ``S2SAD_NO_TYPING_MEMO=1``) installs nothing (to compare)."""
+    if enabled is None:
+        from .options import Options
+
+        enabled = Options.from_env().typing_memo
+    if not enabled:
+        return
     try:
         from numba.core import types
         from numba.core.target_extension import get_local_target
@@ -218,7 +225,7 @@ def _install_scalar_typing_memo():
     except ImportError:  # another Numba's internals
         return
     original = getattr(BaseFunction, "get_call_type", None)
-    if original is None or getattr(original, "s2sad_memo", False) or os.environ.get("S2SAD_NO_TYPING_MEMO"):
+    if original is None or getattr(original, "s2sad_memo", False):
         return
     scalar = (types.Float, types.Integer, types.Boolean)
     modules = ("_operator", "operator", "math")
@@ -249,26 +256,33 @@ def _may_raise_python_errors(source: str) -> bool:
     return any(op in code for op in ("/", "%", "**", "pow("))
 
 
-def numba_module_text(source: str) -> str:
+def numba_module_text(source: str, glue: bool = False) -> str:
     """The module the numba backend compiles ``source`` from (vmap imports it by its name)."""
     text = _module_text(source, kernels=True)
+    # in the text, so the module's name (a hash of it) and Numba's cache of it tell the two
+    # error models, and glue from optimized machine code, apart
     if _may_raise_python_errors(source):
-        # in the text, so the module's name (a hash of it) and Numba's cache of it tell the
-        # two error models apart
         text += "\n# compiled with error_model='numpy'\n"
+    if glue:
+        text += "\n# compiled as glue (no module-level optimization)\n"
     return text
 
 
-def compile_numba(source: str, name: str, glue: bool = False):
+def module_text(source: str, backend: str, glue: bool = False) -> str:
+    """The module a backend compiles ``source`` from."""
+    return numba_module_text(source, glue) if backend == "numba" else _module_text(source)
+
+
+def compile_numba(source: str, name: str, glue: bool = False, typing_memo=None):
     import numba
 
     register_numba_runtime()
-    _install_scalar_typing_memo()
+    _install_scalar_typing_memo(typing_memo)
     if glue:
         _install_glue_hook()
         _GLUE.add(name)
     numpy_errors = _may_raise_python_errors(source)
-    path = _write_module(numba_module_text(source), name)
+    path = _write_module(numba_module_text(source, glue), name)
     module = _import(path, name)
     _drop_broken_numba_cache(path)  # after the import: the cached data refers to the module
     with _LOCK:
@@ -297,14 +311,15 @@ def compile_failure(exc, name):
     )
 
 
-def compile_source(source: str, name: str, backend: str, glue: bool = False):
+def compile_source(source: str, name: str, backend: str, glue: bool = False, typing_memo=None):
     """``glue``: the function has no loops of its own (numba: its module is not optimized
-    again, see ``_GLUE``)."""
+    again, see ``_GLUE``); ``typing_memo``: install the scalar typing memo (numba; None: as
+    the environment sets it, see ``_install_scalar_typing_memo``)."""
     try:
         compiler = BACKENDS[backend]
     except KeyError:
         raise S2SADError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}") from None
-    return compiler(source, name, glue=glue) if backend == "numba" else compiler(source, name)
+    return compiler(source, name, glue=glue, typing_memo=typing_memo) if backend == "numba" else compiler(source, name)
 
 
 # --- Numba implementations of the runtime helpers -------------------------------------------

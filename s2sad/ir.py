@@ -124,6 +124,14 @@ class Function:
     filename: str | None = None
     source_lines: dict = field(default_factory=dict)  # user line number -> text
     types: dict = field(default_factory=dict)  # variable -> dummy value (see trace.py)
+    # what the passes learn about the function, kept by ``replace`` (a field, not an attribute
+    # set afterwards, which dataclasses.replace would drop):
+    free_values: list = field(default_factory=list)  # the trailing params: globals, closure values (normalize)
+    free_sources: list = field(default_factory=list)  # (function, name) each free value is read from (normalize)
+    def_line: int | None = None  # the line of the user's ``def`` (normalize)
+    mirror_stacks: bool = False  # reverse code popping its stacks in the mirror order of its pushes (pipeline)
+    second_order: bool = False  # a derivative of a derivative (pipeline: compiled as glue)
+    split_stacks: dict = field(default_factory=dict)  # element stack -> its stack of arrays (scalarize)
 
     def replace(self, **changes) -> Function:
         return dataclasses.replace(self, **changes)

@@ -174,10 +174,10 @@ class Normalizer:
             body=body,
             filename=self.parsed.filename,
             source_lines=self.parsed.source_lines,
+            free_values=list(self.free_values),
+            free_sources=list(self.free_sources),
+            def_line=self.parsed.line(self.parsed.tree),
         )
-        fn.free_values = list(self.free_values)
-        fn.free_sources = list(self.free_sources)
-        fn.def_line = self.parsed.line(self.parsed.tree)
         return fn
 
     def bind_parameters(self, owner, names, given, node):

@@ -1,7 +1,11 @@
-"""The passes, in order, for each transformation.
+"""The passes, in order, for each transformation: data (``PASSES`` per transformation kind,
+``COMPILE_PASSES`` per backend) that ``build`` and ``compile`` run.
 
     parse            source -> checked tree, names resolved          (parse.py)
     normalize        tree -> A-normal form IR                        (normalize.py)
+    sizes            a function that calls np.squeeze without axis or np.cross, built per
+                     shape of its arguments: those calls rewritten for the sizes known
+                     (sizes.py; nothing for other functions)
     infer_types      dummies for the call's ranks and dtypes         (infer.py)
     expand           ops defined by composition (np.var, keepdims=True) replaced by the ops
                      their definitions emit at trace time            (expand.py)
@@ -15,21 +19,30 @@
                      (shapes.py); identity seeds followed as diagonal values (structure.py);
                      transposes of Jacobian blocks sunk into the operations that make them;
                      then simplify again. Guarded: code built with plain=True is the fallback
-    emit_source      IR -> readable Python                          (codegen.py)
     scalarize        numba, code with loops: small arrays of known shape as scalars
                      (scalarize.py; the compiled function is keyed on those shapes)
+    accumulate_scatters
+                     a slice's adjoint added in place into a fresh array (shapes.py)
+    glue             numba: is the code compiled as glue between kernels? (is_glue)
+    rename           numba: fewer names assigned more than once, fewer copies (rename.py)
+    fusion           numba: trees of elementwise operations as one kernel (fusion.py)
+    emit_source      IR -> readable Python                          (codegen.py)
     compile          python | numba                                  (backends.py)
 
-``S2SAD_DUMP_AFTER=normalize,differentiate,simplify`` prints the source after those passes.
-A transformation of a transformation starts from the inner one's typed IR, so the
-derivative code is differentiated like user code (``hessian = jacfwd(jacrev(f))``).
+``build`` runs the passes up to structure (``s2sad.source`` shows that code), ``compile``
+the rest. ``Options`` (options.py) turns off structure, rename, fusion and glue, and
+``Options.dump_after`` (``S2SAD_DUMP_AFTER=normalize,differentiate,simplify``) prints the
+source after any of these passes. A transformation of a transformation starts from the
+inner one's typed IR, so the derivative code is differentiated like user code
+(``hessian = jacfwd(jacrev(f))``): its own passes start at differentiate.
 """
 
 from __future__ import annotations
 
-import os
+import ast
 import sys
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,6 +72,7 @@ from .ir import (
     walk,
 )
 from .normalize import normalize
+from .options import Options
 from .parse import code_of, parse, resolve_free_name
 from .reverse import differentiate_reverse
 from .simplify import simplify
@@ -68,23 +82,65 @@ _USER_IR = {}
 _LOCK = threading.RLock()
 
 
-def _dump(stage, fn):
-    wanted = os.environ.get("S2SAD_DUMP_AFTER", "")
-    if stage in wanted.split(","):
-        print(f"# --- after {stage} ---\n{codegen.emit_source(fn)}", file=sys.stderr)
+@dataclass
+class Job:
+    """What the passes of one build or compile read besides the code, and what they decide."""
+
+    options: Options
+    g: object = None  # build: the transformation
+    dummies: tuple = ()  # build: the dummies of its arguments
+    plain: bool = False  # build: without the structure pass (the code its guards fall back to)
+    arg_types: dict | None = None  # build: parameter -> dummy (the user's and the free values')
+    arg_shapes: tuple | None = None  # build: the arguments' shapes, for code that depends on sizes (sizes.py)
+    backend: str | None = None  # compile
+    spec: tuple | None = None  # compile: the shapes of small arguments (scalarize.spec_of)
+    small: bool = False  # compile: scalarized
+    glue: bool = False  # compile: compiled as glue between kernels
+    source: str | None = None  # compile: the emitted source
+    compiled: object = None  # compile: the callable
 
 
-def user_ir(fn) -> Function:
-    """parse + normalize a user function (cached per function object)."""
+def _dump(stage, value, job):
+    """The source after pass ``stage``, to stderr, if the options ask for it."""
+    if stage not in job.options.dump_after:
+        return
+    if stage == "compile":
+        text = backends.module_text(job.source, job.backend, job.glue)
+    elif stage == "emit_source":
+        text = job.source
+    elif isinstance(value, Function):
+        text = codegen.emit_source(value, kernels=job.backend == "numba")
+    else:  # parse: the checked tree
+        text = ast.unparse(value.tree)
+    if stage == "glue":
+        text = f"# compiled as glue: {'yes' if job.glue else 'no'}\n{text}"
+    print(f"# --- after {stage} ---\n{text}", file=sys.stderr)
+
+
+def _run(passes, value, job):
+    for stage, run in passes:
+        value = run(value, job)
+        _dump(stage, value, job)
+    return value
+
+
+_QUIET = Job(Options())  # prints nothing
+
+
+def user_ir(fn, job=None) -> Function:
+    """parse + normalize a user function (READ_PASSES, cached per function object); with a
+    ``job`` whose options print after those passes, printed (run again if cached)."""
     with _LOCK:
         ir = _USER_IR.get(fn)
         if ir is None:
             try:
-                ir = split_tuples(normalize(parse(fn)))
+                ir = _run(READ_PASSES, fn, job or _QUIET)
             except Exception as exc:
                 raise failures.from_pass(exc, fn, f"reading {getattr(fn, '__name__', fn)}") from exc
-            _dump("normalize", ir)
             _USER_IR[fn] = ir
+            return ir
+    if job is not None and job.options.dump_after & {"parse", "normalize"}:
+        _run(READ_PASSES, fn, job)
     return ir
 
 
@@ -108,57 +164,119 @@ def needs_sizes(g) -> bool:
     return code_of(fn) is not None and sizes.needs_sizes(user_ir(fn))
 
 
-def typed_input(g, dummies, plain=False, arg_shapes=None) -> Function:
-    """The typed IR that a transformation ``g`` differentiates (``plain``: built without the
-    structure pass, at every level; ``arg_shapes``: the arguments' shapes, for a function whose
-    code depends on sizes, see sizes.py)."""
-    from .api import Transformed
+# --- the passes ------------------------------------------------------------------------------
+# Each is a function (code, job) -> code; _run runs a list of them, printing the source after
+# each one the options name.
 
-    inner = g.fn
-    dummies = tuple(dummies)[: g.nargs]  # the user's arguments (not tangents or cotangents)
-    if arg_shapes is not None:
-        arg_shapes = tuple(arg_shapes)[: g.nargs]
-    if isinstance(inner, Transformed):
-        return inner.ir_for(dummies, plain, arg_shapes)
-    ir = base = user_ir(inner)
+
+def _parse(fn, job):
+    return parse(fn)
+
+
+def _normalize(parsed, job):
+    return split_tuples(normalize(parsed))
+
+
+def _sizes(ir, job):
+    """A function whose code depends on sizes, built for its arguments' shapes: the calls that
+    size decides rewritten for the sizes known (sizes.py). Also types the arguments."""
+    g = job.g
     free_now = free_values(g)
     free = tuple(dummy_like(v) for v in free_now)
-    arg_types = dict(zip(ir.params, dummies + free))
-    if arg_shapes is not None:
-        ir = sizes.specialize(ir, arg_types, dict(zip(ir.params, arg_shapes + sizes.shapes_of(free_now))))
-    typed = infer_types(ir, arg_types)
-    typed = expand_composites(typed, lambda body: infer_types(body, arg_types))
-    _dump("expand", typed)
-    typed.free_values = base.free_values
-    typed.def_line = getattr(base, "def_line", None)
-    nargs = len(ir.params) - len(base.free_values)
+    job.arg_types = dict(zip(ir.params, tuple(job.dummies)[: g.nargs] + free))
+    if job.arg_shapes is None:
+        return ir
+    return sizes.specialize(ir, job.arg_types, dict(zip(ir.params, tuple(job.arg_shapes) + sizes.shapes_of(free_now))))
+
+
+def _infer_types(ir, job):
+    return infer_types(ir, job.arg_types)
+
+
+def _expand(typed, job):
+    return expand_composites(typed, lambda body: infer_types(body, job.arg_types))
+
+
+def _semantics(typed, job):
+    g = job.g
+    nargs = len(typed.params) - len(typed.free_values)
     nums = () if g.argnums is None else g.argnums if isinstance(g.argnums, tuple) else (g.argnums,)
-    wrt = [ir.params[k % nargs] for k in nums] if nargs else []
-    typed = semantics.check(typed, lambda body: infer_types(body, arg_types), wrt)
-    _dump("semantics", typed)
-    return typed
+    wrt = [typed.params[k % nargs] for k in nums] if nargs else []
+    return semantics.check(typed, lambda body: infer_types(body, job.arg_types), wrt)
 
 
-def build(g, dummies, plain=False, arg_shapes=None) -> Function:
-    """Run the passes of transformation ``g`` for arguments with these dummies; ``plain``:
-    without following identity seeds as diagonal values (structure.py), the code its
-    guards fall back to; ``arg_shapes``: see typed_input."""
-    fn = typed_input(g, dummies, plain, arg_shapes)
+def _simplify(fn, job):
+    return simplify(fn)
+
+
+def _structure_pass(fn, job):
+    """Not for plain code (what the structured code's guards fall back to), nor with
+    Options.structure off."""
+    if job.plain or not job.options.structure:
+        return fn
+    structured = diagonal.exploit_seeds(shapes.simplify_shapes(fn))
+    if structured is not fn:
+        structured = simplify(structured)
+    structured = shapes.sink_transposes(structured)
+    return simplify(structured) if structured is not fn else fn
+
+
+def _scalarize(ir, job):
+    if job.spec is None:
+        return ir
+    small = scalarize.try_scalarize(ir, job.spec)
+    if small is None:
+        return ir
+    job.small = True
+    split = small.split_stacks
+    small = simplify(small)
+    return scalarize.shared_tape(small, split) if ir.mirror_stacks else small
+
+
+def _accumulate_scatters(ir, job):
+    return shapes.accumulate_scatters(ir)
+
+
+def _glue(ir, job):
+    job.glue = is_glue(ir, array_loops=not job.small, options=job.options)
+    return ir
+
+
+def _rename(ir, job):
+    return rename.rename(ir) if job.options.rename else ir
+
+
+def _fusion(ir, job):
+    return fusion.fuse(ir) if job.options.fusion else ir
+
+
+def _emit_source(ir, job):
+    job.source = emit(ir, kernels=job.backend == "numba")
+    return ir
+
+
+def _compile(ir, job):
+    job.compiled = backends.compile_source(job.source, ir.name, job.backend, job.glue, job.options.typing_memo)
+    return ir
+
+
+def _differentiate(fn, job) -> Function:
+    """The derivative code of transformation ``job.g``: forward mode for jacfwd and jvp,
+    reverse mode for jacrev, grad and vjp, batched over seeds."""
+    g = job.g
     nargs = len(fn.params) - len(fn.free_values)
     user_params = fn.params[:nargs]
     builder = Builder({p: fn.types[p] for p in fn.params}, NameGen(all_names(fn)))
     builder.declared, builder.filename = fn.types, fn.filename
     name = builder.names.fresh(f"{fn.name}_{g.kind}")
     kind = g.kind
-    if kind == "primal":
-        return fn.replace(name=name)
     nums = g.argnums if isinstance(g.argnums, tuple) else (g.argnums,)
     nums = tuple(k % nargs for k in nums) if g.argnums is not None else ()
     wrt = [user_params[k] for k in nums]
     for p in wrt:
         if isinstance(fn.types[p], tuple):
             raise UnsupportedError(
-                f"{where(fn.filename, getattr(fn, 'def_line', None))}: argument {p!r} is differentiated but is a "
+                f"{where(fn.filename, fn.def_line)}: argument {p!r} is differentiated but is a "
                 "tuple (or list) of values: pass its arrays as separate arguments (or np.stack them into one)"
             )
         if not is_float(fn.types[p]):
@@ -250,29 +368,65 @@ def build(g, dummies, plain=False, arg_shapes=None) -> Function:
                 values.insert(0, shape["value"])
     builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents", "value_and_grad")))
     params = user_params + extra_params + list(fn.free_values)
-    out = Function(name, params, builder.stmts, fn.filename, fn.source_lines, builder.types)
-    out.free_values = fn.free_values
-    _dump("differentiate", out)
-    out = simplify(out)
-    if not plain and diagonal.enabled():
-        structured = diagonal.exploit_seeds(shapes.simplify_shapes(out))
-        if structured is not out:
-            structured = simplify(structured)
-        structured = shapes.sink_transposes(structured)
-        if structured is not out:
-            out = simplify(structured)
-            _dump("structure", out)
-    out.free_values = fn.free_values
-    # reverse mode of code without stacks pops every stack in the exact mirror order of its
-    # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
-    # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
-    out.mirror_stacks = kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
-        isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
-    )
     from .api import Transformed
 
-    out.second_order = isinstance(g.fn, Transformed)
-    _dump("simplify", out)
+    out = Function(
+        name, params, builder.stmts, fn.filename, fn.source_lines, builder.types, free_values=fn.free_values,
+        def_line=fn.def_line,
+        # reverse mode of code without stacks pops every stack in the exact mirror order of its
+        # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
+        # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
+        mirror_stacks=kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
+            isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
+        ),
+        second_order=isinstance(g.fn, Transformed),
+    )
+    return out
+
+
+# per user function, cached (user_ir); then per transformation and argument types (build)
+READ_PASSES = (("parse", _parse), ("normalize", _normalize))
+TYPE_PASSES = (("sizes", _sizes), ("infer_types", _infer_types), ("expand", _expand), ("semantics", _semantics))
+DERIVATIVE_PASSES = (("differentiate", _differentiate), ("simplify", _simplify), ("structure", _structure_pass))
+KINDS = ("jacfwd", "jvp", "jvp_tangents", "jacrev", "grad", "vjp", "value_and_grad")  # differentiate: forward, reverse
+PASSES = {"primal": READ_PASSES + TYPE_PASSES, **{kind: READ_PASSES + TYPE_PASSES + DERIVATIVE_PASSES for kind in KINDS}}
+# per backend, on the IR that build made (compile)
+COMPILE_PASSES = {
+    "numba": (
+        ("scalarize", _scalarize),
+        ("accumulate_scatters", _accumulate_scatters),
+        ("glue", _glue),
+        ("rename", _rename),
+        ("fusion", _fusion),
+        ("emit_source", _emit_source),
+        ("compile", _compile),
+    ),
+    "python": (("accumulate_scatters", _accumulate_scatters), ("emit_source", _emit_source), ("compile", _compile)),
+}
+PASS_NAMES = tuple(dict.fromkeys(name for passes in (*PASSES.values(), *COMPILE_PASSES.values()) for name, _ in passes))
+
+
+def build(g, dummies, plain=False, arg_shapes=None) -> Function:
+    """Run the passes of transformation ``g`` (``PASSES[g.kind]``, with its options) for
+    arguments with these dummies; ``plain``: without following identity seeds as diagonal
+    values (structure.py), the code its guards fall back to, at every level; ``arg_shapes``:
+    the arguments' shapes, for a function whose code depends on sizes (sizes.py). A
+    transformation of a transformation starts from the inner one's IR, at differentiate."""
+    from .api import Transformed
+
+    if arg_shapes is not None:
+        arg_shapes = tuple(arg_shapes)[: g.nargs]  # the user's arguments (not tangents or cotangents)
+    job = Job(g.options, g, tuple(dummies), plain, arg_shapes=arg_shapes)
+    passes = PASSES[g.kind]
+    if isinstance(g.fn, Transformed):
+        fn = g.fn.ir_for(job.dummies[: g.nargs], plain, arg_shapes)  # the user's arguments (not tangents or cotangents)
+        passes = passes[len(READ_PASSES + TYPE_PASSES):]
+    else:
+        fn = user_ir(g.fn, job)
+        passes = passes[len(READ_PASSES):]
+    out = _run(passes, fn, job)
+    if g.kind == "primal":
+        out = out.replace(name=NameGen(all_names(out)).fresh(f"{out.name}_primal"))
     return out
 
 
@@ -280,41 +434,31 @@ def emit(ir: Function, kernels: bool = False) -> str:
     return codegen.emit_source(ir, kernels=kernels)
 
 
-def compile(ir: Function, backend: str, spec=None):
-    """The compiled function; the numba backend compiles the source with shared kernels
+def compile(ir: Function, backend: str, spec=None, options=None):
+    """The compiled function (``COMPILE_PASSES[backend]``, with ``options``: by default as the
+    environment sets them); the numba backend compiles the source with shared kernels
     (codegen.KERNEL_UFUNCS) for array operators, and, given ``spec`` (the shapes of small
     arguments, scalarize.spec_of), with those small arrays as scalars."""
-    small = None
-    if backend == "numba" and spec is not None:
-        small = scalarize.try_scalarize(ir, spec)
-        if small is not None:
-            split = small.split_stacks
-            small = simplify(small)
-            ir = scalarize.shared_tape(small, split) if getattr(ir, "mirror_stacks", False) else small
-            _dump("scalarize", ir)
-    ir = shapes.accumulate_scatters(ir)
-    glue = backend == "numba" and is_glue(ir, array_loops=small is None)
-    if backend == "numba" and not os.environ.get("S2SAD_NO_RENAME"):
-        ir = rename.rename(ir)
-    if backend == "numba" and not os.environ.get("S2SAD_NO_FUSION"):
-        ir = fusion.fuse(ir)
-    return backends.compile_source(emit(ir, kernels=backend == "numba"), ir.name, backend, glue)
+    job = Job(options if options is not None else Options.from_env(), backend=backend, spec=spec)
+    _run(COMPILE_PASSES.get(backend, COMPILE_PASSES["python"]), ir, job)  # compile_source refuses another backend
+    return job.compiled
 
 
-def is_glue(ir: Function, array_loops: bool = False) -> bool:
+def is_glue(ir: Function, array_loops: bool = False, options=None) -> bool:
     """Is ``ir`` compiled as glue between kernels (see GLUE_STATEMENTS)? ``array_loops``: also
     long code whose loops work on whole arrays (kernel calls), never on one element (no element
     read, no in-place write inside a loop): such loops spend their time in the kernels, which
     were optimized when they were compiled, so LLVM's module passes lengthen the first call and
     find nothing to speed up; loops over elements (the Huber loop, a nested matrix-vector
     product) do their work in their own code, which needs those passes (measured:
-    docs/PERFORMANCE.md)."""
-    if os.environ.get("S2SAD_NO_GLUE"):
+    docs/PERFORMANCE.md). Never with ``options.glue`` off (by default as the environment sets
+    it)."""
+    if not (options if options is not None else Options.from_env()).glue:
         return False
     statements = list(walk(ir.body))
     loops = [s for s in statements if isinstance(s, (For, While))]
     if not loops:
-        return len(statements) > GLUE_STATEMENTS or getattr(ir, "second_order", False)
+        return len(statements) > GLUE_STATEMENTS or ir.second_order
     if not array_loops or len(statements) <= GLUE_STATEMENTS:
         return False
     for stmt in walk(loops):
@@ -332,7 +476,7 @@ def is_glue(ir: Function, array_loops: bool = False) -> bool:
 # module is a large part of the first call of long and second-order code; in short code that
 # pass inlines small helpers and the calls get slower without it (rosen's gradient, 36
 # statements, therefore stays optimized). Measurements: docs/PERFORMANCE.md.
-# S2SAD_NO_GLUE=1 turns it off (to compare).
+# Options.glue=False (S2SAD_NO_GLUE=1) turns it off (to compare).
 GLUE_STATEMENTS = 40
 
 

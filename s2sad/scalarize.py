@@ -451,9 +451,7 @@ class _Scalarizer:
         body = self._go()
         if sum(1 for _ in walk(body)) > MAX_STATEMENTS:
             return None
-        out = self.fn.replace(body=body, types=self.types)
-        out.split_stacks = self.split
-        return out
+        return self.fn.replace(body=body, types=self.types, split_stacks=self.split)
 
     def _go(self):
         self.names = NameGen(all_names(self.fn))

@@ -120,9 +120,9 @@ class Checker:
         fn = self.fn
         for p in fn.params:
             if is_complex(self.types.get(p)):
-                line = getattr(fn, "def_line", None)
+                line = fn.def_line
                 first = next((s.line for s in walk(fn.body) if p in reads(s)), None)
-                free = p in getattr(fn, "free_values", ())
+                free = p in fn.free_values
                 raise self.error(first if free else line, f"{'global' if free else 'argument'} {p!r} is complex",
                                  COMPLEX_ADVICE)
         for stmt in walk(fn.body):
@@ -535,8 +535,4 @@ def check(fn, infer, wrt):
 
 
 def _retyped(fn, body, infer):
-    new = infer(fn.replace(body=body, types={}))
-    for attr in ("free_values", "free_sources", "def_line"):
-        if hasattr(fn, attr):
-            setattr(new, attr, getattr(fn, attr))
-    return new
+    return infer(fn.replace(body=body, types={}))

@@ -27,12 +27,12 @@ statements can be replayed later.
 Guards: the rules assume n > 1 and that ``sum_to``/``broadcast_like`` broadcast nothing
 (no size-1 axes where they look). ``rt.check_diag``/``rt.check_no_unit_dims`` check this
 at run time and raise ``StructureMiss``; the caller then runs code built without this pass
-(``pipeline.build(..., plain=True)``). ``S2SAD_NO_STRUCTURE=1`` turns the pass off.
+(``pipeline.build(..., plain=True)``). ``Options.structure=False`` (``S2SAD_NO_STRUCTURE=1``)
+turns the pass off.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +49,6 @@ class Diag:
     a: int
     p: int
     nd: int  # A's rank
-
-
-def enabled() -> bool:
-    return not os.environ.get("S2SAD_NO_STRUCTURE")
 
 
 def exploit_seeds(fn):

@@ -313,9 +313,10 @@ def _build_numba(self, args, axes, plain=False):
     dummies = tuple(dummy_like(a) for a in sample0)
     ir = self.inner.ir_for(dummies, plain, self.inner.arg_shapes(sample0))
     inner_source = pipeline.emit(ir, kernels=True)
-    glue = pipeline.is_glue(ir)
-    inner_jit = backends.compile_source(inner_source, ir.name, "numba", glue)
-    inner_path = backends._write_module(backends.numba_module_text(inner_source), ir.name)
+    options = self.inner.options
+    glue = pipeline.is_glue(ir, options=options)
+    inner_jit = backends.compile_source(inner_source, ir.name, "numba", glue, options.typing_memo)
+    inner_path = backends._write_module(backends.numba_module_text(inner_source, glue), ir.name)
     inner_module = "s2sad_generated_" + os.path.basename(inner_path)[:-3]
     free = pipeline.free_values(self.inner)
     try:

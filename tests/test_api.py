@@ -343,3 +343,53 @@ def test_squeeze_with_an_axis_on_numba():
         check_jacobian(rf.squeeze_axis, (x,), 0, mode(rf.squeeze_axis)(x))
     with pytest.raises(ValueError, match="size not equal to one"):
         s2sad.jacrev(rf.squeeze_axis)(np.ones((3, 2)))
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+def test_options_default_to_the_environment(monkeypatch):
+    for name in ("STRUCTURE", "RENAME", "FUSION", "GLUE", "TYPING_MEMO", "DUMP_AFTER"):
+        monkeypatch.delenv(f"S2SAD_NO_{name}" if name != "DUMP_AFTER" else "S2SAD_DUMP_AFTER", raising=False)
+    assert s2sad.Options.from_env() == s2sad.Options()
+    assert s2sad.jacrev(sf.predict).options == s2sad.Options()
+    monkeypatch.setenv("S2SAD_NO_RENAME", "1")
+    monkeypatch.setenv("S2SAD_NO_GLUE", "1")
+    monkeypatch.setenv("S2SAD_DUMP_AFTER", "simplify,compile")
+    options = s2sad.jacrev(sf.predict).options
+    assert options == s2sad.Options(rename=False, glue=False, dump_after={"simplify", "compile"})
+    assert options.structure and options.fusion and options.typing_memo
+
+
+def test_options_of_a_transformation(rng):
+    """Options as keywords (or an Options) choose the passes; the caches are keyed on them,
+    so new options give new code from the next call on; they pickle with the function."""
+    import pickle
+
+    from s2sad.api import Transformed
+
+    weight, bias, x = tanh_layer(rng, 4, 4)
+    g = Transformed(sf.predict, "jacrev", 2, "python", structure=False)
+    assert g.options == s2sad.Options.from_env(structure=False)
+    assert "rt.basis" in s2sad.source(g, weight, bias, x)
+    plain = g(weight, bias, x)
+    g.options = g.options.replace(structure=True)
+    assert "rt.basis" not in s2sad.source(g, weight, bias, x)
+    np.testing.assert_allclose(g(weight, bias, x), plain, rtol=1e-13)
+    assert "rt.basis" not in g.source  # the code of that call
+    h = pickle.loads(pickle.dumps(Transformed(sf.predict, "jacrev", 2, "python", options=s2sad.Options(fusion=False))))
+    assert h.options == s2sad.Options(fusion=False) and hash(h.options) == hash(s2sad.Options(fusion=False))
+    with pytest.raises(s2sad.S2SADError, match="unknown option 'fuse'"):
+        Transformed(sf.predict, "jacrev", 2, "python", fuse=False)
+    with pytest.raises(s2sad.S2SADError, match="must be an s2sad Options"):
+        g.options = "structure=False"
+
+
+def test_glue_is_in_the_compiled_module_text():
+    """Glue code is compiled without module-level optimization: its module's text (whose hash
+    names the module and Numba's cache of it) says so, so an optimized build never loads it."""
+    from s2sad import backends
+
+    source = "def f(x):\n    return x\n"
+    assert backends.numba_module_text(source, glue=True) != backends.numba_module_text(source)
+    assert "glue" in backends.module_text(source, "numba", glue=True)
