@@ -23,6 +23,15 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+_PASS_NAMES: tuple = ()  # the names dump_after may give: pipeline.py declares them (declare_passes)
+
+
+def declare_passes(names):
+    """The passes' names, which ``dump_after`` is checked against (pipeline.py, when imported)."""
+    global _PASS_NAMES
+    _PASS_NAMES = tuple(names)
+
+
 _SWITCHES = {  # field -> the environment variable that turns it off
     "structure": "S2SAD_NO_STRUCTURE",
     "rename": "S2SAD_NO_RENAME",
@@ -46,13 +55,11 @@ class Options:
         if isinstance(wanted, str):
             wanted = [name.strip() for name in wanted.split(",")]
         wanted = frozenset(name for name in wanted if name)
-        if wanted:
-            from .pipeline import PASS_NAMES
-        unknown = sorted(wanted - set(PASS_NAMES)) if wanted else ()
+        unknown = sorted(wanted - set(_PASS_NAMES)) if wanted and _PASS_NAMES else ()
         if unknown:
             from .errors import UsageError
 
-            raise UsageError(f"dump_after names {', '.join(map(repr, unknown))}, not a pass; the passes: {', '.join(PASS_NAMES)}")
+            raise UsageError(f"dump_after names {', '.join(map(repr, unknown))}, not a pass; the passes: {', '.join(_PASS_NAMES)}")
         object.__setattr__(self, "dump_after", wanted)
         # kept: the compiled-code cache of a Transformed hashes its options at every call
         object.__setattr__(self, "_hash", hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self))))

@@ -72,7 +72,7 @@ from .ir import (
     walk,
 )
 from .normalize import normalize
-from .options import Options
+from .options import Options, declare_passes
 from .parse import code_of, parse, resolve_free_name
 from .reverse import differentiate_reverse
 from .simplify import simplify
@@ -144,10 +144,14 @@ def user_ir(fn, job=None) -> Function:
     return ir
 
 
-def base_function(g):
-    from .api import Transformed
+def is_transformation(g) -> bool:
+    """Is ``g`` a transformation (api.Transformed), known by what the passes call on it? (This
+    module does not import api, which imports it.)"""
+    return callable(getattr(g, "ir_for", None)) and hasattr(g, "kind") and hasattr(g, "fn")
 
-    while isinstance(g, Transformed):
+
+def base_function(g):
+    while is_transformation(g):
         g = g.fn
     return g
 
@@ -368,8 +372,6 @@ def _differentiate(fn, job) -> Function:
                 values.insert(0, shape["value"])
     builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents", "value_and_grad")))
     params = user_params + extra_params + list(fn.free_values)
-    from .api import Transformed
-
     out = Function(
         name, params, builder.stmts, fn.filename, fn.source_lines, builder.types, free_values=fn.free_values,
         def_line=fn.def_line,
@@ -379,7 +381,7 @@ def _differentiate(fn, job) -> Function:
         mirror_stacks=kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
             isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
         ),
-        second_order=isinstance(g.fn, Transformed),
+        second_order=is_transformation(g.fn),
     )
     return out
 
@@ -404,6 +406,7 @@ COMPILE_PASSES = {
     "python": (("accumulate_scatters", _accumulate_scatters), ("emit_source", _emit_source), ("compile", _compile)),
 }
 PASS_NAMES = tuple(dict.fromkeys(name for passes in (*PASSES.values(), *COMPILE_PASSES.values()) for name, _ in passes))
+declare_passes(PASS_NAMES)
 
 
 def build(g, dummies, plain=False, arg_shapes=None) -> Function:
@@ -412,13 +415,11 @@ def build(g, dummies, plain=False, arg_shapes=None) -> Function:
     values (structure.py), the code its guards fall back to, at every level; ``arg_shapes``:
     the arguments' shapes, for a function whose code depends on sizes (sizes.py). A
     transformation of a transformation starts from the inner one's IR, at differentiate."""
-    from .api import Transformed
-
     if arg_shapes is not None:
         arg_shapes = tuple(arg_shapes)[: g.nargs]  # the user's arguments (not tangents or cotangents)
     job = Job(g.options, g, tuple(dummies), plain, arg_shapes=arg_shapes)
     passes = PASSES[g.kind]
-    if isinstance(g.fn, Transformed):
+    if is_transformation(g.fn):
         fn = g.fn.ir_for(job.dummies[: g.nargs], plain, arg_shapes)  # the user's arguments (not tangents or cotangents)
         passes = passes[len(READ_PASSES + TYPE_PASSES):]
     else:

@@ -13,8 +13,8 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..trace import ABSTRACT_EVAL, Sym, call
 from ..trace import emit as _emit
-from . import composite, constant_operands
 from .numpy_rules import axes_of
+from .tables import composite, constant_operands
 
 REDUCTIONS = (np.sum, np.mean, np.max, np.min, np.amax, np.amin)  # (np.prod: below)
 

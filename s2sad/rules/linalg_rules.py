@@ -43,9 +43,9 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, call, dummy_array, emit
-from . import adjoint_rule, composite, nondifferentiable, tangent_rule
 from .composite_rules import constant, keep_axes, ndim, reduce
 from .numpy_rules import lead_axes
+from .tables import adjoint_rule, composite, nondifferentiable, tangent_rule
 
 # --- runtime primitives: one result each -----------------------------------------------------
 

@@ -15,7 +15,16 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from ..trace import ABSTRACT_EVAL, Sym, _getitem, call
-from . import LINEAR, SINGULAR, UNIT_SAFE, adjoint_rule, constant_operands, elementwise, nondifferentiable, tangent_rule
+from .tables import (
+    LINEAR,
+    SINGULAR,
+    UNIT_SAFE,
+    adjoint_rule,
+    constant_operands,
+    elementwise,
+    nondifferentiable,
+    tangent_rule,
+)
 
 
 def contiguous(x):

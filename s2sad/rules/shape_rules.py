@@ -18,8 +18,8 @@ from .. import runtime as rt
 from ..errors import UnsupportedError
 from ..ir import TUPLE
 from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
-from . import INTERNAL, LINEAR, composite, constant_operands
 from .composite_rules import constant, ndim, symbolic
+from .tables import INTERNAL, LINEAR, composite, constant_operands
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
 # almost everywhere (the gathers that use it carry the derivative)

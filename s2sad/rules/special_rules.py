@@ -18,10 +18,10 @@ import numpy as np
 import scipy.special as sc
 
 from ..errors import UnsupportedError
-from . import SINGULAR, composite, elementwise
 from .composite_rules import constant, keep_axes, ndim, reduce
 from .linalg_rules import runtime_primitive
 from .numpy_rules import axes_of
+from .tables import SINGULAR, composite, elementwise
 
 # --- the primitives (their Python implementation is SciPy's) -----------------------------------
 
