@@ -90,7 +90,10 @@ class Transformed:
     ``options`` (an ``Options``; by default ``Options.from_env()``, as the environment sets
     them when the transformation is made), changed by the keywords given (``structure=False``,
     ``dump_after="simplify"``): the passes it runs on its own code (a transformation it
-    transforms keeps its own). Its caches are keyed on them."""
+    transforms keeps its own). Its caches are keyed on them.
+
+    Why one class over 300 lines: the public callable and its caches per signature (IR, build,
+    compiled code, call plans), whose keys and locks its methods share."""
 
     def __init__(self, fn, kind, argnums=0, backend="numba", options=None, **changes):
         self.fn = fn

@@ -169,6 +169,11 @@ class Derivative:
 
 
 class Forward(Derivative):
+    """Forward mode (and, with nothing varied, type inference: infer.py).
+
+    Why one class over 300 lines: a method per statement kind, sharing the tangents and join
+    names of one function; Derivative holds what reverse mode shares."""
+
     def __init__(self, fn, builder, varied):
         super().__init__(fn, builder)
         self.varied = varied

@@ -96,6 +96,12 @@ ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.
 
 
 class Normalizer:
+    """A user function's tree to A-normal form: one op per statement.
+
+    Why one class over 300 lines: a visitor with a method per Python construct, sharing the
+    state of the function being normalized (names, the helpers being inlined, free values);
+    the constructs are many, the state is one."""
+
     def __init__(self, parsed: Parsed, root=None):
         self.parsed = parsed
         tree = parsed.tree

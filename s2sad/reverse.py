@@ -49,6 +49,11 @@ from .trace import Sym, building, copy_to, dummy_array
 
 
 class Reverse(Derivative):
+    """Reverse mode: the forward sweep with a tape, then the adjoint sweep.
+
+    Why one class over 300 lines: a method per statement kind in each sweep, sharing the
+    adjoints, tapes and join names of one function; Derivative holds what forward mode shares."""
+
     suffix = "_bar"
 
     def __init__(self, fn, builder, varied):

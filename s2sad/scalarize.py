@@ -408,6 +408,14 @@ def scalarize(fn: Function, spec: tuple) -> Function | None:
 
 
 class _Scalarizer:
+    """Small arrays of known shape as scalars: interprets the IR once at build time, each value
+    a constant, a scalar name or an array of scalar names.
+
+    Why one class over 300 lines: one element interpreter, a method per statement kind and op
+    family, sharing the environment of names it builds; split, its parts would pass that
+    state around. (The CUDA backend has a second interpreter of its own, backends/cuda: one
+    element interpreter for both is left to do, issue 20.)"""
+
     def __init__(self, fn, shapes):
         self.fn = fn
         self.param_shapes = shapes

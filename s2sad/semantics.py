@@ -100,6 +100,11 @@ def _is_numpy(op) -> bool:
 
 
 class Checker:
+    """What NumPy and Python would do that the passes would not see: refused or rewritten.
+
+    Why one class over 300 lines: one walk over the typed code, a method per kind of check,
+    sharing the types and the aliases it has seen."""
+
     def __init__(self, fn):
         self.fn = fn
         self.types = fn.types

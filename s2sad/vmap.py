@@ -624,7 +624,10 @@ def _shape_of(v):
 
 
 class _Scalarizer:
-    """Interpret the per-sample IR at compile time, emitting scalar kernel statements."""
+    """Interpret the per-sample IR at compile time, emitting scalar kernel statements.
+
+    Why one class over 300 lines: one element interpreter sharing its environment of scalar
+    names (scalarize.py has the numba backend's; one interpreter for both is left to do)."""
 
     def __init__(self, ir):
         self.ir = ir
