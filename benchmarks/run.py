@@ -292,7 +292,7 @@ class S2sadWorker:
     small function that is not a workload), then forks one child per method. So a first call
     pays that method's transform and compile, but not s2sad's one-time start-up
     (``cold_warm_cache`` measures that), and no generated derivative compiled for one method
-    is reused by the next. The shared kernels and helper implementations (s2sad/kernels.py,
+    is reused by the next. The shared kernels and helper implementations (s2sad/backends/numba/kernels.py,
     backends.py) are cached by Numba next to the package, as after any earlier use of s2sad
     on the machine; the cold/warm table's "fresh install" row includes their compile. A crash,
     or a call past the time limit (the child is killed by SIGALRM: a numba compile cannot be

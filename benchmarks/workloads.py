@@ -174,7 +174,7 @@ def huber_grad_numpy(x, delta):
 # Each is self-contained (numba compiles one function at a time) and also runs in CPython.
 # The big outputs (W5, W6) are allocated by the caller: filling a NumPy-allocated array was
 # faster than allocating it inside numba; the likely reason: NumPy asks Linux for 2 MiB pages
-# for large arrays and Numba's allocator does not (s2sad/kernels.py, ``_HUGE_BYTES``). The
+# for large arrays and Numba's allocator does not (s2sad/backends/numba/kernels.py, ``_HUGE_BYTES``). The
 # measurement itself is not on record (docs/PERFORMANCE.md).
 
 

@@ -60,7 +60,7 @@ def main(argv=None):
     nums = tuple(int(n) for n in args.argnums.split(","))
     argnums = nums[0] if len(nums) == 1 else nums
     shapes = dict(item.split("=") for item in args.shapes.split(",") if item)
-    from .parse import param_names
+    from .frontend.parse import param_names
 
     try:
         params = param_names(fn)

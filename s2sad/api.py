@@ -15,12 +15,14 @@ import threading
 
 import numpy as np
 
-from . import failures, pipeline, scalarize, sizes
+from . import failures, pipeline
+from .ad.trace import dummy_like
+from .analysis import sizes
+from .backends.numba import scalarize
+from .backends.numba.scalarize import LIMIT as SMALL
 from .errors import S2SADError, StructureMiss, UsageError
+from .frontend.parse import _defaults, binding, code_of, param_names
 from .options import Options
-from .parse import _defaults, binding, code_of, param_names
-from .scalarize import LIMIT as SMALL
-from .trace import dummy_like
 
 
 def _check_argnums(argnums, nargs, name):
@@ -339,7 +341,7 @@ class Transformed:
         """Indices of the parameters the user's function may write into (semantics.py)."""
         written = getattr(self, "_written", None)
         if written is None:
-            from . import semantics
+            from .analysis import semantics
 
             fn = base_function(self)
             written = tuple(semantics.written_params(pipeline.user_ir(fn))) if code_of(fn) is not None else ()
@@ -425,7 +427,7 @@ class Transformed:
         fn = base_function(self)
         if code_of(fn) is None:
             return
-        from . import semantics
+        from .analysis import semantics
         from .errors import UnsupportedError, where
 
         ir = pipeline.user_ir(fn)
@@ -509,7 +511,7 @@ def _argument_problem(a):
 
 
 def _list_problem(fn, k, a):
-    from . import semantics
+    from .analysis import semantics
 
     ir = pipeline.user_ir(fn)
     if k >= len(ir.params):

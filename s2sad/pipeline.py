@@ -46,14 +46,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import backends, codegen, failures, fusion, rename, scalarize, semantics, shapes, sizes
+from . import backends, failures
 from . import runtime as rt
-from . import structure as diagonal
-from .aggregates import split_tuples
+from .ad.expand import expand_composites
+from .ad.forward import differentiate_forward
+from .ad.reverse import differentiate_reverse
+from .ad.trace import Builder, Sym, building, call, dummy_like, is_float
+from .analysis import semantics, sizes
+from .analysis.infer import infer_types
+from .backends import codegen
+from .backends.numba import fusion, rename, scalarize
 from .errors import UnsupportedError, UsageError, where
-from .expand import expand_composites
-from .forward import differentiate_forward
-from .infer import infer_types
+from .frontend.aggregates import split_tuples
+from .frontend.normalize import normalize
+from .frontend.parse import code_of, parse, resolve_free_name
 from .ir import (
     COPY,
     GETITEM,
@@ -71,12 +77,10 @@ from .ir import (
     all_names,
     walk,
 )
-from .normalize import normalize
+from .optimize import shapes
+from .optimize import structure as diagonal
+from .optimize.simplify import simplify
 from .options import Options, declare_passes
-from .parse import code_of, parse, resolve_free_name
-from .reverse import differentiate_reverse
-from .simplify import simplify
-from .trace import Builder, Sym, building, call, dummy_like, is_float
 
 _USER_IR = {}
 _LOCK = threading.RLock()
@@ -549,7 +553,7 @@ def _sym(builder, atom):
 
 
 def _atom(v):
-    from .trace import Sym
+    from .ad.trace import Sym
 
     if isinstance(v, Sym):
         return Var(v.name)
@@ -559,7 +563,7 @@ def _atom(v):
 
 
 def _bind(builder, name, value):
-    from .trace import copy_to
+    from .ad.trace import copy_to
 
     builder.mark = len(builder.stmts) - 1
     return copy_to(builder.names.fresh(name), value)

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from . import trace
+from .ad import trace
 from .errors import SizeRefusal, StructureMiss
 
 
@@ -360,7 +360,7 @@ RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basi
 
 
 def _scatter_type(ct, x, *index):
-    from .trace import _getitem, dummy_array
+    from .ad.trace import _getitem, dummy_array
 
     gathered = _getitem(x, *index) if index else x
     return dummy_array(np.ndim(ct) - np.ndim(gathered) + np.ndim(x), np.result_type(ct))

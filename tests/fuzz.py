@@ -831,7 +831,7 @@ class _Gen:
     def st_size_facts(self):
         """Calls whose result's rank depends on sizes: np.squeeze without axis of arrays with
         size-1 axes (made by None, keepdims, a [:1] slice, or none), np.cross of 2-vectors
-        and of a 3-vector with a 2-vector (s2sad/sizes.py)."""
+        and of a 3-vector with a 2-vector (s2sad/analysis/sizes.py)."""
         a = self.pick(lambda s: len(s) >= 1)
         if a is None:
             return False
@@ -1068,7 +1068,7 @@ class RefusedByDesign(Skip):
     at run time): the promised outcome, counted apart."""
 
 
-# what the README's subset refuses on purpose (s2sad/semantics.py), by message
+# what the README's subset refuses on purpose (s2sad/analysis/semantics.py), by message
 DESIGNED_REFUSALS = (
     "shares memory with",
     "indexed by a value known only at run time",

@@ -14,8 +14,8 @@ import merge_functions as mf
 import s2sad
 from checks import check_jacobian, check_jvp
 from s2sad import pipeline
+from s2sad.ad.trace import dummy_like
 from s2sad.ir import Assign, For, If, Return, While, all_names, reads
-from s2sad.trace import dummy_like
 
 CASES = [
     ("square_three_times", (1.3,), 0),

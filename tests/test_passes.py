@@ -10,8 +10,9 @@ import pytest
 
 import s2sad
 import sample_functions as sf
-from s2sad import codegen, pipeline
+from s2sad import pipeline
 from s2sad.api import Transformed
+from s2sad.backends import codegen
 
 
 def test_normalize_to_a_normal_form():
@@ -68,9 +69,9 @@ def test_function_metadata_survives_replace(capsys):
     """What the passes record on a Function is in its fields, so every pass that returns
     ``fn.replace(...)`` keeps it (accumulate_scatters dropped second_order, and with it the
     glue compile of this Hessian)."""
-    from s2sad import shapes
+    from s2sad.ad.trace import dummy_like
     from s2sad.ir import Function
-    from s2sad.trace import dummy_like
+    from s2sad.optimize import shapes
 
     fn = Function("f", ["x", "c"], [], free_values=["c"], free_sources=[(None, "c")], def_line=3,
                   mirror_stacks=True, second_order=True, split_stacks={"s": "t"})
@@ -118,6 +119,6 @@ def test_dump_after_prints_after_every_pass(capsys):
     headers = re.findall(r"^# --- after (\w+) ---$", err, re.MULTILINE)
     assert headers == list(pipeline.PASS_NAMES)
     assert "def neighbour_products(x):" in err  # after parse: the user's tree
-    assert "# compiled as glue: no" in err and "from s2sad import kernels as nk" in err
+    assert "# compiled as glue: no" in err and "from s2sad.backends.numba import kernels as nk" in err
     with pytest.raises(s2sad.S2SADError, match="'simplfy', not a pass"):
         s2sad.Options(dump_after="simplify,simplfy")

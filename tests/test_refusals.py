@@ -600,7 +600,7 @@ def test_exception_escaping_generated_code_is_an_internal_error(monkeypatch):
 
 
 def test_exception_escaping_a_pass_is_an_internal_error_at_the_users_line(monkeypatch):
-    from s2sad import forward
+    from s2sad.ad import forward
 
     def broken(self, stmt):
         raise AttributeError("broken pass")
@@ -773,7 +773,7 @@ def test_list_of_numbers_to_numpy(backend):
 
 
 def test_exception_escaping_normalize_is_an_internal_error_at_the_users_line(monkeypatch):
-    from s2sad import normalize
+    from s2sad.frontend import normalize
 
     def broken(self, node, out, hint):
         raise KeyError("broken normalize")

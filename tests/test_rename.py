@@ -11,9 +11,11 @@ import pytest
 
 import s2sad
 import sample_functions as sf
-from s2sad import backends, pipeline, rename, scalarize, simplify
+from s2sad import backends, pipeline
+from s2sad.ad.trace import dummy_like
+from s2sad.backends.numba import rename, scalarize
 from s2sad.ir import COPY, Assign, For, If, While, assigned_names, blocks
-from s2sad.trace import dummy_like
+from s2sad.optimize import simplify
 from test_scalarize import CASES as SCALAR_CASES  # noqa: E402 - loops over small arrays
 from test_scalarize import X3, X4
 

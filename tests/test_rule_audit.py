@@ -508,7 +508,7 @@ def test_every_user_rule_is_audited():
     from test_rules_linalg import SPECS as LINALG_SPECS
 
     internal |= {op for spec in LINALG_SPECS for op in spec.ops}
-    # ops the passes write (np.cross of 2-vectors becomes cross_sized, s2sad/sizes.py: the
+    # ops the passes write (np.cross of 2-vectors becomes cross_sized, s2sad/analysis/sizes.py: the
     # cases above of np.cross on 2-vectors reach it)
     internal |= rules.INTERNAL
     missing = []

@@ -185,13 +185,13 @@ SPECS = [
     S(sf.cross_, args(U((2, 3)), U((3,))), (0, 1)),
     S(sf.cross_, args(U((2, 2, 3)), U((2, 1, 3))), (0, 1)),
     S(sf.cross_axis, args(U((3, 2)), U((3, 2))), (0, 1)),
-    # 2-vectors: the code is built for the arguments' shapes (s2sad/sizes.py)
+    # 2-vectors: the code is built for the arguments' shapes (s2sad/analysis/sizes.py)
     S(sf.cross_, args(U((2,)), U((2,))), (0, 1), numba=True),
     S(sf.cross_, args(U((3,)), U((2,))), (0, 1)),
     S(sf.cross_, args(U((4, 2)), U((2,))), (0, 1)),
     S(sf.cross_axis, args(U((2, 3)), U((3, 3))), (0, 1)),
     S(sf.cross_summed, args(U((2, 2)), U((2, 3))), (0, 1)),
-    # without axis: the size-1 axes the arguments' shapes show (s2sad/sizes.py)
+    # without axis: the size-1 axes the arguments' shapes show (s2sad/analysis/sizes.py)
     S(sf.squeeze_all, args(U((3, 1))), 0, numba=True),
     S(sf.squeeze_all, args(U((1, 3, 1))), 0),
     S(sf.squeeze_all, args(U((1, 1))), 0, numba=True),
@@ -402,7 +402,7 @@ def test_cross_and_squeeze_are_built_per_shape(backend):
     """np.cross of 2-vectors (a number per pair) and np.squeeze without axis have results whose
     rank depends on sizes: the same transformed function called with 3-vectors, then
     2-vectors, then 3-vectors again, gives each time the derivative of what NumPy computes
-    (code built for each shape, s2sad/sizes.py)."""
+    (code built for each shape, s2sad/analysis/sizes.py)."""
     a3, b3 = np.array([1.0, 2.0, 0.5]), np.array([3.0, 5.0, -1.0])
     g = s2sad.jacrev(sf.cross_, argnums=(0, 1), backend=backend)
     for a, b in ((a3, b3), (a3[:2], b3[:2]), (a3, b3[:2]), (a3 * 2, b3)):

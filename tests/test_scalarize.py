@@ -10,8 +10,8 @@ import s2sad
 import sample_functions as sf
 import scalar_functions as scf
 from checks import check_jacobian
-from s2sad import scalarize
-from s2sad.trace import dummy_like
+from s2sad.ad.trace import dummy_like
+from s2sad.backends.numba import scalarize
 
 pytest.importorskip("numba")
 
@@ -83,7 +83,8 @@ def test_reverse_mode_stacks_share_one_tape(fn):
     """The reverse sweep's stacks of small arrays become one growable float tape (pushes and
     pops of each array as one group), not a Python list per element: each list costs Numba
     ~60 ms to compile. Pushes inside branches and loops pop in mirror order."""
-    from s2sad import pipeline, simplify
+    from s2sad import pipeline
+    from s2sad.optimize import simplify
 
     args = (X3, 6)
     g = s2sad.jacrev(fn, backend="numba")
@@ -113,7 +114,7 @@ def test_loops_over_whole_arrays_compile_as_glue_and_element_loops_do_not():
     """Code whose loops call kernels on whole arrays skips LLVM's module passes (as glue);
     loops that read or write single elements keep them (they ran up to 2.2x slower)."""
     from s2sad import pipeline
-    from s2sad.trace import dummy_like
+    from s2sad.ad.trace import dummy_like
 
     x = rng.uniform(-0.8, 0.8, 100)  # too large to become scalar code
     g = s2sad.jacrev(scf.swap_in_loop, backend="numba")

@@ -135,8 +135,8 @@ def test_slices_of_one_axis_by_the_same_offset_have_one_length(backend):
 def test_slice_adjoints_are_added_in_place(mode, backend):
     # compiled code adds each slice's contribution into one array (shapes.accumulate_scatters)
     from s2sad import runtime as rt
-    from s2sad import shapes
-    from s2sad.trace import dummy_like
+    from s2sad.ad.trace import dummy_like
+    from s2sad.optimize import shapes
 
     x = rng.uniform(-1, 1, 9)
     g = getattr(s2sad, mode)(stf.three_slices, backend=backend)

@@ -10,9 +10,9 @@ import math
 import numpy as np
 
 from .. import runtime as rt
+from ..ad.trace import ABSTRACT_EVAL, Sym, call
+from ..ad.trace import emit as _emit
 from ..errors import UnsupportedError
-from ..trace import ABSTRACT_EVAL, Sym, call
-from ..trace import emit as _emit
 from .numpy_rules import axes_of
 from .tables import composite, constant_operands
 
@@ -405,8 +405,8 @@ def squeeze(a, axis=None):
     user's line: never a guess. With ``axis``: the rule of numpy_rules.py."""
     if axis is not None or not isinstance(a, Sym) or a.is_tuple:
         return NotImplemented
+    from ..ad.trace import innermost, unit_axes
     from ..errors import where
-    from ..trace import innermost, unit_axes
 
     axes = unit_axes(a.dummy)
     builder = innermost()

@@ -40,9 +40,9 @@ helpers a Numba implementation).
 import numpy as np
 
 from .. import runtime as rt
+from ..ad.trace import ABSTRACT_EVAL, call, dummy_array, emit
 from ..errors import UnsupportedError
 from ..ir import TUPLE
-from ..trace import ABSTRACT_EVAL, call, dummy_array, emit
 from .composite_rules import constant, keep_axes, ndim, reduce
 from .numpy_rules import lead_axes
 from .tables import adjoint_rule, composite, nondifferentiable, tangent_rule

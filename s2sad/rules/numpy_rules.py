@@ -12,9 +12,9 @@ import operator
 import numpy as np
 
 from .. import runtime as rt
+from ..ad.trace import ABSTRACT_EVAL, Sym, _getitem, call
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
-from ..trace import ABSTRACT_EVAL, Sym, _getitem, call
 from .tables import (
     LINEAR,
     SINGULAR,

@@ -8,16 +8,16 @@ np.arange, np.matmul. Forward mode, reverse mode, second order and the numba bac
 
 Sizes that decide a result's RANK (np.squeeze without axis, np.cross of 2-vectors) cannot
 be read at run time: the type of every variable is fixed when the code is built. A function
-that calls those is built per shape of its arguments (s2sad/sizes.py), and the generated
+that calls those is built per shape of its arguments (s2sad/analysis/sizes.py), and the generated
 code checks that the sizes it was built for hold.
 """
 
 import numpy as np
 
 from .. import runtime as rt
+from ..ad.trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
 from ..errors import UnsupportedError
 from ..ir import TUPLE
-from ..trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
 from .composite_rules import constant, ndim, symbolic
 from .tables import INTERNAL, LINEAR, composite, constant_operands
 

@@ -89,7 +89,7 @@ def located(rule):
         except UnsupportedError as exc:
             if getattr(exc, "s2sad_located", False):
                 raise
-            from ..trace import innermost
+            from ..ad.trace import innermost
 
             b = innermost()
             error = type(exc)(f"{where(getattr(b, 'filename', None), getattr(b, 'line', None))}: {exc}")

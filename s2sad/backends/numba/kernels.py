@@ -636,8 +636,8 @@ def _index_text(index):
 def _product_impl(name, a, b):
     if not isinstance(name, types.StringLiteral):
         return None
-    from . import runtime
-    from .backends import _import, _write_module
+    from ... import runtime
+    from .. import _import, _write_module
 
     name = name.literal_value
     ra = a.ndim if isinstance(a, types.Array) else 0
@@ -668,7 +668,7 @@ def concatenate_flat(arrays):
 def _concatenate_flat_impl(arrays):
     if not isinstance(arrays, types.BaseTuple):
         return None
-    from .backends import _import, _write_module
+    from .. import _import, _write_module
 
     parts = ", ".join(f"np.ravel(arrays[{k}])" for k in range(len(arrays.types)))
     text = f"import numpy as np\n\n\ndef impl(arrays):\n    return np.concatenate(({parts},))\n"

@@ -26,8 +26,9 @@ from collections import Counter
 
 import numpy as np
 
-from . import runtime as rt
-from .ir import (
+from .. import runtime as rt
+from ..ad.trace import Builder, building
+from ..ir import (
     COPY,
     GETITEM,
     TUPLE,
@@ -43,7 +44,6 @@ from .ir import (
     reads,
     walk,
 )
-from .trace import Builder, building
 
 
 class _Dims:

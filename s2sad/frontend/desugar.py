@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from .errors import UnsupportedError
+from ..errors import UnsupportedError
 
 
 class Desugar:

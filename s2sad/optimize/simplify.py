@@ -13,8 +13,8 @@ After this pass:
 
 from __future__ import annotations
 
-from . import runtime as rt
-from .ir import (
+from .. import runtime as rt
+from ..ir import (
     APPEND,
     COPY,
     GETITEM,
@@ -178,7 +178,7 @@ def _buffers(stmts, written):
     through one changes all, so common subexpressions must neither be read from a stale one
     nor merge two allocations one of which is written (``y = np.zeros(4); z = y.reshape(-1);
     z[1] = ...; acc = np.zeros(4)`` must not make ``acc`` ``y``)."""
-    from .semantics import VIEW_OPS
+    from ..analysis.semantics import VIEW_OPS
 
     parent = {}
 

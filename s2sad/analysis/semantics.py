@@ -29,8 +29,8 @@ import dataclasses
 
 import numpy as np
 
-from .errors import UnsupportedError, where
-from .ir import (
+from ..errors import UnsupportedError, where
+from ..ir import (
     COPY,
     GETITEM,
     TUPLE,

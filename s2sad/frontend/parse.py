@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from .errors import SourceError, UnsupportedError, unsupported, where
+from ..errors import SourceError, UnsupportedError, unsupported, where
 
 # CPython 3.11 before 3.11.8 raises "SystemError: AST constructor recursion depth mismatch" when
 # threads parse at the same time (gh-106905): every ast.parse of s2sad holds this lock

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import rules
-from .activity import useful_names, varied_names
-from .errors import UnsupportedError
-from .forward import Derivative, _iter_dummy, placeholder_kind, unit_like
-from .ir import (
+from .. import rules
+from ..analysis.activity import useful_names, varied_names
+from ..errors import UnsupportedError
+from ..ir import (
     APPEND,
     COPY,
     GETITEM,
@@ -44,7 +43,8 @@ from .ir import (
     reads,
     walk,
 )
-from .runtime import new_tape, scale_nz, scatter_add, sum_to, zeros_batch
+from ..runtime import new_tape, scale_nz, scatter_add, sum_to, zeros_batch
+from .forward import Derivative, _iter_dummy, placeholder_kind, unit_like
 from .trace import Sym, building, copy_to, dummy_array
 
 

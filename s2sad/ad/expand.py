@@ -14,9 +14,9 @@ expanded in turn.
 
 from __future__ import annotations
 
-from .errors import S2SADError, UnsupportedError, where
-from .ir import TUPLE, Assign, Const, NameGen, SliceAtom, Var, all_names, map_statements, walk
-from .rules import COMPOSITES
+from ..errors import S2SADError, UnsupportedError, where
+from ..ir import TUPLE, Assign, Const, NameGen, SliceAtom, Var, all_names, map_statements, walk
+from ..rules import COMPOSITES
 from .trace import Builder, building, copy_to
 
 DEPTH = 8  # composites of composites, at most this deep
@@ -62,7 +62,7 @@ def expand_once(fn):
             except S2SADError:
                 raise
             except TypeError as exc:  # an argument the definition does not take
-                from .codegen import display_name
+                from ..backends.codegen import display_name
 
                 raise UnsupportedError(
                     f"{where(fn.filename, stmt.line)}: {display_name(stmt.op)} with these arguments is not "

@@ -22,25 +22,10 @@ import types
 
 import numpy as np
 
-from . import runtime
+from .. import runtime
+from ..errors import S2SADError, UnsupportedError
+from ..ir import COPY, GETITEM, TUPLE, Assign, Const, For, Function, If, NameGen, Return, SetItem, SliceAtom, Var, While
 from .desugar import desugar
-from .errors import S2SADError, UnsupportedError
-from .ir import (
-    COPY,
-    GETITEM,
-    TUPLE,
-    Assign,
-    Const,
-    For,
-    Function,
-    If,
-    NameGen,
-    Return,
-    SetItem,
-    SliceAtom,
-    Var,
-    While,
-)
 from .parse import Parsed, _defaults, binding, is_missing, resolve_free_name
 
 BINARY_OPS = {
@@ -521,9 +506,9 @@ class Normalizer:
             op = self.free_object(func)
         except UnsupportedError:
             return
-        from .codegen import display_name
-        from .errors import MissingRuleError
-        from .rules import NONDIFFERENTIABLE, differentiable_ops
+        from ..backends.codegen import display_name
+        from ..errors import MissingRuleError
+        from ..rules import NONDIFFERENTIABLE, differentiable_ops
 
         try:
             if _inlinable(op) or op in differentiable_ops() or op in NONDIFFERENTIABLE:
@@ -605,7 +590,7 @@ class Normalizer:
         """An error in an inlined function (one of the user's helpers, or library code such as
         scipy.optimize.rosen), prefixed with the call that led there: the message reads as the
         chain of calls from the user's function down to the construct."""
-        from .errors import where
+        from ..errors import where
 
         here = where(self.parsed.filename, self.parsed.line(node))
         if str(exc).startswith(here):
@@ -847,7 +832,7 @@ def _inlinable(op) -> bool:
             return False
     if not isinstance(op, types.FunctionType) or getattr(op, "s2sad_primitive", False) or _is_numpy(op):
         return False
-    from .rules import COMPOSITES
+    from ..rules import COMPOSITES
 
     return op not in COMPOSITES  # (a library function defined by a composite, scipy.special.logsumexp: an op)
 

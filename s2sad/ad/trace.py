@@ -20,8 +20,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .errors import S2SADError
-from .ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, TUPLE, Assign, Const, NameGen, SliceAtom, Var
+from ..errors import S2SADError
+from ..ir import APPEND, COPY, GETITEM, NEW_STACK, PLACEHOLDER, TUPLE, Assign, Const, NameGen, SliceAtom, Var
 
 DUMMY_DIM = 4
 
@@ -271,7 +271,7 @@ class Builder:
         )
         target = target or self.names.fresh(self.hint)
         if self.check_types and target in self.types and _type_key(self.types[target]) != _type_key(dummy):
-            from .errors import UnsupportedError, where
+            from ..errors import UnsupportedError, where
 
             raise UnsupportedError(
                 f"{where(self.filename, self.line)}: {target!r} is {describe(dummy)} here but "
@@ -311,7 +311,7 @@ class Builder:
             if atom.name not in self.types:
                 if atom.name in self.declared:  # assigned by an earlier loop trip
                     return self.declared[atom.name]
-                from .errors import UnsupportedError, where
+                from ..errors import UnsupportedError, where
 
                 raise UnsupportedError(f"{where(self.filename, self.line)}: {atom.name!r} is read before it is assigned")
             return self.types[atom.name]

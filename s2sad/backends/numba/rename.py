@@ -18,8 +18,8 @@ The generated Python keeps its readable names: ``s2sad.source`` shows the code b
 
 from __future__ import annotations
 
-from . import runtime as rt
-from .ir import (
+from ... import runtime as rt
+from ...ir import (
     APPEND,
     COPY,
     POP,

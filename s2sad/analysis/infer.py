@@ -8,9 +8,9 @@ and of derivative code come from one interpreter.
 
 from __future__ import annotations
 
-from .forward import Forward
-from .ir import NameGen, all_names
-from .trace import Builder
+from ..ad.forward import Forward
+from ..ad.trace import Builder
+from ..ir import NameGen, all_names
 
 
 def infer_types(fn, arg_dummies: dict):

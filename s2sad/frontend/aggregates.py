@@ -20,7 +20,7 @@ the joins of forward mode and the tape of reverse mode carry them as they carry 
 
 from __future__ import annotations
 
-from .ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, Var, all_names, map_statements, walk
+from ..ir import COPY, GETITEM, TUPLE, Assign, Const, For, NameGen, Var, all_names, map_statements, walk
 
 
 def split_tuples(fn):

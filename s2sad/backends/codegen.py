@@ -16,9 +16,9 @@ import operator
 
 import numpy as np
 
-from . import runtime
-from .errors import S2SADError
-from .ir import (
+from .. import runtime
+from ..errors import S2SADError
+from ..ir import (
     APPEND,
     COPY,
     GETITEM,
@@ -60,7 +60,7 @@ ATTRIBUTE_FORM = {np.shape: "shape", np.ndim: "ndim", np.size: "size"}
 # reductions along one axis the numba backend calls as nk.extreme_axis (True: the largest)
 EXTREMES = {np.max: True, np.amax: True, np.min: False, np.amin: False}
 
-# ufuncs (and np.where) the numba backend calls as shared kernels (s2sad/kernels.py, one
+# ufuncs (and np.where) the numba backend calls as shared kernels (s2sad/backends/numba/kernels.py, one
 # function per name) when an operand may be an array: ``nk.add(a, b)`` for ``a + b``
 KERNEL_UFUNCS = frozenset((
     "add", "subtract", "multiply", "divide", "power", "floor_divide", "remainder",
@@ -173,7 +173,7 @@ def _float32_context(args, types):
 
 
 def kernel_name(op):
-    """The kernel of s2sad/kernels.py that computes ``op`` (None if there is none)."""
+    """The kernel of s2sad/backends/numba/kernels.py that computes ``op`` (None if there is none)."""
     if op is np.where:
         return "where"
     if isinstance(op, np.ufunc) and op.__name__ in KERNEL_UFUNCS:
@@ -412,7 +412,7 @@ def emit_source(fn, doc: str | None = None, kernels: bool = False) -> str:
         out.append(f'    """{doc}"""')
     block(fn.body, 1, out, fn, [None], kernels)
     text = "\n".join(out) + "\n"
-    from .parse import AST_LOCK
+    from ..frontend.parse import AST_LOCK
 
     with AST_LOCK:
         ast.parse(text)  # the generated code is valid Python, or this is our bug

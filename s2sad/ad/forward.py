@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import rules
-from .activity import varied_names
-from .errors import MissingRuleError, UnsupportedError, where
-from .ir import (
+from .. import rules
+from ..analysis.activity import varied_names
+from ..errors import MissingRuleError, UnsupportedError, where
+from ..ir import (
     APPEND,
     COPY,
     GETITEM,
@@ -56,7 +56,7 @@ from .ir import (
     reads,
     walk,
 )
-from .runtime import add_batch_axis, scatter, scatter_add, zeros_batch
+from ..runtime import add_batch_axis, scatter, scatter_add, zeros_batch
 from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 
 # ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
@@ -112,7 +112,7 @@ class Derivative:
         return where(self.fn.filename, getattr(stmt, "line", None))
 
     def op_name(self, op):
-        from .codegen import display_name
+        from ..backends.codegen import display_name
 
         return display_name(op)
 
@@ -497,7 +497,7 @@ class Forward(Derivative):
         for t in terms[1:]:
             total = total + t
         if y.ndim and (not all_arrays_active or total.ndim != y.ndim + 1):
-            from .runtime import broadcast_like
+            from ..runtime import broadcast_like
 
             total = broadcast_like(total, y)
         if shared and len(terms) == 1 and isinstance(total, Sym) and total.ndim:
@@ -586,7 +586,7 @@ def differentiate_forward(fn, builder: Builder, seeds: dict, unit=False):
 
 def unit_like(builder, seed):
     """A scalar in the seed's dtype: the ``like`` of zeros in unit mode (runtime.zeros_batch)."""
-    from .runtime import one
+    from ..runtime import one
 
     if isinstance(seed, Sym) and seed.ndim == 0:
         return seed

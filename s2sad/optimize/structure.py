@@ -37,10 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import runtime as rt
-from .ir import COPY, Assign, Const, For, If, NameGen, Var, While, all_names, atom_vars, reads, walk
+from .. import runtime as rt
+from ..ad.trace import Builder, Sym, building
+from ..ir import COPY, Assign, Const, For, If, NameGen, Var, While, all_names, atom_vars, reads, walk
 from .shapes import assigned_once
-from .trace import Builder, Sym, building
 
 
 @dataclass(frozen=True)

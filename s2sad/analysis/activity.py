@@ -6,10 +6,10 @@ input through differentiable ops. Only those get tangents or adjoints.
 
 from __future__ import annotations
 
-from . import rules
-from .errors import MissingRuleError, where
-from .ir import APPEND, POP, TAPE_OPS, Assign, PseudoOp, SetItem, atom_vars, walk
-from .trace import is_float
+from .. import rules
+from ..ad.trace import is_float
+from ..errors import MissingRuleError, where
+from ..ir import APPEND, POP, TAPE_OPS, Assign, PseudoOp, SetItem, atom_vars, walk
 
 
 def varied_names(fn, inputs: set) -> set:
@@ -80,7 +80,7 @@ def useful_names(fn, outputs: set) -> set:
 
 
 def _missing_rule(fn, stmt):
-    from .codegen import display_name
+    from ..backends.codegen import display_name
 
     return MissingRuleError(
         f"{where(fn.filename, stmt.line)}: {display_name(stmt.op)} has no derivative rule: register "

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import runtime as rt
-from .ir import COPY, Assign, Const, NameGen, Var, all_names, map_statements, walk
-from .trace import DUMMY_DIM, dummy_array, exact_sizes
+from .. import runtime as rt
+from ..ad.trace import DUMMY_DIM, dummy_array, exact_sizes
+from ..ir import COPY, Assign, Const, NameGen, Var, all_names, map_statements, walk
 
 
 def _is_squeeze_without_axis(stmt):
@@ -78,8 +78,8 @@ def _sized_dummy(dummy, shape):
 def _typing(ir, arg_types, shapes, unknown):
     """Every shape each name is given when the code is typed with these sizes (as
     infer.infer_types does, with a record of the shapes)."""
-    from .forward import Forward
-    from .trace import Builder
+    from ..ad.forward import Forward
+    from ..ad.trace import Builder
 
     with exact_sizes(unknown):
         types = _History({p: _sized_dummy(d, shapes.get(p)) for p, d in arg_types.items()})
@@ -117,7 +117,7 @@ def specialize(ir, arg_types, shapes):
 
 
 def _rewrite(ir, known, op):
-    from .errors import where
+    from ..errors import where
 
     names = NameGen(all_names(ir))
 
@@ -142,7 +142,7 @@ def _rewrite(ir, known, op):
 
 
 def _cross(stmt, known):
-    from .rules.shape_rules import cross_sized
+    from ..rules.shape_rules import cross_sized
 
     if len(stmt.args) != 2 or not all(isinstance(a, Var) for a in stmt.args) or \
             not all(isinstance(v, Const) for v in stmt.kwargs.values()):

@@ -19,11 +19,11 @@ import re
 
 import numpy as np
 
-from . import backends
-from .codegen import MATH_OF_UFUNC
-from .ir import Assign, Const, For, If, Var, While, walk
-from .ir import reads as ir_reads
-from .shapes import written_in_place
+from ... import backends
+from ...ir import Assign, Const, For, If, Var, While, walk
+from ...ir import reads as ir_reads
+from ...optimize.shapes import written_in_place
+from ..codegen import MATH_OF_UFUNC
 
 # elementwise ufuncs of floats to floats (no comparisons: bool results)
 FUSABLE = frozenset((
@@ -60,7 +60,7 @@ def _loop_module(text, ranks):
     """The module of the kernel computing ``text`` (over a0, a1, ...) with loops."""
     nd = max(ranks)
     params = ", ".join(f"a{k}" for k in range(len(ranks)))
-    lines = ["import math", "import numpy as np", "", "from s2sad import kernels as nk", "", "",
+    lines = ["import math", "import numpy as np", "", "from s2sad.backends.numba import kernels as nk", "", "",
              "@nk.fused_jit", f"def fused({params}):"]
     arrays = [k for k, r in enumerate(ranks) if r > 0]
     for t in range(nd):  # the result's shape, by NumPy's broadcasting rules

@@ -34,8 +34,9 @@ import threading
 
 import numpy as np
 
-from . import runtime as rt
-from .ir import (
+from ... import runtime as rt
+from ...ad.trace import dummy_array
+from ...ir import (
     APPEND,
     COPY,
     GETITEM,
@@ -61,7 +62,6 @@ from .ir import (
     reads,
     walk,
 )
-from .trace import dummy_array
 
 LIMIT = 64  # elements: larger arrays stay arrays
 MAX_STATEMENTS = 20000  # a scalarized function larger than this is not worth compiling

@@ -1,0 +1,1 @@
+"""The cuda backend (numba.cuda): vmap's kernels."""
