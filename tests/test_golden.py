@@ -17,9 +17,8 @@ When a change of the generated code is intended, write the files again and revie
 import difflib
 import os
 
-import pytest
-
 import golden
+import pytest
 
 MAX_DIFF_LINES = 400
 

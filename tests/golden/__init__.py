@@ -32,10 +32,10 @@ for folder in (os.path.join(ROOT, "tests"), os.path.join(ROOT, "benchmarks")):
     if folder not in sys.path:
         sys.path.append(folder)  # appended: nothing already importable is shadowed
 
-import sample_functions as sf  # noqa: E402
-import workloads as w  # noqa: E402
+import sample_functions as sf
+import workloads as w
 
-import s2sad  # noqa: E402
+import s2sad
 
 WRITE_ENV = "S2SAD_WRITE_GOLDEN"
 REGENERATE = "python -m tests.golden --write"
