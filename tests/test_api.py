@@ -89,6 +89,7 @@ def test_hvp_sum_sin(rng):
     np.testing.assert_allclose(hv, -np.sin(x) * v, rtol=1e-13)
 
 
+@pytest.mark.numba
 def test_hvp_with_a_scalar_primal_compiles(rng):
     """A Python float primal's tangent is passed as a scalar, not a 0-d array (which the
     compiled code has no rules for); checked against the Hessian contracted with v."""
@@ -142,6 +143,7 @@ def test_globals_read_at_call_time(rng):
         sf.SCALE = old
 
 
+@pytest.mark.numba
 def test_decorator_forms(rng):
     @s2sad.jacrev
     def f(x):
@@ -156,6 +158,7 @@ def test_decorator_forms(rng):
     np.testing.assert_allclose(g(2.0, x), np.diag(2.0 * np.exp(x)), atol=1e-14)
 
 
+@pytest.mark.numba
 def test_float32(rng):
     W, b, x = (a.astype(np.float32) for a in tanh_layer(rng, 4, 3))
     J = s2sad.jacrev(sf.predict, argnums=2)(W, b, x)
@@ -301,6 +304,7 @@ def test_a_variable_that_changes_rank_is_refused():
         s2sad.jacfwd(sf.rank_changes_between_branches, backend="python")(np.ones((2, 2)), np.ones(2))
 
 
+@pytest.mark.numba
 def test_numba_compile_failure_is_an_s2sad_error_with_advice():
     import rule_functions as rf
 
@@ -309,6 +313,7 @@ def test_numba_compile_failure_is_an_s2sad_error_with_advice():
     assert s2sad.jacfwd(rf.norm_of_scalar, backend="python")(-0.5) == -2.0
 
 
+@pytest.mark.numba
 def test_numba_compile_failure_names_the_users_line():
     """The refusal names the user's line the uncompilable generated line came from (it named
     no file:line: the numpy suite counted it a crash)."""
@@ -322,6 +327,7 @@ def test_numba_compile_failure_names_the_users_line():
         s2sad.jacrev(rf.norm_of_scalar)(-0.5)
 
 
+@pytest.mark.numba
 def test_ellipsis_reads_on_numba():
     """x[..., k] and x[k, ...] in reverse mode on numba: the scatter of their cotangents takes
     the Ellipsis as the whole slices it stands for (found by the fuzz pattern size_facts)."""
@@ -332,6 +338,7 @@ def test_ellipsis_reads_on_numba():
         check_jacobian(rf.ellipsis_reads, (x,), 0, mode(rf.ellipsis_reads)(x))
 
 
+@pytest.mark.numba
 def test_squeeze_with_an_axis_on_numba():
     """Numba has no np.squeeze: the generated code squeezes by indexing (a view of any layout),
     and raises NumPy's ValueError for an axis of another length."""

@@ -8,9 +8,12 @@ import textwrap
 import threading
 
 import numpy as np
+import pytest
 
 import s2sad
 import sample_functions as sf
+
+pytestmark = pytest.mark.numba  # numba code, cached on disk (in the subprocesses too)
 
 MODULE = """
 import numpy as np

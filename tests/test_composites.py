@@ -32,6 +32,8 @@ def test_composite_in_branches(flag):
     _check_all_modes(cf.var_in_branch, (x, flag), "python")
 
 
+@pytest.mark.slow
+@pytest.mark.numba
 def test_tuple_axis_on_numba():
     """Numba's reductions take one axis: a tuple of axes is expanded into one per axis."""
     x = np.random.default_rng(2).uniform(-1.0, 1.0, (2, 3, 4))

@@ -51,12 +51,14 @@ def test_jacobian_through_control_flow(name, fn, args, argnums, mode, backend):
     check_jacobian(fn, args, argnums, J, rng=np.random.default_rng(1))
 
 
+@pytest.mark.numba
 def test_huber_gradient_closed_form():
     delta = 0.7
     g = s2sad.grad(sf.huber_loop, backend="numba")(X6, delta)
     np.testing.assert_allclose(g, np.clip(X6, -delta, delta), rtol=1e-14)
 
 
+@pytest.mark.numba
 def test_newton_sqrt_derivative_closed_form():
     for backend in ("python", "numba"):
         d = s2sad.grad(sf.newton_sqrt, backend=backend)(2.0)
@@ -148,7 +150,7 @@ def test_recursion_refused():
         s2sad.jacrev(sf.recursive, backend="python")(np.ones(2))
 
 
-@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("backend", ["python", pytest.param("numba", marks=pytest.mark.slow)])
 def test_hessian_and_hvp_of_a_loop_energy(backend):
     """Forward over reverse through loops and branches: the tape carries tangents too."""
     x = np.random.default_rng(5).standard_normal(5)

@@ -63,6 +63,7 @@ def test_vjp_function_pickles_and_matches_the_dot_product_test():
     np.testing.assert_allclose(np.sum(u * out_dot), sum(np.sum(b * t) for b, t in zip(bars, tangents)), rtol=1e-12)
 
 
+@pytest.mark.numba
 def test_pickle_round_trip_numba():
     g = s2sad.grad(dfn.loss)
     expected = g(X, W, B)
@@ -124,6 +125,7 @@ def test_threads_first_calls_of_different_new_functions(round_):
         np.testing.assert_allclose(hessians[k][:, 0], fd, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.numba
 def test_threads_first_calls_of_the_same_new_function_numba():
     g = s2sad.grad(dfn.make_family(3))
     x = np.linspace(-0.5, 0.5, 5)
@@ -177,11 +179,13 @@ def test_cache_race_python(tmp_path, round_):
     _race(tmp_path, 3, "python", 8)
 
 
+@pytest.mark.numba
 def test_cache_race_numba(tmp_path):
     _race(tmp_path, 2, "numba", 3)
     _race(tmp_path, 2, "numba", 3)  # and load what the first two wrote
 
 
+@pytest.mark.numba
 def test_dask_local_cluster_matches_one_process():
     pytest.importorskip("distributed")
     import dask

@@ -44,6 +44,7 @@ def test_random_programs_python(program):
     run_program(program, "python")
 
 
+@pytest.mark.numba
 @settings(max_examples=1, **COMMON)
 @given(fuzz.programs(allow_control=False, max_statements=3, dead_values=0.0, patterns=()))
 def test_random_programs_numba(program):
@@ -79,11 +80,13 @@ def test_known_failing_pattern(pattern):
     inner()
 
 
+SLOW = {("reg_numba_readonly_adjoint", "numba")}  # > 10 s, cache cold
 CASES = [
     pytest.param(
         name,
         backend,
         id=f"{name}-{backend}",
+        marks=[pytest.mark.slow] if (name, backend) in SLOW else [],
     )
     for name, entry in fuzz_regressions.REGRESSIONS.items()
     for backend in entry["backends"]
@@ -93,7 +96,7 @@ CASES = [
 # Regressions that fail since the checks cover jvp and vjp too: {(name, backend): cause}.
 KNOWN_REGRESSION_FAILURES = {}
 CASES = [
-    pytest.param(*c.values, marks=[pytest.mark.xfail(strict=True, reason=f"issue 16 cause {KNOWN_REGRESSION_FAILURES[c.values]}")], id=c.id)
+    pytest.param(*c.values, marks=[*c.marks, pytest.mark.xfail(strict=True, reason=f"issue 16 cause {KNOWN_REGRESSION_FAILURES[c.values]}")], id=c.id)
     if c.values in KNOWN_REGRESSION_FAILURES
     else c
     for c in CASES

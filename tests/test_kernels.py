@@ -15,6 +15,7 @@ from s2sad.backends import codegen
 from s2sad.backends.numba import kernels
 
 numba = pytest.importorskip("numba")
+pytestmark = pytest.mark.numba
 
 
 @pytest.mark.parametrize("name", sorted(codegen.KERNEL_UFUNCS))
@@ -233,6 +234,7 @@ def test_extreme_of_an_empty_axis_raises_as_numpy():
     assert extreme(np.ones((0, 3)), 1, False).shape == (0,)
 
 
+@pytest.mark.slow
 def test_max_and_min_along_an_axis_compile():
     x = np.random.default_rng(3).uniform(-1, 1, (2, 3, 4))
     g = s2sad.grad(kf.extremes_along_axes, backend="numba")

@@ -181,6 +181,7 @@ def test_conditional_expression_with_arms_of_different_rank_is_refused():
     assert_refused(ifexp_rank_change, (X3,))
 
 
+@pytest.mark.numba
 @pytest.mark.parametrize("fn", [ifexp_nested, ifexp_in_loop])
 def test_conditional_expression_numba(fn):
     check_all(fn, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
@@ -244,6 +245,7 @@ def test_zero_d_argument_vmap():
         check_jacobian(square_in_branch, (0.7, X[i]), 0, J[i])
 
 
+@pytest.mark.numba
 def test_zero_d_argument_numba():
     check_all(square_in_branch, (np.array(0.7), X3), backend="numba", modes=("jacfwd", "jacrev"))
 
@@ -318,6 +320,7 @@ def test_helper_called_for_its_writes(fn, sign):
     check_all(fn, (sign * X3,))
 
 
+@pytest.mark.numba
 def test_helper_called_for_its_writes_numba():
     check_all(uses_fill, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
 
@@ -389,6 +392,7 @@ def test_lambda_called_by_a_function():
     check_all(calls_lambda_helper, (X3,))
 
 
+@pytest.mark.numba
 def test_lambda_numba():
     check_all(sin_times, (X3,), backend="numba", modes=("jacfwd", "jacrev"))
 
@@ -433,6 +437,7 @@ def test_partial_of_a_lambda_and_bound_arrays_read_at_each_call():
     check_jacobian(lambda x: with_global(x, w), (X3,), 0, g(X3))
 
 
+@pytest.mark.numba
 def test_partial_numba():
     p = functools.partial(dense, W=W3, b=B2, scale=2.0, shift=0.5)
     check_all(lambda x: dense(x, W3, B2, 2.0, 0.5), (X3,), g=p, backend="numba", modes=("jacfwd", "jacrev"))
@@ -501,6 +506,7 @@ def test_method_of_a_global_object():
     check_all(uses_global_object, (X3,))
 
 
+@pytest.mark.numba
 def test_bound_method_numba():
     m = Layer(W3.copy(), B2, 1.7)
     check_all(m.predict, (X3,), backend="numba", modes=("jacfwd", "jacrev"))

@@ -30,6 +30,7 @@ PASS_FLOOR = 1.0
 
 @pytest.fixture(scope="module")
 def results():
+    """The whole suite, once (12 s here): the tests that read it are marked slow."""
     return ns.run(ns.ENTRIES, backend="python")
 
 
@@ -37,23 +38,27 @@ def _lines(rows):
     return "\n".join(f"{r.outcome} {r.mode} {r.entry.name}: {r.entry.label}: {r.message[:300]}" for r in rows)
 
 
+@pytest.mark.slow
 def test_no_wrong_numbers(results):
     wrong = [r for r in results if r.outcome == "WRONG"]
     assert not wrong, f"{len(wrong)} wrong numbers:\n{_lines(wrong)}"
 
 
+@pytest.mark.slow
 def test_no_crashes(results):
     crashes = [r for r in results if r.outcome == "CRASH"]
     assert not crashes, (
         f"{len(crashes)} crashes (any exception but an S2SADError naming the user's file:line):\n{_lines(crashes)}")
 
 
+@pytest.mark.slow
 def test_pass_fraction_is_at_least_the_floor(results):
     counts = ns.totals(results)
     fraction = counts["PASS"] / len(results)
     assert fraction >= PASS_FLOOR, f"{counts['PASS']} of {len(results)} checks pass ({fraction:.3f} < {PASS_FLOOR})"
 
 
+@pytest.mark.slow
 def test_every_check_ran(results):
     assert len(results) == len(ns.ENTRIES) * len(ns.MODES)
     assert {r.outcome for r in results} <= set(ns.OUTCOMES)
@@ -124,6 +129,7 @@ def _op_of(family):
         return None
 
 
+@pytest.mark.slow
 def test_support_matrix_second_order_column_agrees_with_the_suite(results):
     """Where both first-order checks of an entry pass, its Hessian passes too, unless the support
     matrix (s2sad/support.py) says the function has first order only."""

@@ -33,6 +33,7 @@ def test_normalize_to_a_normal_form():
             return out2""")
 
 
+@pytest.mark.numba
 def test_normalized_code_computes_the_same():
     rng = np.random.default_rng(1)
     W, b, x = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal(3)

@@ -19,6 +19,7 @@ def _blocks():
     return [(text.count("\n", 0, at) + 1, re.match(r"```python\n(.*?)^```", text[at:], re.S | re.M).group(1)) for at in starts]
 
 
+@pytest.mark.numba
 @pytest.mark.parametrize("line,code", [pytest.param(*b, id=f"README.md:{b[0]}") for b in _blocks()])
 def test_readme_block_runs(line, code, tmp_path):
     script = tmp_path / f"readme_{line}.py"

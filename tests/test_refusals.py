@@ -364,6 +364,7 @@ def test_writes_nothing_else_reads_are_followed(fn):
     assert_jacobians(fn, (X4,))
 
 
+@pytest.mark.numba
 def test_write_into_argument_numba():
     assert_jacobians(write_into_argument, (X4,), backend="numba", modes=("jacrev",))
 
@@ -435,6 +436,7 @@ def test_fancy_write_vjp_and_hessian():
     np.testing.assert_allclose(H, expected)
 
 
+@pytest.mark.numba
 def test_fancy_write_repeated_index_numba():
     assert_jacobians(fancy_write_index_array, (X4, np.array([0, 0, 1])), backend="numba", modes=("jacrev",))
 
@@ -497,6 +499,7 @@ def test_array_of_elements():
     assert_jacobians(array_of_elements, (X4,))
 
 
+@pytest.mark.numba
 def test_list_to_numpy_numba():
     assert_jacobians(sum_of_list, (X4, Y4), argnums=(0, 1), backend="numba", modes=("jacrev",))
 

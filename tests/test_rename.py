@@ -159,6 +159,7 @@ def test_scalar_typing_memo_agrees_with_numba():
                 assert memoized(fnty, context, args, {}) == expected
 
 
+@pytest.mark.numba
 def test_memoized_typing_compiles_mixed_scalar_code():
     numba = pytest.importorskip("numba")
     backends._install_scalar_typing_memo()

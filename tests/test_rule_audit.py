@@ -421,6 +421,8 @@ def test_rule_audit(c, backend):
                 check_jacobian(c.fn, a, argnums, out, rng=rng)
 
 
+@pytest.mark.slow
+@pytest.mark.numba
 def test_selections_do_not_leak_nan():
     """Where an op's unselected branch has an infinite or nan derivative, the derivative is the
     selected branch's: 0 here (a select, not a multiplication by a 0/1 mask)."""
@@ -439,6 +441,7 @@ def test_selections_do_not_leak_nan():
             assert np.all(np.isfinite(H))
 
 
+@pytest.mark.numba
 def test_numpy_floating_point_semantics():
     """Compiled code follows NumPy (inf, nan), never Python's ZeroDivisionError (issue 16, 10)."""
     x = np.array([1.0, -1.0, 0.5])

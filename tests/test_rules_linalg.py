@@ -217,7 +217,9 @@ def _as_tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
-CASES = [pytest.param(s, "numba" if s.numba else "python", id=f"{'numba' if s.numba else 'python'}-{_name(s)}")
+SLOW = {"linalg_family[3x4_2x3x3_2x3x2]"}  # on numba: > 10 s, cache cold
+CASES = [pytest.param(s, "numba" if s.numba else "python", id=f"{'numba' if s.numba else 'python'}-{_name(s)}",
+                      marks=[pytest.mark.slow] if s.numba and _name(s) in SLOW else [])
          for s in SPECS]
 
 
@@ -358,6 +360,7 @@ def _module_of(op):
     return None
 
 
+@pytest.mark.numba
 def test_numba_special_kernels_match_scipy():
     """The Numba implementations of the scipy.special helpers (backends.py: digamma and
     polygamma are s2sad's own) against SciPy, over both signs, near the poles and far out."""

@@ -169,6 +169,7 @@ ROWS += [
 
 # numba: one row per family, one mode each (a compile costs 5-20 s); the compiled functions
 # are shared with the tests below (same shapes: no second compile)
+SLOW_NUMBA = {"jacfwd-cumprod_0[4x3]"}  # > 10 s, cache cold
 NUMBA_ROWS = [  # row, mode
     (R(sf.logaddexp2_, [U((3, 4)), U((4,))], (np.logaddexp2,)), "jacrev"),
     (R(sf.sinc_, [lambda rng: np.array([0.0, 1.0])], (np.sinc,)), "jacfwd"),
@@ -261,7 +262,11 @@ def test_stats_rule(row):
     _check_row(row, "python")
 
 
-@pytest.mark.parametrize("row,mode", [pytest.param(r, m, id=f"{m}-{_name(r)}") for r, m in NUMBA_ROWS])
+@pytest.mark.numba
+@pytest.mark.parametrize("row,mode", [
+    pytest.param(r, m, id=f"{m}-{_name(r)}", marks=[pytest.mark.slow] if f"{m}-{_name(r)}" in SLOW_NUMBA else [])
+    for r, m in NUMBA_ROWS
+])
 def test_stats_rule_numba(row, mode):
     a = row.make_args(np.random.default_rng(17))
     argnums = row.argnums if len(row.argnums) > 1 else row.argnums[0]
@@ -349,6 +354,7 @@ def test_second_order_of_products_with_zeros():
     check_hessian(s2sad.hessian(s, argnums=(0,), backend="python")(Z), s, (Z,), (0,), np.random.default_rng(6))
 
 
+@pytest.mark.numba
 def test_sinc_at_zero():
     # sinc(x) = 1 - (pi x)^2 / 6 + ...: sinc'(0) = 0, sinc''(0) = -pi^2 / 3; sinc(1) = 0, sinc'(1) = -1
     x = np.array([0.0, 1.0])

@@ -14,6 +14,7 @@ from s2sad.ad.trace import dummy_like
 from s2sad.backends.numba import scalarize
 
 pytest.importorskip("numba")
+pytestmark = pytest.mark.numba
 
 rng = np.random.default_rng(5)
 X3 = rng.uniform(-0.8, 0.8, 3)
@@ -34,8 +35,13 @@ def _scalarized(g, args):
     return scalarize.try_scalarize(ir, scalarize.spec_of(ir, args)) is not None
 
 
-@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
-@pytest.mark.parametrize("fn, args", CASES, ids=[c[0].__name__ for c in CASES])
+SLOW = {("parts_and_sums", "jacfwd"), ("parts_and_sums", "jacrev"), ("newton_2d", "jacrev")}  # > 10 s, cache cold
+
+
+@pytest.mark.parametrize("fn, args, mode", [
+    pytest.param(fn, args, mode, id=f"{fn.__name__}-{mode}", marks=[pytest.mark.slow] if (fn.__name__, mode) in SLOW else [])
+    for fn, args in CASES for mode in ("jacfwd", "jacrev")
+])
 def test_scalarized_derivatives_match_finite_differences_and_the_python_backend(fn, args, mode):
     g = getattr(s2sad, mode)(fn, backend="numba")
     assert _scalarized(g, args)
@@ -68,6 +74,7 @@ def test_loop_free_code_is_not_specialized_on_shapes():
     assert len(g._builds) == 1
 
 
+@pytest.mark.slow
 def test_second_order_through_a_loop_over_small_arrays():
     """hessian = jacfwd(jacrev): the reverse sweep's stacks of small arrays are differentiated
     again, then scalarized and shared on one tape."""

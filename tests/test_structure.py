@@ -44,12 +44,14 @@ COMPOSITIONS = [
 ]
 
 
+@pytest.mark.numba
 @pytest.mark.parametrize("name, make", COMPOSITIONS, ids=[c[0] for c in COMPOSITIONS])
 def test_second_order_compositions_equal_the_closed_form(name, make):
     h = make(stf.layer)
     np.testing.assert_allclose(h(W, B, X), layer_hessian(W, B, X), rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.numba
 def test_hessian_on_numba_equals_the_closed_form():
     h = s2sad.hessian(stf.layer, argnums=2, backend="numba")
     np.testing.assert_allclose(h(W, B, X), layer_hessian(W, B, X), rtol=1e-11, atol=1e-13)
@@ -96,6 +98,7 @@ def test_size_one_axes_fall_back_to_plain_code(shapes, argnums, mode, backend):
     check_jacobian(stf.layer, (W, B, X), argnums, g(W, B, X))
 
 
+@pytest.mark.numba
 def test_hessian_of_one_output_falls_back():
     args = (rng.standard_normal((1, 3)), rng.standard_normal(1), rng.uniform(-1, 1, 3))
     h = s2sad.hessian(stf.layer, argnums=2, backend="numba")
@@ -103,6 +106,7 @@ def test_hessian_of_one_output_falls_back():
     assert h._plain
 
 
+@pytest.mark.numba
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_vmap_of_a_structured_jacobian_and_its_fallback(backend):
     g = s2sad.vmap(s2sad.jacrev(stf.layer, argnums=2), in_axes=(None, None, 0), backend=backend)

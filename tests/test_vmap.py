@@ -8,6 +8,9 @@ import s2sad
 import vmap_functions as vf
 from s2sad.vmap import vmap
 
+# every test but one builds a transformation on numba (the default), if only for its reference
+pytestmark = pytest.mark.numba
+
 CPU = ["python", "numba"]
 B, DIN, DOUT = 64, 31, 33
 
@@ -176,6 +179,7 @@ def test_usage_errors(layer):
 pytest.importorskip("numba.cuda")
 
 
+@pytest.mark.cuda
 def test_cuda_per_sample_gradients_match_cpu(rng):
     x, y = rng.standard_normal(B), rng.standard_normal(B)
     g = s2sad.grad(vf.scalar_fn, argnums=(0, 1))
@@ -185,6 +189,7 @@ def test_cuda_per_sample_gradients_match_cpu(rng):
     assert_tree_close(got, vf.scalar_fn_grad(x, y), rtol=1e-14)
 
 
+@pytest.mark.cuda
 @pytest.mark.parametrize("mode", ["grad", "jacfwd", "jacrev", "hessian"])
 def test_cuda_modes_match_cpu(rng, mode):
     x, y = rng.standard_normal(B), rng.standard_normal(B)
@@ -192,6 +197,7 @@ def test_cuda_modes_match_cpu(rng, mode):
     assert_tree_close(vmap(g, backend="cuda")(x, y), vmap(g, backend="numba")(x, y), rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.cuda
 def test_cuda_device_arrays_in_device_arrays_out(rng):
     from numba import cuda
 
@@ -202,6 +208,7 @@ def test_cuda_device_arrays_in_device_arrays_out(rng):
     np.testing.assert_allclose(gy.copy_to_host(), x * x + np.cos(y), rtol=1e-14)
 
 
+@pytest.mark.cuda
 def test_cuda_in_axes_and_broadcast(rng):
     y = rng.standard_normal(B)
     g = s2sad.grad(vf.scalar_fn, argnums=(0, 1))
@@ -220,6 +227,7 @@ def test_cuda_in_axes_and_broadcast(rng):
     np.testing.assert_allclose(vmap(s2sad.grad(vf.scaled_sin), backend="cuda")(xs), vf.GAIN * np.cos(xs), rtol=1e-14)
 
 
+@pytest.mark.cuda
 def test_cuda_small_per_sample_arrays_are_unrolled(rng):
     W, b, X = rng.standard_normal((3, 2)), rng.standard_normal(3), rng.standard_normal((B, 2))
     jac = s2sad.jacrev(vf.predict, argnums=2)
@@ -228,6 +236,7 @@ def test_cuda_small_per_sample_arrays_are_unrolled(rng):
     np.testing.assert_allclose(got, (1 - t**2)[:, :, None] * W, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.cuda
 def test_cuda_refuses_what_it_cannot_scalarize(rng, layer):
     W, b, X = layer
     with pytest.raises(s2sad.S2SADError, match="per-sample array"):
@@ -238,6 +247,7 @@ def test_cuda_refuses_what_it_cannot_scalarize(rng, layer):
         vmap(vf.sorts, backend="cuda")(rng.standard_normal((B, 3)))
 
 
+@pytest.mark.cuda
 def test_decorator_form_and_source(rng):
     @vmap(in_axes=(0, None))
     def scale(a, c):

@@ -590,7 +590,7 @@ class _Scalarizer:
     def forget(self, stmts):
         """At a control-flow boundary: what ``stmts`` assign is read from its fixed names."""
         names = assigned_names(stmts) | {s.array for s in walk(stmts) if isinstance(s, SetItem)}
-        for n in names:
+        for n in sorted(names):  # in an order of its own: flush copies in the env's order
             self.env.pop(n, None)
             if n in self.cand:
                 self.env[n] = self.canonical(n)
