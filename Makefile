@@ -40,6 +40,7 @@ dask-demo: $(VENV)/.installed-dask
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check s2sad tests benchmarks examples
+	$(PY) -m ruff format --check s2sad tests benchmarks examples
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -n auto --dist loadfile tests $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench

@@ -198,8 +198,7 @@ def closed_form_method(func, args, name="NumPy"):
 def s2sad_methods(peers, name, build, backends=("numba", "python"), **options):
     """One method per backend; ``build(s2sad, backend)`` returns the timed call."""
     return [
-        Method(f"s2sad {backend}", name, lambda b=backend: build(peers["s2sad"], b), **options)
-        for backend in backends
+        Method(f"s2sad {backend}", name, lambda b=backend: build(peers["s2sad"], b), **options) for backend in backends
     ]
 
 
@@ -298,9 +297,7 @@ def predict_jacobian_task(peers, workload, d_out, d_in, natural):
             return lambda: jac(*args)
 
         methods += s2sad_methods(peers, mode, build)
-    methods += jax_transform_methods(
-        peers, wl.predict, args, 2, ("jacrev", "jacfwd"), jit_also=("jacrev", "jacfwd")
-    )
+    methods += jax_transform_methods(peers, wl.predict, args, 2, ("jacrev", "jacfwd"), jit_also=("jacrev", "jacfwd"))
     methods += torch_transform_methods(peers, wl.predict, args, 2, ("jacrev", "jacfwd"))
     methods.append(autograd_jacobian_method(peers, wl.predict, args, 2))
     methods.append(cannot("autograd", "no forward-mode Jacobian in autograd"))
@@ -360,9 +357,7 @@ def w4_tasks(peers):
             return lambda: jac(*args)
 
         methods += s2sad_methods(peers, mode, build)
-    methods += jax_transform_methods(
-        peers, wl.predict, args, (0, 1), ("jacrev", "jacfwd"), jit_also=("jacrev",)
-    )
+    methods += jax_transform_methods(peers, wl.predict, args, (0, 1), ("jacrev", "jacfwd"), jit_also=("jacrev",))
     methods += torch_transform_methods(peers, wl.predict, args, (0, 1), ("jacrev", "jacfwd"))
     methods.append(autograd_jacobian_method(peers, wl.predict, args, (0, 1)))
     methods.append(cannot("tangent", "tangent has no Jacobian transform"))
@@ -420,9 +415,7 @@ def w5_tasks(peers, cfg):
 
     methods.append(Method("torch.func", "jacfwd(jacfwd)", torch_fwd_fwd, quick_skip="a variant"))
     methods.append(
-        autograd_jacobian_method(
-            peers, wl.predict, args, 2, transform="hessian", quick_skip="about 10 s per call"
-        )
+        autograd_jacobian_method(peers, wl.predict, args, 2, transform="hessian", quick_skip="about 10 s per call")
     )
     methods.append(cannot("tangent", "tangent has no Hessian transform"))
     return [
@@ -468,11 +461,7 @@ def w6_tasks(peers):
                     f = getattr(jax, transform)(with_numpy(wl.predict, jax.numpy), 2)
                     return jax_call(peers, jax.vmap(f, in_axes=(None, None, 0)), args, jit=jit)
 
-                family, name = (
-                    ("JAX jit", f"jit(vmap({transform}))")
-                    if jit
-                    else ("JAX no jit", f"vmap({transform})")
-                )
+                family, name = ("JAX jit", f"jit(vmap({transform}))") if jit else ("JAX no jit", f"vmap({transform})")
                 methods.append(Method(family, name, make))
         for transform in transforms:
 
@@ -642,9 +631,7 @@ def w8_tasks(peers):
             return lambda: grad(x)
 
         methods.append(Method("tangent", "grad", tangent_grad))
-        tasks.append(
-            Task("W8", f"gradient of rosen, n={n}", lambda x=x: wl.rosen_grad_numpy(x), methods)
-        )
+        tasks.append(Task("W8", f"gradient of rosen, n={n}", lambda x=x: wl.rosen_grad_numpy(x), methods))
 
     x, _ = wl.vector_inputs(1000)
     methods = limit_methods(peers, wl.rosen_hess_loops, (x,))
@@ -698,9 +685,7 @@ def rk4_task(peers, cfg, n_steps):
     full = n_steps == 1000  # else: the short run for JAX's unrolled loop
     methods = limit_methods(peers, wl.rk4_pendulums_sensitivity, args, fastmath=full)
     if full:
-        methods.append(
-            closed_form_method(wl.rk4_pendulums_sensitivity, args, "same loops in CPython")
-        )
+        methods.append(closed_form_method(wl.rk4_pendulums_sensitivity, args, "same loops in CPython"))
     primals = {"loop as written": wl.rk4_pendulums}
     if full:
         primals["rhs in a helper function"] = wl.rk4_pendulums_helper
@@ -781,18 +766,12 @@ def rk4_task(peers, cfg, n_steps):
 
         slow = "over 1 s per call"
         methods.append(Method("torch.func", mode, torch_jac, quick_skip=slow))
-    methods.append(
-        autograd_jacobian_method(
-            peers, wl.rk4_pendulums, args, (0, 1), quick_skip="over 10 s per call"
-        )
-    )
+    methods.append(autograd_jacobian_method(peers, wl.rk4_pendulums, args, (0, 1), quick_skip="over 10 s per call"))
 
     def tangent_rows():
         vjp = peers["tangent"].vjp(wl.rk4_pendulums, wrt=(0, 1))
         seeds = np.eye(4)
-        return lambda: tuple(
-            np.stack(rows) for rows in zip(*(vjp(*args, s) for s in seeds), strict=True)
-        )
+        return lambda: tuple(np.stack(rows) for rows in zip(*(vjp(*args, s) for s in seeds), strict=True))
 
     methods.append(Method("tangent", "vjp row loop", tangent_rows))
     return Task(
@@ -845,11 +824,7 @@ def w10_tasks(peers):
         return lambda: grad(*args)
 
     methods.append(Method("tangent", "grad", tangent_grad))
-    return [
-        Task(
-            "W10", "gradient of the Huber loop, n=1000", lambda: wl.huber_grad_numpy(*args), methods
-        )
-    ]
+    return [Task("W10", "gradient of the Huber loop, n=1000", lambda: wl.huber_grad_numpy(*args), methods)]
 
 
 def all_tasks(peers, cfg):

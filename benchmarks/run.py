@@ -45,8 +45,7 @@ def parse_args():
     parser.add_argument(
         "--timeout",
         type=float,
-        help="seconds a first call may take before it is stopped (default: 10 with --quick, "
-        "else 120)",
+        help="seconds a first call may take before it is stopped (default: 10 with --quick, else 120)",
     )
     args = parser.parse_args()
     args.only = {w.strip().upper() for w in args.only.split(",") if w.strip()}
@@ -66,8 +65,7 @@ def thread_env(threads):
         "OPENBLAS_NUM_THREADS": n,
         "VECLIB_MAXIMUM_THREADS": n,
         "XLA_FLAGS": (
-            f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-            f"intra_op_parallelism_threads={n}"
+            f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} intra_op_parallelism_threads={n}"
         ),
         "JAX_PLATFORMS": "cpu",
     }
@@ -590,7 +588,9 @@ def cold_warm_cache(threads):
         PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get("PYTHONPATH", "")]),
     )
     envs = {
-        "fresh install": dict(base, S2SAD_CACHE_DIR=os.path.join(fresh, "s2sad"), NUMBA_CACHE_DIR=os.path.join(fresh, "numba")),
+        "fresh install": dict(
+            base, S2SAD_CACHE_DIR=os.path.join(fresh, "s2sad"), NUMBA_CACHE_DIR=os.path.join(fresh, "numba")
+        ),
         "cold": dict(base, S2SAD_CACHE_DIR=cache),
         "warm": dict(base, S2SAD_CACHE_DIR=cache),
     }
@@ -600,9 +600,7 @@ def cold_warm_cache(threads):
         for state, env in envs.items():
             start = time.perf_counter()
             try:
-                done = subprocess.run(
-                    command, env=env, capture_output=True, text=True, timeout=300, check=False
-                )
+                done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
             except subprocess.TimeoutExpired:
                 runs.append({"cache": state, "status": "timeout: > 300 s"})
                 continue
@@ -667,7 +665,9 @@ def tape_memory(threads, n_cases=3):
     """Bytes the derivative holds per loop trip (numba backend): the peak RSS of its first
     call at two trip counts, each in a fresh process that loads the compiled code from the
     cache; the difference over the extra trips."""
-    env = dict(os.environ, **thread_env(threads), PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, **thread_env(threads), PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get("PYTHONPATH", "")])
+    )
     runs = []
     for case in range(n_cases):
         found = []
@@ -675,8 +675,14 @@ def tape_memory(threads, n_cases=3):
         # measured ones load the compiled code from the cache
         for size in (0, 0, 1):
             try:
-                done = subprocess.run([sys.executable, "-c", TAPE_SCRIPT, str(case), str(size)], env=env,
-                                      capture_output=True, text=True, timeout=300, check=False)
+                done = subprocess.run(
+                    [sys.executable, "-c", TAPE_SCRIPT, str(case), str(size)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=False,
+                )
             except subprocess.TimeoutExpired:
                 found.append({"status": "timeout: > 300 s"})
                 continue
@@ -690,9 +696,15 @@ def tape_memory(threads, n_cases=3):
             runs.append({"case": f"case {case}", "status": bad[0]})
             continue
         _, small, large = found
-        runs.append({"case": small["case"], "trips": [small["trips"], large["trips"]],
-                     "peak_bytes": [small["peak_bytes"], large["peak_bytes"]], "status": "ok",
-                     "bytes_per_trip": (large["peak_bytes"] - small["peak_bytes"]) / (large["trips"] - small["trips"])})
+        runs.append(
+            {
+                "case": small["case"],
+                "trips": [small["trips"], large["trips"]],
+                "peak_bytes": [small["peak_bytes"], large["peak_bytes"]],
+                "status": "ok",
+                "bytes_per_trip": (large["peak_bytes"] - small["peak_bytes"]) / (large["trips"] - small["trips"]),
+            }
+        )
     return runs
 
 
@@ -758,8 +770,7 @@ def markdown(rows, meta, cache_runs, tape_runs=None):
         "- every result is checked against the closed form in NumPy (rtol 1e-6) before it is "
         "timed; a wrong result is never timed",
         "",
-        "| workload | task | family | method | µs/call | x limit | first call s | peak MiB "
-        "| status |",
+        "| workload | task | family | method | µs/call | x limit | first call s | peak MiB | status |",
         "|---|---|---|---|---:|---:|---:|---:|---|",
     ]
     skipped = [row for row in rows if row["status"].startswith("skipped")]
@@ -812,7 +823,9 @@ def markdown(rows, meta, cache_runs, tape_runs=None):
             trips = " / ".join(str(n) for n in run.get("trips", [])) or "-"
             peaks = " / ".join(format_number(b / 2**20, 2) for b in run.get("peak_bytes", [])) or "-"
             per = run.get("bytes_per_trip")
-            lines.append(f"| {run['case']} | {trips} | {peaks} | {'-' if per is None else f'{per:,.0f}'} | {run['status']} |")
+            lines.append(
+                f"| {run['case']} | {trips} | {peaks} | {'-' if per is None else f'{per:,.0f}'} | {run['status']} |"
+            )
     return "\n".join(lines)
 
 
@@ -965,8 +978,17 @@ def main(args):
     print(f"\ntotal: {meta['total_s']:.1f} s")
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as out:
-        json.dump({"meta": meta, "rows": rows, "cold_warm_cache": cache_runs, "tape_memory": tape_runs,
-                   "scale_out": scale_out}, out, indent=1)
+        json.dump(
+            {
+                "meta": meta,
+                "rows": rows,
+                "cold_warm_cache": cache_runs,
+                "tape_memory": tape_runs,
+                "scale_out": scale_out,
+            },
+            out,
+            indent=1,
+        )
     if rows:
         chart(rows, meta, args.png)
         print(f"wrote {args.json} and {args.png}", file=sys.stderr)

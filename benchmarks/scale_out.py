@@ -77,9 +77,11 @@ def markdown(row):
         f"{row['one_process_per_s']:,.0f} |",
     ]
     if "dask_s" in row:
-        lines.append(f"| the same per chunk of {row['chunk']:,}, Dask LocalCluster of {row['workers']} worker processes "
-                     f"(sum over samples gathered) | {row['samples']:,} | {row['dask_s'] * 1e3:.1f} ms | "
-                     f"{row['dask_per_s']:,.0f} |")
+        lines.append(
+            f"| the same per chunk of {row['chunk']:,}, Dask LocalCluster of {row['workers']} worker processes "
+            f"(sum over samples gathered) | {row['samples']:,} | {row['dask_s'] * 1e3:.1f} ms | "
+            f"{row['dask_per_s']:,.0f} |"
+        )
     else:
         lines.append(f"| Dask LocalCluster | — | {row.get('dask')} | |")
     return "\n".join(lines)

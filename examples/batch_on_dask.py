@@ -51,8 +51,9 @@ def on_dask(X, client, chunk):
     jac, hess = per_sample_transforms()
     samples = da.from_array(X, chunks=(chunk, D_IN)) if isinstance(X, np.ndarray) else X
     J = samples.map_blocks(jac, weight, bias, dtype=float, chunks=(samples.chunks[0], (D_OUT,), (D_IN,)), new_axis=2)
-    H = samples.map_blocks(hess, weight, bias, target, dtype=float, chunks=(samples.chunks[0], (D_IN,), (D_IN,)),
-                           new_axis=2)
+    H = samples.map_blocks(
+        hess, weight, bias, target, dtype=float, chunks=(samples.chunks[0], (D_IN,), (D_IN,)), new_axis=2
+    )
     return J, H
 
 
@@ -89,8 +90,10 @@ def main(argv=None):
     progress(futures)
     J_mean, H_mean, J_head, H_head, X_head = client.gather(futures)
     seconds = time.perf_counter() - t0
-    print(f"\n{opts.samples} samples: per-sample Jacobians {J.shape} and Hessians {H.shape} in {seconds:.2f} s "
-          f"({opts.samples / seconds:,.0f} samples/s, first calls' compiles included)")
+    print(
+        f"\n{opts.samples} samples: per-sample Jacobians {J.shape} and Hessians {H.shape} in {seconds:.2f} s "
+        f"({opts.samples / seconds:,.0f} samples/s, first calls' compiles included)"
+    )
     print("mean Jacobian:\n", np.round(J_mean, 4))
 
     # the same in this process, on the first 1000 samples

@@ -41,8 +41,10 @@ def main(D=16):
         first = time.perf_counter() - t0
         error = np.abs(J - closed_form).max()
         assert error < 1e-12, f"{name} disagrees with the closed form by {error}"
-        print(f"{name:8s} shape {J.shape}  max |J - closed form| = {error:.1e}  "
-              f"first call (transform + compile) {first:.2f} s  then {best_of(lambda: g(weight, bias, x)):.1f} us/call")
+        print(
+            f"{name:8s} shape {J.shape}  max |J - closed form| = {error:.1e}  "
+            f"first call (transform + compile) {first:.2f} s  then {best_of(lambda: g(weight, bias, x)):.1f} us/call"
+        )
 
     # the tutorial's baseline: one vjp call per row of the Jacobian
     _, vjp_fn = s2sad.vjp(predict, weight, bias, x)

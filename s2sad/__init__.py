@@ -6,4 +6,19 @@ from .options import Options
 from .version import __version__
 from .vmap import vmap
 
-__all__ = ["grad", "value_and_grad", "hessp", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "vmap", "source", "S2SADError", "Options", "__version__"]
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "hessp",
+    "jacfwd",
+    "jacrev",
+    "hessian",
+    "jvp",
+    "vjp",
+    "hvp",
+    "vmap",
+    "source",
+    "S2SADError",
+    "Options",
+    "__version__",
+]

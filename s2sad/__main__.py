@@ -69,14 +69,18 @@ def main(argv=None):
         return 1
     unknown = [name for name in shapes if name not in params]
     if unknown:
-        print(f"error: --shapes names {', '.join(map(repr, unknown))}, not a parameter of {args.target} "
-              f"(its parameters: {', '.join(params)})", file=sys.stderr)
+        print(
+            f"error: --shapes names {', '.join(map(repr, unknown))}, not a parameter of {args.target} "
+            f"(its parameters: {', '.join(params)})",
+            file=sys.stderr,
+        )
         return 2
     try:
         examples = tuple(_example(shapes.get(p, "3")) for p in params)
     except ValueError:
-        print(f"error: --shapes {args.shapes!r}: write each as name=3, name=3x4, name=scalar or name=int",
-              file=sys.stderr)
+        print(
+            f"error: --shapes {args.shapes!r}: write each as name=3, name=3x4, name=scalar or name=int", file=sys.stderr
+        )
         return 2
     try:
         if args.mode in ("jvp", "vjp"):

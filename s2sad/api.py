@@ -197,7 +197,7 @@ class Transformed:
         if len(args) != nargs:
             defaults = ""
             if len(args) < nargs:
-                missing = [p for p in binding(fn).params[len(args):] if p not in _defaults(binding(fn).function)]
+                missing = [p for p in binding(fn).params[len(args) :] if p not in _defaults(binding(fn).function)]
                 defaults = f" (missing: {', '.join(map(repr, missing))})" if missing else ""
             raise TypeError(
                 f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} "
@@ -266,7 +266,13 @@ class Transformed:
         arg_shapes = self.arg_shapes(args)
         ir = self.ir_for(dummies, plain, arg_shapes)
         spec = scalarize.spec_of(ir, args) if self.backend == "numba" else None
-        build_key = (_key(dummies), spec, plain, arg_shapes, self._options)  # small shapes matter only where specialized
+        build_key = (
+            _key(dummies),
+            spec,
+            plain,
+            arg_shapes,
+            self._options,
+        )  # small shapes matter only where specialized
         entry = self._builds.get(build_key)
         if entry is None:
             source = pipeline.emit(ir)
@@ -309,7 +315,7 @@ class Transformed:
         if code_of(fn) is None:
             return args
         bound = binding(fn)
-        missing = bound.params[len(args):]
+        missing = bound.params[len(args) :]
         defaults = _defaults(bound.function)
         if not missing or any(p not in defaults for p in missing):
             return args
@@ -363,10 +369,14 @@ class Transformed:
             for j, b in arrays:
                 if j != k and np.may_share_memory(a, b):
                     fn = base_function(self)
-                    raise _argument_error(fn, k, (
-                        f"shares memory with argument {param_names(fn)[j]!r}, and the function "
-                        "writes into it", "the derivative treats arguments as separate arrays: pass a copy "
-                        "(np.copy) for one of them"))
+                    raise _argument_error(
+                        fn,
+                        k,
+                        (
+                            f"shares memory with argument {param_names(fn)[j]!r}, and the function writes into it",
+                            "the derivative treats arguments as separate arrays: pass a copy (np.copy) for one of them",
+                        ),
+                    )
 
     def _run_failure(self, exc, primals):
         """What to raise for an exception from the compiled code: a Numba compile failure, the
@@ -414,6 +424,7 @@ class Transformed:
             def compiled(*a):
                 self._check_overlap(a)
                 return unchecked(*a)
+
         plan = (compiled, free, dtype, len(args), by_shape)
         self._plans[key] = plan
         if by_shape:
@@ -478,8 +489,11 @@ def _as_value(a):
 def _argument_problem(a):
     """What is wrong with an argument value (None: nothing)."""
     if isinstance(a, (complex, np.complexfloating)) or isinstance(a, np.ndarray) and a.dtype.kind == "c":
-        return ("is complex", "complex values are outside what s2sad differentiates; pass the real "
-                "and imaginary parts as two float arrays")
+        return (
+            "is complex",
+            "complex values are outside what s2sad differentiates; pass the real "
+            "and imaginary parts as two float arrays",
+        )
     if isinstance(a, np.ndarray):
         if a.dtype.kind not in "fiub":
             return (f"is an array of dtype {a.dtype}", "pass a float, integer or boolean array")
@@ -502,12 +516,17 @@ def _argument_problem(a):
         if arr is None or arr.dtype.kind not in "fiub":
             if arr is not None and arr.dtype.kind == "c":
                 return ("is a list of complex values", "complex values are outside what s2sad differentiates")
-            return ("is a list that is not one real array (elements of different shapes or types)",
-                    "pass the arrays as separate arguments or as a tuple")
+            return (
+                "is a list that is not one real array (elements of different shapes or types)",
+                "pass the arrays as separate arguments or as a tuple",
+            )
         return None
     kind = type(a).__name__
-    return (f"is a {kind}", "s2sad takes NumPy arrays, Python or NumPy scalars, and tuples of them: "
-            f"pass the {kind}'s arrays as separate arguments")
+    return (
+        f"is a {kind}",
+        "s2sad takes NumPy arrays, Python or NumPy scalars, and tuples of them: "
+        f"pass the {kind}'s arrays as separate arguments",
+    )
 
 
 def _list_problem(fn, k, a):
@@ -519,9 +538,11 @@ def _list_problem(fn, k, a):
     line = semantics.list_misuse(ir, ir.params[k])
     if line is None:
         return None
-    return (f"is a list, and line {line} applies an operator to it",
-            "s2sad converts a list argument with np.asarray, but Python's + concatenates lists and * "
-            "repeats them: pass np.asarray(...) to get NumPy's arithmetic")
+    return (
+        f"is a list, and line {line} applies an operator to it",
+        "s2sad converts a list argument with np.asarray, but Python's + concatenates lists and * "
+        "repeats them: pass np.asarray(...) to get NumPy's arithmetic",
+    )
 
 
 def _argument_error(fn, k, problem):
@@ -655,8 +676,7 @@ def _checked_pairs(primals, tangents, name):
     for k, (p, t) in enumerate(zip(primals, tangents)):
         if np.shape(p) != np.shape(t):
             raise UsageError(
-                f"{name}: tangent {k} has shape {np.shape(t)} but its primal has shape "
-                f"{np.shape(p)}; they must match"
+                f"{name}: tangent {k} has shape {np.shape(t)} but its primal has shape {np.shape(p)}; they must match"
             )
     return primals, tangents
 
@@ -672,9 +692,7 @@ def jvp(fn, primals, tangents, *, backend="numba"):
     primals, tangents = _checked_pairs(primals, tangents, "jvp")
     active = tuple(k for k, p in enumerate(primals) if np.asarray(p).dtype.kind == "f")
     g = _cached(fn, "jvp", active, backend)
-    tangents = tuple(
-        _tangent_like(t, p) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents))
-    )
+    tangents = tuple(_tangent_like(t, p) if k in active else None for k, (p, t) in enumerate(zip(primals, tangents)))
     args = primals + tuple(t for t in tangents if t is not None)
     result = g.call_extended(primals, args)
     half = len(result) // 2  # the outputs, then their tangents (a tuple output's flattened)
@@ -690,7 +708,9 @@ def vjp(fn, *primals, backend="numba"):
     # the primal runs on copies: a function that writes into its argument must not change
     # the point at which vjp_fn differentiates it
     primal = _cached(fn, "primal", None, backend)
-    copies = tuple(np.copy(p) if isinstance(p, np.ndarray) else p for p in primals) if primal._written_params() else primals
+    copies = (
+        tuple(np.copy(p) if isinstance(p, np.ndarray) else p for p in primals) if primal._written_params() else primals
+    )
     value = primal.call_extended(copies, copies)
     g = _cached(fn, "vjp", active, backend)
     return value, VJPFunction(fn, primals, value, active, g, backend)
@@ -823,5 +843,17 @@ def source(g, *example_args) -> str:
     return g._compiled[g._last_key][1]
 
 
-__all__ = ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "hvp", "hessp", "source", "Transformed",
-           "S2SADError"]
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "jacfwd",
+    "jacrev",
+    "hessian",
+    "jvp",
+    "vjp",
+    "hvp",
+    "hessp",
+    "source",
+    "Transformed",
+    "S2SADError",
+]

@@ -83,8 +83,10 @@ def from_generated_code(exc, name, fn, primals, user_filename):
         # a refusal raised while Numba typed the generated code (a runtime helper with no Numba
         # form for these operands): name the user's function at least
         code = getattr(fn, "__code__", None)
-        located = type(exc)(f"{where(user_filename, code.co_firstlineno if code is not None else None)}: {exc} "
-                            "(on the numba backend; backend='python' runs the same source with NumPy)")
+        located = type(exc)(
+            f"{where(user_filename, code.co_firstlineno if code is not None else None)}: {exc} "
+            "(on the numba backend; backend='python' runs the same source with NumPy)"
+        )
         return located
     if isinstance(exc, SizeRefusal) and fn is not None and hasattr(fn, "__code__"):
         # a size the code does not cover: the user's own error where NumPy raises one (np.cross

@@ -59,7 +59,9 @@ class Options:
         if unknown:
             from .errors import UsageError
 
-            raise UsageError(f"dump_after names {', '.join(map(repr, unknown))}, not a pass; the passes: {', '.join(_PASS_NAMES)}")
+            raise UsageError(
+                f"dump_after names {', '.join(map(repr, unknown))}, not a pass; the passes: {', '.join(_PASS_NAMES)}"
+            )
         object.__setattr__(self, "dump_after", wanted)
         # kept: the compiled-code cache of a Transformed hashes its options at every call
         object.__setattr__(self, "_hash", hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self))))

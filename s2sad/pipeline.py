@@ -313,9 +313,13 @@ def _differentiate(fn, job) -> Function:
         structure = _structure(fn, ret)
         with building(builder, "jac"):
             if kind in ("jvp", "jvp_tangents"):
-                dots = [_regroup(builder, _structure_of(fn, o), lambda leaf: _first(builder, fwd.dot(leaf), leaf)) for o in ret.values]
+                dots = [
+                    _regroup(builder, _structure_of(fn, o), lambda leaf: _first(builder, fwd.dot(leaf), leaf))
+                    for o in ret.values
+                ]
                 values = (list(ret.values) if kind == "jvp" else []) + dots
             else:
+
                 def block(leaf):
                     row = [
                         _jac_forward(builder, fwd.dot(leaf), leaf, p, offset, size, len(wrt) > 1)
@@ -366,7 +370,9 @@ def _differentiate(fn, job) -> Function:
                 rev = differentiate_reverse(fn, builder, wrt, [(leaf, seed)], unit=unit)
                 with building(builder, "jac" if kind == "jacrev" else "grad"):
                     row = [
-                        _jac_reverse(builder, rev.bars.get(p), leaf, p, shape.get("y")) if kind == "jacrev" else _first(builder, rev.bars.get(p), Var(p))
+                        _jac_reverse(builder, rev.bars.get(p), leaf, p, shape.get("y"))
+                        if kind == "jacrev"
+                        else _first(builder, rev.bars.get(p), Var(p))
                         for p in wrt
                     ]
                     results[i] = _group(builder, row, isinstance(g.argnums, tuple))
@@ -374,17 +380,24 @@ def _differentiate(fn, job) -> Function:
             values = [_regroup(builder, structure, lambda leaf: results[next(order)])]
             if kind == "value_and_grad":
                 values.insert(0, shape["value"])
-    builder.stmts.append(Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents", "value_and_grad")))
+    builder.stmts.append(
+        Return([_atom(v) for v in values], len(values) > 1 or kind in ("jvp", "vjp", "jvp_tangents", "value_and_grad"))
+    )
     params = user_params + extra_params + list(fn.free_values)
     out = Function(
-        name, params, builder.stmts, fn.filename, fn.source_lines, builder.types, free_values=fn.free_values,
+        name,
+        params,
+        builder.stmts,
+        fn.filename,
+        fn.source_lines,
+        builder.types,
+        free_values=fn.free_values,
         def_line=fn.def_line,
         # reverse mode of code without stacks pops every stack in the exact mirror order of its
         # pushes, across stacks too (what scalarize.shared_tape needs); code transformed again
         # (jacfwd of jacrev pushes x then x_dot and pops x then x_dot) has no such order
-        mirror_stacks=kind in ("jacrev", "grad", "vjp", "value_and_grad") and not any(
-            isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)
-        ),
+        mirror_stacks=kind in ("jacrev", "grad", "vjp", "value_and_grad")
+        and not any(isinstance(s, Assign) and s.op is NEW_STACK for s in walk(fn.body)),
         second_order=is_transformation(g.fn),
     )
     return out
@@ -395,7 +408,10 @@ READ_PASSES = (("parse", _parse), ("normalize", _normalize))
 TYPE_PASSES = (("sizes", _sizes), ("infer_types", _infer_types), ("expand", _expand), ("semantics", _semantics))
 DERIVATIVE_PASSES = (("differentiate", _differentiate), ("simplify", _simplify), ("structure", _structure_pass))
 KINDS = ("jacfwd", "jvp", "jvp_tangents", "jacrev", "grad", "vjp", "value_and_grad")  # differentiate: forward, reverse
-PASSES = {"primal": READ_PASSES + TYPE_PASSES, **{kind: READ_PASSES + TYPE_PASSES + DERIVATIVE_PASSES for kind in KINDS}}
+PASSES = {
+    "primal": READ_PASSES + TYPE_PASSES,
+    **{kind: READ_PASSES + TYPE_PASSES + DERIVATIVE_PASSES for kind in KINDS},
+}
 # per backend, on the IR that build made (compile)
 COMPILE_PASSES = {
     "numba": (
@@ -425,10 +441,10 @@ def build(g, dummies, plain=False, arg_shapes=None) -> Function:
     passes = PASSES[g.kind]
     if is_transformation(g.fn):
         fn = g.fn.ir_for(job.dummies[: g.nargs], plain, arg_shapes)  # the user's arguments (not tangents or cotangents)
-        passes = passes[len(READ_PASSES + TYPE_PASSES):]
+        passes = passes[len(READ_PASSES + TYPE_PASSES) :]
     else:
         fn = user_ir(g.fn, job)
-        passes = passes[len(READ_PASSES):]
+        passes = passes[len(READ_PASSES) :]
     out = _run(passes, fn, job)
     if g.kind == "primal":
         out = out.replace(name=NameGen(all_names(out)).fresh(f"{out.name}_primal"))
@@ -609,7 +625,7 @@ def _jac_forward(builder, d, out_atom, p, offset, size, several):
             return 0.0
         return call(np.zeros, (y.shape if y_ndim else ()) + (x.shape if x.ndim else ()))
     if several:
-        d = d[offset:offset + size]
+        d = d[offset : offset + size]
     if y_ndim:
         d = np.transpose(d, tuple(range(1, y_ndim + 1)) + (0,))
     if x.ndim == 0:
@@ -628,4 +644,8 @@ def _jac_reverse(builder, bar, out_atom, p, y_shape):
         return call(np.zeros, shape) if y_ndim or x.ndim else 0.0
     if y_ndim == 0:
         return bar if bar.ndim == (x.ndim or 0) else bar[0]
-    return np.reshape(call(np.ascontiguousarray, bar), y_shape + x.shape) if x.ndim else np.reshape(call(np.ascontiguousarray, bar), y_shape)
+    return (
+        np.reshape(call(np.ascontiguousarray, bar), y_shape + x.shape)
+        if x.ndim
+        else np.reshape(call(np.ascontiguousarray, bar), y_shape)
+    )

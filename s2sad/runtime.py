@@ -43,9 +43,7 @@ def astype(x, dtype):
 def sum_to(g, x):
     """Sum ``g`` over the trailing axes where ``x`` has size 1 (undo broadcasting onto x)."""
     lead = g.ndim - np.ndim(x)
-    axes = tuple(
-        lead + k for k, n in enumerate(np.shape(x)) if n == 1 and g.shape[lead + k] != 1
-    )
+    axes = tuple(lead + k for k, n in enumerate(np.shape(x)) if n == 1 and g.shape[lead + k] != 1)
     return np.sum(g, axis=axes, keepdims=True) if axes else g
 
 
@@ -356,7 +354,31 @@ def argpartition(x, kth):
     return np.argpartition(x, kth, axis=-1)
 
 
-RUNTIME_PRIMITIVES = [astype, sum_to, broadcast_like, scatter, scatter_add, basis, seed, zeros_batch, one, new_tape, reserve, check_diag, check_no_unit_dims, require_size, require_at_least, require_unit_axes, cumsum_rows, add_batch_axis, bmatmul, prod_others, scale_nz, linear_scan, argpartition]
+RUNTIME_PRIMITIVES = [
+    astype,
+    sum_to,
+    broadcast_like,
+    scatter,
+    scatter_add,
+    basis,
+    seed,
+    zeros_batch,
+    one,
+    new_tape,
+    reserve,
+    check_diag,
+    check_no_unit_dims,
+    require_size,
+    require_at_least,
+    require_unit_axes,
+    cumsum_rows,
+    add_batch_axis,
+    bmatmul,
+    prod_others,
+    scale_nz,
+    linear_scan,
+    argpartition,
+]
 
 
 def _scatter_type(ct, x, *index):

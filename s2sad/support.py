@@ -146,14 +146,15 @@ def support_matrix() -> str:
     lines += [f"| `{n}` | {k} | {f} | {r} | {s} | {b} |" for n, k, f, r, s, b in _rows()]
     nondiff = sorted(display_name(op) for op in rules.NONDIFFERENTIABLE if op not in set(runtime.RUNTIME_PRIMITIVES))
     lines.append("")
-    lines.append("Non-differentiable (their results carry no derivative): "
-                 + ", ".join(f"`{n}`" for n in nondiff) + ".")
+    lines.append(
+        "Non-differentiable (their results carry no derivative): " + ", ".join(f"`{n}`" for n in nondiff) + "."
+    )
     lines.append("")
     lines.append(
         "Backends: every function runs on `python`. *numba* says how the numba backend compiles a call "
         "of the function: `kernel` (s2sad's shared kernels), `Numba` (Numba's implementation, which may "
         "not cover every signature: a call it cannot compile is refused, naming your line, with the "
-        "advice to use `backend=\"python\"`), `no` (refused on numba). `vmap(..., backend=\"cuda\")` "
+        'advice to use `backend="python"`), `no` (refused on numba). `vmap(..., backend="cuda")` '
         "scalarizes the per-sample derivative (see *API*); what it cannot scalarize raises. *second order*: "
         "derivative code is differentiated again; `first order only` where the rules emit a helper "
         "whose rules refuse; `as its ops` for a composite (the call is rewritten). Keyword forms "

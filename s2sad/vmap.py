@@ -71,7 +71,11 @@ class Vmapped:
         self.in_axes = tuple(in_axes) if isinstance(in_axes, list) else in_axes
         self.out_axes = out_axes
         self.backend = backend
-        self.inner = fn if isinstance(fn, Transformed) else Transformed(fn, "primal", None, "python" if backend == "python" else "numba")
+        self.inner = (
+            fn
+            if isinstance(fn, Transformed)
+            else Transformed(fn, "primal", None, "python" if backend == "python" else "numba")
+        )
         self._cache = {}
         self._outputs = {}  # (cache key, _layout_key of sample 0): _skeleton of its result
         self._last_source = None
@@ -99,10 +103,14 @@ class Vmapped:
         n = len(args)
         nargs = self.inner.nargs
         if n != nargs:
-            raise TypeError(f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} but {n} were given")
+            raise TypeError(
+                f"{self.__name__}() takes {nargs} positional argument{'s' if nargs != 1 else ''} but {n} were given"
+            )
         if isinstance(self.in_axes, tuple):
             if len(self.in_axes) != n:
-                raise UsageError(f"vmap: in_axes has {len(self.in_axes)} entries but the function takes {n} arguments; give one entry per argument")
+                raise UsageError(
+                    f"vmap: in_axes has {len(self.in_axes)} entries but the function takes {n} arguments; give one entry per argument"
+                )
             axes = self.in_axes
         else:
             axes = (self.in_axes,) * n
@@ -114,14 +122,20 @@ class Vmapped:
             if not isinstance(ax, numbers.Integral):
                 raise UsageError(f"vmap: in_axes entry {k} must be an int or None, got {ax!r}")
             if isinstance(a, tuple):
-                raise S2SADError(f"vmap: argument {k} is a tuple; only in_axes=None (broadcast) is supported for tuples yet")
+                raise S2SADError(
+                    f"vmap: argument {k} is a tuple; only in_axes=None (broadcast) is supported for tuples yet"
+                )
             nd = len(np.shape(a)) if not is_device(a) else len(a.shape)
             if not -nd <= ax < nd:
-                raise UsageError(f"vmap: in_axes={ax} for argument {k} of {nd} dimension{'s' if nd != 1 else ''}: the axis is out of range")
+                raise UsageError(
+                    f"vmap: in_axes={ax} for argument {k} of {nd} dimension{'s' if nd != 1 else ''}: the axis is out of range"
+                )
             ax = int(ax) % nd
             m = a.shape[ax] if (is_device(a) or isinstance(a, np.ndarray)) else np.shape(a)[ax]
             if size is not None and m != size:
-                raise UsageError(f"vmap: batched arguments have different sizes along their mapped axes ({size} and {m}, argument {k})")
+                raise UsageError(
+                    f"vmap: batched arguments have different sizes along their mapped axes ({size} and {m}, argument {k})"
+                )
             size = m
             out.append(ax)
         if size is None:
@@ -136,9 +150,13 @@ class Vmapped:
         if self.backend == "cuda":
             return call_cuda(self, args, axes, size)
         if any(is_device(a) for a in args):
-            raise S2SADError(f"vmap(backend={self.backend!r}): got a numba.cuda device array; use backend='cuda' or copy it to the host")
+            raise S2SADError(
+                f"vmap(backend={self.backend!r}): got a numba.cuda device array; use backend='cuda' or copy it to the host"
+            )
         # batched axes first, contiguous: sample i of argument k is args[k][i]
-        args = tuple(a if ax is None else np.ascontiguousarray(np.moveaxis(np.asarray(a), ax, 0)) for a, ax in zip(args, axes))
+        args = tuple(
+            a if ax is None else np.ascontiguousarray(np.moveaxis(np.asarray(a), ax, 0)) for a, ax in zip(args, axes)
+        )
         if size == 0:
             raise UsageError("vmap: the batch is empty (size 0 along the mapped axis)")
         if self.backend == "python":

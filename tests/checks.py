@@ -22,9 +22,7 @@ def random_args(shapes, rng, dtype=np.float64, low=-1.0, high=1.0):
     """Uniform random arguments, one per shape; shape `()` gives a NumPy scalar of `dtype`."""
     dtype = np.dtype(dtype)
     return tuple(
-        dtype.type(rng.uniform(low, high))
-        if shape == ()
-        else rng.uniform(low, high, size=shape).astype(dtype)
+        dtype.type(rng.uniform(low, high)) if shape == () else rng.uniform(low, high, size=shape).astype(dtype)
         for shape in shapes
     )
 

@@ -224,8 +224,22 @@ class _Gen:
     def unary(self, e, probes):
         op = self.draw(
             st.sampled_from(
-                ["sin", "cos", "tanh", "exp_tanh", "exp", "log", "sqrt", "square", "abs",
-                 "pow2", "pow3", "neg", "scale", "shift"]
+                [
+                    "sin",
+                    "cos",
+                    "tanh",
+                    "exp_tanh",
+                    "exp",
+                    "log",
+                    "sqrt",
+                    "square",
+                    "abs",
+                    "pow2",
+                    "pow3",
+                    "neg",
+                    "scale",
+                    "shift",
+                ]
             )
         )
         if op in ("sin", "cos", "tanh", "square"):
@@ -284,7 +298,9 @@ class _Gen:
         kinds = ["elementwise", "elementwise", "reduce", "matmul", "transpose", "reshape", "index"]
         if self.allow_control:
             kinds += ["loop", "branch", "inplace"]
-        mine = [k for k in self.patterns if k in STATEMENT_PATTERNS and (self.allow_control or k not in CONTROL_PATTERNS)]
+        mine = [
+            k for k in self.patterns if k in STATEMENT_PATTERNS and (self.allow_control or k not in CONTROL_PATTERNS)
+        ]
         if self.focus and mine:  # mostly the chosen patterns
             kinds = ["elementwise"] + mine * 3
         kinds += mine
@@ -500,7 +516,6 @@ class _Gen:
             self.emit(f"{y}[{j}] = {y}[{j}] + {src}[{i}] * 2.0")
         self.probe(f"_rec.mag({y})")
         return True
-
 
     # --- the patterns people write (issue 16) ----------------------------------------------
 
@@ -836,8 +851,13 @@ class _Gen:
         if a is None:
             return False
         s = self.env[a]
-        forms = [f"np.squeeze({a})", f"np.squeeze({a}[None])", f"np.squeeze({a}[:1])",
-                 f"np.squeeze(np.sum({a}, axis=0, keepdims=True))", f"np.squeeze(np.sin({a})[..., None] * 2.0)"]
+        forms = [
+            f"np.squeeze({a})",
+            f"np.squeeze({a}[None])",
+            f"np.squeeze({a}[:1])",
+            f"np.squeeze(np.sum({a}, axis=0, keepdims=True))",
+            f"np.squeeze(np.sin({a})[..., None] * 2.0)",
+        ]
         b = self.pick(lambda t: t == s, avoid=(a,))
         if b is not None and s[-1] >= 2:
             forms += [f"np.cross({a}[..., :2], {b}[..., :2])", f"np.cross({a}[..., :2] * {b}[..., :2], {b}[..., :2])"]
@@ -859,8 +879,9 @@ class _Gen:
         if b is None:
             return False
         lst = self.fresh("lst")
-        how = self.draw(st.sampled_from(["index", "np_sum", "stack", "loop", "tuple_loop", "concat", "nested",
-                                          "nested_array"]))
+        how = self.draw(
+            st.sampled_from(["index", "np_sum", "stack", "loop", "tuple_loop", "concat", "nested", "nested_array"])
+        )
         if how == "concat" and len(sa) != 1:
             how = "index"
         if how == "index":
@@ -921,12 +942,28 @@ class _Gen:
 # patterns are `_Gen.st_<name>`; "zero_d" passes some scalar arguments as 0-d arrays, "nd"
 # adds arguments of 3 axes, "range_arg" an int argument n that loops run over.
 STATEMENT_PATTERNS = (
-    "reassign_loop", "while_loop", "branch_update", "nested_break", "helper", "inplace_arg",
-    "view_write", "nd_product", "mixed_index", "list_arrays", "int_start", "size_facts",
+    "reassign_loop",
+    "while_loop",
+    "branch_update",
+    "nested_break",
+    "helper",
+    "inplace_arg",
+    "view_write",
+    "nd_product",
+    "mixed_index",
+    "list_arrays",
+    "int_start",
+    "size_facts",
 )
 CONTROL_PATTERNS = {
-    "reassign_loop", "while_loop", "branch_update", "nested_break", "helper", "inplace_arg",
-    "view_write", "int_start",
+    "reassign_loop",
+    "while_loop",
+    "branch_update",
+    "nested_break",
+    "helper",
+    "inplace_arg",
+    "view_write",
+    "int_start",
 }
 PATTERNS = STATEMENT_PATTERNS + ("zero_d", "nd", "range_arg")
 # Patterns whose programs fail today, with the issue-16 causes (tests/test_catalogue.py's
@@ -991,9 +1028,7 @@ def programs(
     params = [(f"x{k}", table[kind]) for k, kind in enumerate(kinds)]
     g = _Gen(draw, allow_control, patterns, focus)
     g.params = [name for name, _ in params]
-    zero_d = frozenset(
-        name for name, shape in params if shape == () and "zero_d" in patterns and draw(st.booleans())
-    )
+    zero_d = frozenset(name for name, shape in params if shape == () and "zero_d" in patterns and draw(st.booleans()))
     if zero_d:
         g.used.add("zero_d")
     if any(len(shape) == 3 for _, shape in params):
@@ -1028,8 +1063,16 @@ def programs(
         g.emit(f"return {last}")
     seed = draw(st.integers(0, 2**32 - 1))
     return Program(
-        params, g.consts, g.lines, out_shape, g.control, seed,
-        int_params=g.int_params, zero_d=zero_d, helpers=g.helpers, patterns=frozenset(g.used),
+        params,
+        g.consts,
+        g.lines,
+        out_shape,
+        g.control,
+        seed,
+        int_params=g.int_params,
+        zero_d=zero_d,
+        helpers=g.helpers,
+        patterns=frozenset(g.used),
     )
 
 
@@ -1127,8 +1170,11 @@ def _call(stage, thunk):
     except s2sad.S2SADError as exc:
         if "one rank and dtype" in str(exc):  # the generator let a variable change rank
             raise Skip("a variable changes rank between branches: refused by design") from exc
-        if (any(m in str(exc) for m in DESIGNED_REFUSALS) and re.search(r"\.py:\d+: ", str(exc))
-                and not isinstance(exc, s2sad.errors.InternalError)):
+        if (
+            any(m in str(exc) for m in DESIGNED_REFUSALS)
+            and re.search(r"\.py:\d+: ", str(exc))
+            and not isinstance(exc, s2sad.errors.InternalError)
+        ):
             raise RefusedByDesign(_short(exc)) from exc
         raise Failure(f"{stage}: {type(exc).__name__}", _short(exc), detail=True) from exc
     except Exception as exc:  # noqa: BLE001 — every exception is a finding
@@ -1241,7 +1287,11 @@ def check_function(f, args, backend="python", control=False, second_order=True, 
     mode(jvp)
     mode(vjp)
     if np.shape(out) == () and second_order:
-        mode(lambda: _second_order(f, pure, args, argnums, tangents, tangents_all, got, backend, control, stats, notes, rng))
+        mode(
+            lambda: _second_order(
+                f, pure, args, argnums, tangents, tangents_all, got, backend, control, stats, notes, rng
+            )
+        )
     if failures:
         failures[0].others = failures[1:]
         raise failures[0]
@@ -1283,7 +1333,9 @@ def _second_order(f, pure, args, argnums, tangents, tangents_all, got, backend, 
         hv = tuple(hv[k] for k in argnums)
     for i in range(n):
         expected = sum(
-            np.tensordot(np.asarray(hess[i][j], np.float64), np.asarray(tangents[j], np.float64), axes=np.ndim(tangents[j]))
+            np.tensordot(
+                np.asarray(hess[i][j], np.float64), np.asarray(tangents[j], np.float64), axes=np.ndim(tangents[j])
+            )
             for j in range(n)
         )
         _assert("hvp != hessian @ v", lambda: _close(hv[i], expected, rtol=1e-8))
@@ -1359,8 +1411,18 @@ def write_regression(program: Program, backend: str, failure: str, args=None):
 
 
 def campaign(
-    n, seed, backend="python", second_order=True, shrink=True, write=True, verbose=True, shrink_seconds=60,
-    patterns=None, start=0, show=None, focus=False,
+    n,
+    seed,
+    backend="python",
+    second_order=True,
+    shrink=True,
+    write=True,
+    verbose=True,
+    shrink_seconds=60,
+    patterns=None,
+    start=0,
+    show=None,
+    focus=False,
 ):
     """`patterns`: those programs may contain (None: all of PATTERNS); `focus`: their
     statements are mostly those patterns. `start`: programs before
@@ -1371,8 +1433,7 @@ def campaign(
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
 
-    stats = {"tried": 0, "checked": 0, "skipped": 0, "refused": 0, "failures": {}, "notes": [],
-             "patterns": {}}
+    stats = {"tried": 0, "checked": 0, "skipped": 0, "refused": 0, "failures": {}, "notes": [], "patterns": {}}
     first_index = {}
 
     def run_one(program, raise_for=None):
@@ -1504,13 +1565,19 @@ def main(argv=None):
     parser.add_argument("--numpy-scalars", action="store_true", help="scalars as np.float64")
     parser.add_argument("--dead-values", type=float, default=0.1)
     parser.add_argument(
-        "--patterns", default="all",
+        "--patterns",
+        default="all",
         help=f"comma-separated issue-16 patterns to write, 'all' (default), 'ci' or 'none': {', '.join(PATTERNS)}",
     )
     parser.add_argument("--focus", action="store_true", help="statements mostly of the chosen patterns")
     parser.add_argument("--exclude", default="", help="comma-separated patterns not to write")
     parser.add_argument("--start", type=int, default=0, help="generate but do not check programs before this index")
-    parser.add_argument("--show", type=int, default=None, help="print program K of the campaign (the same --n, --seed and --patterns: Hypothesis draws depend on them); check nothing")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=None,
+        help="print program K of the campaign (the same --n, --seed and --patterns: Hypothesis draws depend on them); check nothing",
+    )
     parser.add_argument("--shrink-seconds", type=float, default=60.0, help="shrinking budget per failure class")
     opts = parser.parse_args(argv)
     chosen = {"all": set(PATTERNS), "ci": set(CI_PATTERNS), "none": set()}.get(opts.patterns)

@@ -196,8 +196,9 @@ add("np.average", "np.average(x, weights=y)", SH[2], SH[2], dom=("u", "p"))
 add("np.average", "np.average(x, axis=1, weights=y)", SH[2], (3,), dom=("u", "p"))
 add("np.average", "np.average(x, axis=0, weights=y, keepdims=True)", SH[3], (2,), dom=("u", "p"))
 add("np.average", "np.average(x, axis=-1, weights=[1.0, 2.0, 3.0, 4.0])", SH[3])
-add("np.average", "a * b", SH[2], SH[2], dom=("u", "p"),
-    pre=("a, b = np.average(x, axis=0, weights=y, returned=True)",))
+add(
+    "np.average", "a * b", SH[2], SH[2], dom=("u", "p"), pre=("a, b = np.average(x, axis=0, weights=y, returned=True)",)
+)
 
 PAIRS = (((), ()), ((4,), ()), ((2, 3), (3,)), ((2, 1, 3), (4, 1)))
 for fn in ("logaddexp", "logaddexp2"):
@@ -207,22 +208,60 @@ for fn in ("logaddexp", "logaddexp2"):
 # --- elementwise ---
 
 UNARY = (
-    ("sin", "u"), ("cos", "u"), ("tan", "unit"), ("exp", "u"), ("exp2", "u"), ("expm1", "u"),
-    ("log", "p"), ("log2", "p"), ("log10", "p"), ("log1p", "l1p"), ("sqrt", "p"), ("cbrt", "p"),
-    ("square", "u"), ("abs", "u"), ("absolute", "u"), ("fabs", "u"), ("negative", "u"), ("positive", "u"),
-    ("reciprocal", "p"), ("tanh", "u"), ("sinh", "u"), ("cosh", "u"), ("arcsin", "unit"),
-    ("arccos", "unit"), ("arctan", "u"), ("arcsinh", "u"), ("arccosh", "gt1"), ("arctanh", "unit"),
-    ("deg2rad", "u"), ("radians", "u"), ("rad2deg", "u"), ("degrees", "u"), ("sinc", "u"),
+    ("sin", "u"),
+    ("cos", "u"),
+    ("tan", "unit"),
+    ("exp", "u"),
+    ("exp2", "u"),
+    ("expm1", "u"),
+    ("log", "p"),
+    ("log2", "p"),
+    ("log10", "p"),
+    ("log1p", "l1p"),
+    ("sqrt", "p"),
+    ("cbrt", "p"),
+    ("square", "u"),
+    ("abs", "u"),
+    ("absolute", "u"),
+    ("fabs", "u"),
+    ("negative", "u"),
+    ("positive", "u"),
+    ("reciprocal", "p"),
+    ("tanh", "u"),
+    ("sinh", "u"),
+    ("cosh", "u"),
+    ("arcsin", "unit"),
+    ("arccos", "unit"),
+    ("arctan", "u"),
+    ("arcsinh", "u"),
+    ("arccosh", "gt1"),
+    ("arctanh", "unit"),
+    ("deg2rad", "u"),
+    ("radians", "u"),
+    ("rad2deg", "u"),
+    ("degrees", "u"),
+    ("sinc", "u"),
 )
 for fn, dom in UNARY:
     for r in (0, 1, 2, 3):
         add(f"np.{fn}", f"np.{fn}(x)", SH[r], dom=dom)
 
 BINARY = (
-    ("add", "u", "u"), ("subtract", "u", "u"), ("multiply", "u", "u"), ("divide", "u", "p"),
-    ("true_divide", "u", "p"), ("power", "p", "u"), ("hypot", "u", "u"), ("arctan2", "u", "u"),
-    ("maximum", "q", "qs"), ("minimum", "q", "qs"), ("fmax", "q", "qs"), ("fmin", "q", "qs"),
-    ("mod", "moda", "modb"), ("remainder", "moda", "modb"), ("fmod", "moda", "modb"),
+    ("add", "u", "u"),
+    ("subtract", "u", "u"),
+    ("multiply", "u", "u"),
+    ("divide", "u", "p"),
+    ("true_divide", "u", "p"),
+    ("power", "p", "u"),
+    ("hypot", "u", "u"),
+    ("arctan2", "u", "u"),
+    ("maximum", "q", "qs"),
+    ("minimum", "q", "qs"),
+    ("fmax", "q", "qs"),
+    ("fmin", "q", "qs"),
+    ("mod", "moda", "modb"),
+    ("remainder", "moda", "modb"),
+    ("fmod", "moda", "modb"),
 )
 for fn, da, db in BINARY:
     for sa, sb in PAIRS:
@@ -428,13 +467,27 @@ add("np.linalg.qr", "q, r", (3, 3), pre=("q, r = np.linalg.qr(x)",))
 add("np.linalg.qr", "q, r", (4, 3), pre=("q, r = np.linalg.qr(x)",))
 add("np.linalg.qr", "np.linalg.qr(x, mode='r')", (4, 3))
 add("np.linalg.norm", "np.linalg.norm(x)", ())
-for call in ("np.linalg.norm(x)", "np.linalg.norm(x, 1)", "np.linalg.norm(x, ord=2)",
-             "np.linalg.norm(x, ord=np.inf)", "np.linalg.norm(x, ord=3)", "np.linalg.norm(x, ord=-np.inf)"):
+for call in (
+    "np.linalg.norm(x)",
+    "np.linalg.norm(x, 1)",
+    "np.linalg.norm(x, ord=2)",
+    "np.linalg.norm(x, ord=np.inf)",
+    "np.linalg.norm(x, ord=3)",
+    "np.linalg.norm(x, ord=-np.inf)",
+):
     add("np.linalg.norm", call, (4,), dom="distinct")
-for call in ("np.linalg.norm(x)", "np.linalg.norm(x, 'fro')", "np.linalg.norm(x, ord=1)",
-             "np.linalg.norm(x, ord=np.inf)", "np.linalg.norm(x, ord=2)", "np.linalg.norm(x, ord='nuc')",
-             "np.linalg.norm(x, axis=0)", "np.linalg.norm(x, axis=1, keepdims=True)",
-             "np.linalg.norm(x, ord=1, axis=1)", "np.linalg.norm(x, axis=(0, 1))"):
+for call in (
+    "np.linalg.norm(x)",
+    "np.linalg.norm(x, 'fro')",
+    "np.linalg.norm(x, ord=1)",
+    "np.linalg.norm(x, ord=np.inf)",
+    "np.linalg.norm(x, ord=2)",
+    "np.linalg.norm(x, ord='nuc')",
+    "np.linalg.norm(x, axis=0)",
+    "np.linalg.norm(x, axis=1, keepdims=True)",
+    "np.linalg.norm(x, ord=1, axis=1)",
+    "np.linalg.norm(x, axis=(0, 1))",
+):
     add("np.linalg.norm", call, (2, 3))
 add("np.linalg.norm", "np.linalg.norm(x)", (2, 3, 4))
 add("np.linalg.norm", "np.linalg.norm(x, axis=-1)", (2, 3, 4))
@@ -512,19 +565,30 @@ add("np.broadcast_to", "np.broadcast_to(x, (2, 3))", ())
 add("np.trace", "np.trace(x @ y)", (3, 4), (4, 3))
 # a result multiplied by itself (forward over reverse sees the same tangent twice)
 for fam, call, shapes, dom in (
-    ("np.prod", "np.prod(x, axis=0)", [(2, 3)], "nz"), ("np.cumsum", "np.cumsum(x)", [(4,)], "u"),
-    ("np.max", "np.max(x, axis=1)", [(2, 3)], "distinct"), ("np.linalg.norm", "np.linalg.norm(x)", [(2, 3)], "u"),
-    ("np.clip", "np.clip(x, -0.5, 0.5)", [(2, 3)], "q"), ("np.where", "np.where(x > 0.0, x, y)", [(4,), (4,)], "u"),
-    ("np.dot", "np.dot(x, y)", [(2, 3), (3,)], "u"), ("np.matmul", "x @ y", [(2, 3), (3, 2)], "u"),
+    ("np.prod", "np.prod(x, axis=0)", [(2, 3)], "nz"),
+    ("np.cumsum", "np.cumsum(x)", [(4,)], "u"),
+    ("np.max", "np.max(x, axis=1)", [(2, 3)], "distinct"),
+    ("np.linalg.norm", "np.linalg.norm(x)", [(2, 3)], "u"),
+    ("np.clip", "np.clip(x, -0.5, 0.5)", [(2, 3)], "q"),
+    ("np.where", "np.where(x > 0.0, x, y)", [(4,), (4,)], "u"),
+    ("np.dot", "np.dot(x, y)", [(2, 3), (3,)], "u"),
+    ("np.matmul", "x @ y", [(2, 3), (3, 2)], "u"),
     ("np.concatenate", "np.concatenate([x, y])", [(3,), (2,)], "u"),
     ("np.stack", "np.stack([x, y])", [(3,), (3,)], "u"),
-    ("np.transpose", "np.transpose(x)", [(2, 3)], "u"), ("np.reshape", "np.reshape(x, (3, 2))", [(2, 3)], "u"),
-    ("np.mean", "np.mean(x, axis=0)", [(2, 3)], "u"), ("np.sum", "np.sum(x)", [(2, 3)], "u"),
-    ("np.sqrt", "np.sqrt(x)", [(4,)], "p"), ("np.tanh", "np.tanh(x)", [(2, 3)], "u"),
-    ("np.maximum", "np.maximum(x, y)", [(4,), (4,)], ("q", "qs")), ("np.outer", "np.outer(x, y)", [(3,), (2,)], "u"),
-    ("np.trace", "np.trace(x)", [(3, 3)], "u"), ("np.inner", "np.inner(x, y)", [(3,), (3,)], "u"),
-    ("np.linalg.det", "np.linalg.det(x)", [(3, 3)], "dd"), ("np.linalg.inv", "np.linalg.inv(x)", [(3, 3)], "dd"),
-    ("np.var", "np.var(x, axis=1)", [(2, 3)], "u"), ("np.cumprod", "np.cumprod(x)", [(4,)], "nz"),
+    ("np.transpose", "np.transpose(x)", [(2, 3)], "u"),
+    ("np.reshape", "np.reshape(x, (3, 2))", [(2, 3)], "u"),
+    ("np.mean", "np.mean(x, axis=0)", [(2, 3)], "u"),
+    ("np.sum", "np.sum(x)", [(2, 3)], "u"),
+    ("np.sqrt", "np.sqrt(x)", [(4,)], "p"),
+    ("np.tanh", "np.tanh(x)", [(2, 3)], "u"),
+    ("np.maximum", "np.maximum(x, y)", [(4,), (4,)], ("q", "qs")),
+    ("np.outer", "np.outer(x, y)", [(3,), (2,)], "u"),
+    ("np.trace", "np.trace(x)", [(3, 3)], "u"),
+    ("np.inner", "np.inner(x, y)", [(3,), (3,)], "u"),
+    ("np.linalg.det", "np.linalg.det(x)", [(3, 3)], "dd"),
+    ("np.linalg.inv", "np.linalg.inv(x)", [(3, 3)], "dd"),
+    ("np.var", "np.var(x, axis=1)", [(2, 3)], "u"),
+    ("np.cumprod", "np.cumprod(x)", [(4,)], "nz"),
 ):
     add(fam, "a * a", *shapes, dom=dom, pre=(f"a = {call}",))
 for call in ("w, v = np.linalg.eigh(x + x.T)", "v, w = np.linalg.qr(x)"):
@@ -533,14 +597,22 @@ for call in ("w, v = np.linalg.eigh(x + x.T)", "v, w = np.linalg.qr(x)"):
 
 # float32 arguments (results in float32; the oracle's steps and tolerances are float32's)
 for call, shapes, dom in (
-    ("np.sin(x)", [(2, 3)], "u"), ("np.exp(x)", [()], "u"), ("np.log(x)", [(4,)], "p"),
-    ("np.tanh(x @ y + z)", [(3, 3), (3,), (3,)], "u"), ("np.sum(x, axis=0)", [(2, 3)], "u"),
-    ("np.mean(x)", [(2, 3, 4)], "u"), ("np.max(x, axis=-1)", [(2, 3)], "distinct"),
+    ("np.sin(x)", [(2, 3)], "u"),
+    ("np.exp(x)", [()], "u"),
+    ("np.log(x)", [(4,)], "p"),
+    ("np.tanh(x @ y + z)", [(3, 3), (3,), (3,)], "u"),
+    ("np.sum(x, axis=0)", [(2, 3)], "u"),
+    ("np.mean(x)", [(2, 3, 4)], "u"),
+    ("np.max(x, axis=-1)", [(2, 3)], "distinct"),
     ("np.dot(x, y)", [(2, 3), (3,)], "u"),
-    ("np.where(x > 0.0, x, y)", [(4,), (4,)], "u"), ("np.clip(x, -0.5, 0.5)", [(2, 3)], "q"),
-    ("np.linalg.norm(x)", [(4,)], "u"), ("np.concatenate([x, y])", [(3,), (2,)], "u"),
-    ("np.stack([x, y], axis=1)", [(3,), (3,)], "u"), ("np.transpose(x)", [(2, 3)], "u"),
-    ("x ** y", [(3,), ()], ("p", "u")), ("np.maximum(x, y)", [(2, 3), (3,)], ("q", "qs")),
+    ("np.where(x > 0.0, x, y)", [(4,), (4,)], "u"),
+    ("np.clip(x, -0.5, 0.5)", [(2, 3)], "q"),
+    ("np.linalg.norm(x)", [(4,)], "u"),
+    ("np.concatenate([x, y])", [(3,), (2,)], "u"),
+    ("np.stack([x, y], axis=1)", [(3,), (3,)], "u"),
+    ("np.transpose(x)", [(2, 3)], "u"),
+    ("x ** y", [(3,), ()], ("p", "u")),
+    ("np.maximum(x, y)", [(2, 3), (3,)], ("q", "qs")),
 ):
     fam = "np.matmul" if "@" in call else "np.power" if "**" in call else call.split("(")[0]
     add(fam, call, *shapes, dom=dom, dtype="float32")
@@ -684,7 +756,8 @@ def load(entries=None):
     entries = ENTRIES if entries is None else entries
     text = module_text(entries)
     folder = os.environ.get("S2SAD_NUMPY_SUITE_DIR") or os.path.join(
-        tempfile.gettempdir(), f"s2sad_numpy_suite_{os.getuid()}")
+        tempfile.gettempdir(), f"s2sad_numpy_suite_{os.getuid()}"
+    )
     os.makedirs(folder, exist_ok=True)
     digest = zlib.crc32(text.encode())
     path = os.path.join(folder, f"numpy_suite_entries_{digest:08x}.py")
@@ -733,8 +806,14 @@ def classify(exc, fn, lines):
             return "REFUSED", f"{type(exc).__name__}: {message.replace(path, os.path.basename(path))}"
         return "CRASH", f"{type(exc).__name__} without the user's file:line: {message}"
     frames = traceback.extract_tb(exc.__traceback__)
-    where = next((f"{os.path.basename(fr.filename)}:{fr.lineno}" for fr in reversed(frames)
-                  if os.sep + "s2sad" + os.sep in fr.filename or "s2sad_" in os.path.basename(fr.filename)), "")
+    where = next(
+        (
+            f"{os.path.basename(fr.filename)}:{fr.lineno}"
+            for fr in reversed(frames)
+            if os.sep + "s2sad" + os.sep in fr.filename or "s2sad_" in os.path.basename(fr.filename)
+        ),
+        "",
+    )
     return "CRASH", f"{type(exc).__name__}: {message}" + (f" (at {where})" if where else "")
 
 
@@ -780,7 +859,8 @@ def _run_low_precision(fn, mode, args, floats, backend):
         result = s2sad.hessian(fn, argnums, backend=backend)(*args)
     for block in _blocks(result):  # (scalars come back as Python floats, API.md)
         assert isinstance(block, float) or np.asarray(block).dtype == np.float32, (
-            f"{mode} of float32 arguments returned {type(block).__name__} of {np.asarray(block).dtype}")
+            f"{mode} of float32 arguments returned {type(block).__name__} of {np.asarray(block).dtype}"
+        )
     if mode != "hessian":
         checks.check_jacobian(fn, args, argnums, result, rng=rng)
         return
@@ -795,18 +875,23 @@ def _run_low_precision(fn, mode, args, floats, backend):
             for k in range(len(floats)):
                 block = np.asarray(H[j][k], np.float64)
                 actual += float(np.tensordot(np.tensordot(block, w[k], axes=w[k].ndim), v[j], axes=v[j].ndim))
-                scale += float(np.tensordot(np.tensordot(np.abs(block), np.abs(w[k]), axes=w[k].ndim),
-                                            np.abs(v[j]), axes=v[j].ndim))
+                scale += float(
+                    np.tensordot(
+                        np.tensordot(np.abs(block), np.abs(w[k]), axes=w[k].ndim), np.abs(v[j]), axes=v[j].ndim
+                    )
+                )
         assert abs(actual - expected) <= 1e-3 * scale + 1e-2 * abs(expected) + 1e-4, (
-            f"v·H·w (float32) vs float64 second differences: got {actual}, expected {expected}")
+            f"v·H·w (float32) vs float64 second differences: got {actual}, expected {expected}"
+        )
 
 
 def select(only="", slice_=None, entries=None):
     """The entries whose family, label or name contains ``only``; ``slice_ = (k, n)``: those whose
     position in the list is k modulo n (deterministic)."""
     entries = ENTRIES if entries is None else entries
-    chosen = [(i, e) for i, e in enumerate(entries)
-              if not only or only in e.family or only in e.label or only in e.name]
+    chosen = [
+        (i, e) for i, e in enumerate(entries) if not only or only in e.family or only in e.label or only in e.name
+    ]
     if slice_ is not None:
         k, n = slice_
         chosen = [(i, e) for i, e in chosen if i % n == k]
@@ -845,9 +930,12 @@ def report(results, seconds, backend, list_failing=False, width=160, out=sys.std
     c = totals(results)
     n = len(results)
     print(file=out)
-    print(f"{n} checks ({len({r.entry.name for r in results})} entries, {len(by_family)} functions; every check "
-          f"real-valued) on {backend}: {c['PASS']} pass ({100.0 * c['PASS'] / max(n, 1):.1f}%), "
-          f"{c['REFUSED']} refused, {c['WRONG']} wrong, {c['CRASH']} crash; {seconds:.0f} s", file=out)
+    print(
+        f"{n} checks ({len({r.entry.name for r in results})} entries, {len(by_family)} functions; every check "
+        f"real-valued) on {backend}: {c['PASS']} pass ({100.0 * c['PASS'] / max(n, 1):.1f}%), "
+        f"{c['REFUSED']} refused, {c['WRONG']} wrong, {c['CRASH']} crash; {seconds:.0f} s",
+        file=out,
+    )
     if list_failing:
         print(file=out)
         for r in results:
@@ -887,9 +975,22 @@ def main(argv=None):
     report(results, seconds, opts.backend, opts.list_failing, opts.width)
     if opts.json:
         with open(opts.json, "w") as fh:
-            json.dump([{"name": r.entry.name, "family": r.entry.family, "label": r.entry.label, "mode": r.mode,
-                        "outcome": r.outcome, "message": r.message, "seconds": round(r.seconds, 3)}
-                       for r in results], fh, indent=0)
+            json.dump(
+                [
+                    {
+                        "name": r.entry.name,
+                        "family": r.entry.family,
+                        "label": r.entry.label,
+                        "mode": r.mode,
+                        "outcome": r.outcome,
+                        "message": r.message,
+                        "seconds": round(r.seconds, 3),
+                    }
+                    for r in results
+                ],
+                fh,
+                indent=0,
+            )
     c = totals(results)
     return 1 if c["WRONG"] or c["CRASH"] else 0
 

@@ -167,8 +167,11 @@ def _assert_close(actual, expected, what, noise=0.0):
     expected = np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
     err = np.abs(actual - expected)
-    bound = SECOND_ATOL + noise + SECOND_RTOL * (np.abs(expected) + np.abs(actual)) + 1e-4 * float(
-        np.max(np.abs(expected), initial=0.0)
+    bound = (
+        SECOND_ATOL
+        + noise
+        + SECOND_RTOL * (np.abs(expected) + np.abs(actual))
+        + 1e-4 * float(np.max(np.abs(expected), initial=0.0))
     )
     bad = ~(err <= bound)  # NaN counts as bad
     assert not np.any(bad), f"{what}: got {actual.ravel()[:6]}, expected {expected.ravel()[:6]}"
@@ -247,7 +250,9 @@ def run_mode(fn, mode, backend="python", args=None, floats=None, repeat=False):
         rng.standard_normal(np.shape(a)) if k in floats else np.zeros(np.shape(a)) for k, a in enumerate(args)
     )
     tangents_all = tuple(
-        float(t) if k in floats and isinstance(args[k], float) else (0.0 if np.shape(t) == () and k not in floats else t)
+        float(t)
+        if k in floats and isinstance(args[k], float)
+        else (0.0 if np.shape(t) == () and k not in floats else t)
         for k, t in enumerate(tangents_all)
     )
     tangents = tuple(tangents_all[k] for k in floats)
@@ -382,8 +387,17 @@ def run_function(name, backend="python", modes=MODES, repeat=None):
 
 
 def _isolated(name, backend, modes):
-    cmd = [sys.executable, os.path.abspath(__file__), "--backend", backend, "--only", name, "--modes",
-           ",".join(modes), "--json"]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--backend",
+        backend,
+        "--only",
+        name,
+        "--modes",
+        ",".join(modes),
+        "--json",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if proc.returncode < 0:
         return [("*", "segfault", f"the process died with signal {-proc.returncode}")]
@@ -426,8 +440,10 @@ def main(argv=None):
     counts = {}
     for _, _, k, _ in bad:
         counts[k] = counts.get(k, 0) + 1
-    print(f"{len(names)} functions, {checked} checks on {opts.backend}: {checked - len(bad)} pass, "
-          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    print(
+        f"{len(names)} functions, {checked} checks on {opts.backend}: {checked - len(bad)} pass, "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    )
     print(f"functions passing every mode: {sum(all(k == 'pass' for _, k, _ in r) for r in table.values())}")
     print()
     print(f"{'function':36} {'mode':8} {'kind':24} message")

@@ -65,7 +65,9 @@ def test_fancy_index_broadcast_full_jacobian(rng, mode):
 def test_rosenbrock_against_scipy(rng, backend):
     x = rng.uniform(-1, 1, 30)
     np.testing.assert_allclose(s2sad.grad(sf.rosen, backend=backend)(x), scipy.optimize.rosen_der(x), rtol=1e-12)
-    np.testing.assert_allclose(s2sad.hessian(sf.rosen, backend=backend)(x), scipy.optimize.rosen_hess(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        s2sad.hessian(sf.rosen, backend=backend)(x), scipy.optimize.rosen_hess(x), rtol=1e-12, atol=1e-12
+    )
     v = rng.standard_normal(30)
     (hv,) = s2sad.hvp(sf.rosen, (x,), (v,), backend=backend)
     np.testing.assert_allclose(hv, scipy.optimize.rosen_hess_prod(x, v), rtol=1e-12)
@@ -74,8 +76,12 @@ def test_rosenbrock_against_scipy(rng, backend):
 @pytest.mark.parametrize("compose", ["fwd_rev", "rev_rev", "fwd_fwd", "rev_fwd"])
 def test_hessian_compositions_closed_form(rng, compose):
     W, b, x = tanh_layer(rng, 5, 4)
-    outer, inner = {"fwd_rev": ("jacfwd", "jacrev"), "rev_rev": ("jacrev", "jacrev"),
-                    "fwd_fwd": ("jacfwd", "jacfwd"), "rev_fwd": ("jacrev", "jacfwd")}[compose]
+    outer, inner = {
+        "fwd_rev": ("jacfwd", "jacrev"),
+        "rev_rev": ("jacrev", "jacrev"),
+        "fwd_fwd": ("jacfwd", "jacfwd"),
+        "rev_fwd": ("jacrev", "jacfwd"),
+    }[compose]
     inner_fn = getattr(s2sad, inner)(sf.predict, argnums=2, backend="python")
     H = getattr(s2sad, outer)(inner_fn, argnums=2, backend="python")(W, b, x)
     t = np.tanh(W @ x + b)
@@ -108,7 +114,10 @@ def test_jvp_and_vjp_dot_product(rng, backend):
     out, out_dot = s2sad.jvp(sf.predict, (W, b, x), tangents, backend=backend)
     np.testing.assert_allclose(out, sf.predict(W, b, x))
     eps = 1e-6
-    fd = (sf.predict(*(p + eps * t for p, t in zip((W, b, x), tangents))) - sf.predict(*(p - eps * t for p, t in zip((W, b, x), tangents)))) / (2 * eps)
+    fd = (
+        sf.predict(*(p + eps * t for p, t in zip((W, b, x), tangents)))
+        - sf.predict(*(p - eps * t for p, t in zip((W, b, x), tangents)))
+    ) / (2 * eps)
     np.testing.assert_allclose(out_dot, fd, rtol=1e-6, atol=1e-8)
     value, vjp_fn = s2sad.vjp(sf.predict, W, b, x, backend=backend)
     np.testing.assert_allclose(value, sf.predict(W, b, x))
@@ -234,7 +243,9 @@ def test_no_source():
 
 
 def test_reverse_over_reverse_through_a_loop_refuses_clearly():
-    with pytest.raises(s2sad.S2SADError, match=r"sample_functions.py:\d+: reverse mode of reverse-mode code that has a tape"):
+    with pytest.raises(
+        s2sad.S2SADError, match=r"sample_functions.py:\d+: reverse mode of reverse-mode code that has a tape"
+    ):
         s2sad.jacrev(s2sad.jacrev(sf.huber_loop, backend="python"), backend="python")(np.ones(3), 0.5)
 
 

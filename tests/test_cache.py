@@ -70,8 +70,10 @@ def test_a_new_process_loads_cached_code_that_calls_generated_helpers(tmp_path):
     # able to import it to load the code instead of compiling again
     (tmp_path / "sliced.py").write_text(textwrap.dedent(SLICED))
     env = dict(os.environ, S2SAD_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path), NUMBA_DEBUG_CACHE="1")
-    outs = [subprocess.run([sys.executable, "-c", RUN_SLICED], env=env, capture_output=True, text=True, cwd=tmp_path)
-            for _ in range(2)]
+    outs = [
+        subprocess.run([sys.executable, "-c", RUN_SLICED], env=env, capture_output=True, text=True, cwd=tmp_path)
+        for _ in range(2)
+    ]
     assert all(o.returncode == 0 for o in outs), outs[-1].stderr
     x = np.linspace(0.1, 1.0, 5)
     d = x[1:] - x[:-1] ** 2
@@ -80,15 +82,21 @@ def test_a_new_process_loads_cached_code_that_calls_generated_helpers(tmp_path):
     expected[:-1] += -4 * x[:-1] * d
     for o in outs:
         np.testing.assert_allclose(eval(o.stdout.strip().splitlines()[-1]), expected, rtol=1e-13)
-    generated = [line for line in outs[1].stdout.splitlines() + outs[1].stderr.splitlines()
-                 if "saved" in line and str(tmp_path) in line]
+    generated = [
+        line
+        for line in outs[1].stdout.splitlines() + outs[1].stderr.splitlines()
+        if "saved" in line and str(tmp_path) in line
+    ]
     assert generated == [], generated  # nothing compiled again
 
 
 def test_two_processes_fill_the_cache_at_once(tmp_path):
     (tmp_path / "mod.py").write_text(textwrap.dedent(MODULE))
     env = dict(os.environ, S2SAD_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))
-    procs = [subprocess.Popen([sys.executable, "-c", RUN], env=env, stdout=subprocess.PIPE, text=True, cwd=tmp_path) for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", RUN], env=env, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+        for _ in range(2)
+    ]
     x = np.linspace(0.1, 1.0, 4)
     for p in procs:
         out, _ = p.communicate(timeout=300)

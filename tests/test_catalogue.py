@@ -83,8 +83,11 @@ KNOWN_FAILURES = {}
 # (function, mode) pairs whose oracle and AD legitimately differ: AD differentiates the code
 # as written, at the branch it takes (JAX and autograd give the same).
 NOT_COMPARABLE = {
-    "where_division_by_zero": ("hessian", "np.where(x != 0, sin(x) / x, 1.0) at x == 0 takes the constant branch: "
-                               "its second derivative there is 0, the function's is -1/3 (first order agrees)"),
+    "where_division_by_zero": (
+        "hessian",
+        "np.where(x != 0, sin(x) / x, 1.0) at x == 0 takes the constant branch: "
+        "its second derivative there is 0, the function's is -1/3 (first order agrees)",
+    ),
 }
 
 # The numba sample: loops, branches, in-place writes, helpers, edges; first-order modes. Code
@@ -188,7 +191,10 @@ def test_catalogue_size_and_inputs():
 
 EDGES = [
     pytest.param(
-        edge, a, mode, backend,
+        edge,
+        a,
+        mode,
+        backend,
         id=f"{edge}-{a}-{mode}-{backend}",
     )
     for edge in ("arccos", "arcsin")

@@ -115,9 +115,7 @@ def test_dot_product_test_tuple_outputs_and_argnums(rng):
 
     dot_product_test(product_and_square_norm, (x, y), (0, 1), vjp_fn, rng=rng)
     with pytest.raises(AssertionError):
-        dot_product_test(
-            product_and_square_norm, (x, y), (0, 1), lambda u: (u[0] * y, u[0] * x), rng=rng
-        )
+        dot_product_test(product_and_square_norm, (x, y), (0, 1), lambda u: (u[0] * y, u[0] * x), rng=rng)
 
 
 def test_random_args(rng):

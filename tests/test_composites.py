@@ -48,10 +48,13 @@ def test_the_expanded_code_is_what_source_shows():
     assert "np.var(" not in code and "np.std(" not in code and "np.mean(" in code
 
 
-@pytest.mark.parametrize("fn,args,message", [
-    (cf.keepdims_variable, (np.ones((2, 3)), True), "keepdims must be a constant"),
-    (cf.sum_with_dtype, (np.ones((2, 3)),), "np.sum with these arguments is not supported"),
-])
+@pytest.mark.parametrize(
+    "fn,args,message",
+    [
+        (cf.keepdims_variable, (np.ones((2, 3)), True), "keepdims must be a constant"),
+        (cf.sum_with_dtype, (np.ones((2, 3)),), "np.sum with these arguments is not supported"),
+    ],
+)
 def test_refusals_name_the_users_line(fn, args, message):
     with pytest.raises(s2sad.S2SADError, match=message) as exc:
         s2sad.jacrev(fn, backend="python")(*args)
@@ -74,10 +77,17 @@ def test_a_composite_with_several_results():
         del COMPOSITES[cf.moments]
 
 
-@pytest.mark.parametrize("fn,backend", [
-    (cf.asarray_argument, "python"), (cf.asarray_float_dtype, "python"), (cf.asarray_of_a_list, "python"),
-    (cf.asarray_copy_then_write, "python"), (cf.asarray_float_dtype, "numba"),  # one representative on numba
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "fn,backend",
+    [
+        (cf.asarray_argument, "python"),
+        (cf.asarray_float_dtype, "python"),
+        (cf.asarray_of_a_list, "python"),
+        (cf.asarray_copy_then_write, "python"),
+        (cf.asarray_float_dtype, "numba"),  # one representative on numba
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_asarray_and_builtin_dtypes(fn, backend):
     """np.asarray is the array itself (or a new one from a list or another dtype); dtype=float
     is NumPy's float64."""
@@ -102,8 +112,12 @@ def test_trapezoid_in_both_arguments(backend):
     y, t = rng.uniform(-1.0, 1.0, 5), np.cumsum(rng.uniform(0.1, 0.5, 5))
     for argnums in (0, 1):
         for transform in (s2sad.jacfwd, s2sad.jacrev):
-            check_jacobian(cf.trapezoid_samples, (y, t), argnums,
-                           transform(cf.trapezoid_samples, argnums=argnums, backend=backend)(y, t))
+            check_jacobian(
+                cf.trapezoid_samples,
+                (y, t),
+                argnums,
+                transform(cf.trapezoid_samples, argnums=argnums, backend=backend)(y, t),
+            )
 
 
 @pytest.mark.parametrize("backend", ["python", "numba"])
@@ -113,7 +127,9 @@ def test_polyval_in_coefficients_and_points(backend):
     rng = np.random.default_rng(7)
     p, x = rng.uniform(-1.0, 1.0, 4), rng.uniform(-1.0, 1.0, 6)
     for argnums in (0, 1):
-        check_jacobian(cf.polyval_fit, (p, x), argnums, s2sad.grad(cf.polyval_fit, argnums=argnums, backend=backend)(p, x))
+        check_jacobian(
+            cf.polyval_fit, (p, x), argnums, s2sad.grad(cf.polyval_fit, argnums=argnums, backend=backend)(p, x)
+        )
     if backend == "python":
         grad = s2sad.grad(cf.polyval_fit, backend="python")
         check_jacobian(grad, (p, x), 0, s2sad.hessian(cf.polyval_fit, backend="python")(p, x))

@@ -140,7 +140,7 @@ def test_values_local_to_a_trip_carry_no_zero_adjoints():
     makes no zero arrays at all; only loop-carried names get one, before the loop."""
     g = s2sad.jacrev(sf.rk4, argnums=(0, 1), backend="python")
     text = s2sad.source(g, Y04, P3, 0.01, 5)
-    reverse_loop = text[text.rindex("    for _trip in"):]
+    reverse_loop = text[text.rindex("    for _trip in") :]
     assert "rt.zeros_batch(" not in reverse_loop
     check_jacobian(sf.rk4, (Y04, P3, 0.01, 5), (0, 1), g(Y04, P3, 0.01, 5), rng=np.random.default_rng(8))
 

@@ -27,8 +27,10 @@ def _transformations(backend):
         "hessian": (s2sad.hessian(dfn.loss, backend=backend), (X, W, B)),
         "value_and_grad": (s2sad.value_and_grad(dfn.loss, backend=backend), (X, W, B)),
         "hessp": (s2sad.hessp(dfn.loss, backend=backend), (X, X, W, B)),
-        "vmap-jacrev": (s2sad.vmap(s2sad.jacrev(dfn.model, backend=backend), in_axes=(0, None, None),
-                                   backend=backend), (np.stack([X, 2 * X]), W, B)),
+        "vmap-jacrev": (
+            s2sad.vmap(s2sad.jacrev(dfn.model, backend=backend), in_axes=(0, None, None), backend=backend),
+            (np.stack([X, 2 * X]), W, B),
+        ),
     }
 
 
@@ -158,8 +160,12 @@ print("ok")
 def _race(folder, processes, backend, count):
     env = dict(os.environ, S2SAD_CACHE_DIR=str(folder))
     code = RACE.format(tests=TESTS, backend=backend, count=count)
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(processes)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0 and out.strip() == "ok", err[-2000:]

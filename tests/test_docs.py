@@ -35,8 +35,11 @@ def _comments_and_docstrings(path):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                    and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 for k, line in enumerate(first.value.value.splitlines()):
                     yield first.lineno + k, line
 
@@ -54,20 +57,41 @@ def test_no_timings_in_s2sad_comments():
     )
 
 
-@pytest.mark.parametrize("text", [
-    "took 1.8 s to compile", "0.5-3 s of a first call", "15 us against 37 us", "(~15 µs here)",
-    "29 ms against 7 ms", "costs Numba 10-20 ns", "took 49 seconds", "1.8s a call",
-    "ran up to 2.2x slower", "2x faster", "cost 20-40 % per call", "about 10% per call",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took 1.8 s to compile",
+        "0.5-3 s of a first call",
+        "15 us against 37 us",
+        "(~15 µs here)",
+        "29 ms against 7 ms",
+        "costs Numba 10-20 ns",
+        "took 49 seconds",
+        "1.8s a call",
+        "ran up to 2.2x slower",
+        "2x faster",
+        "cost 20-40 % per call",
+        "about 10% per call",
+    ],
+)
 def test_the_pattern_catches(text):
     assert TIMING.search(text)
 
 
-@pytest.mark.parametrize("text", [
-    "the 0s and 1s of the seeds vanish", "tangents of 7 x 4", "a (2048, 1) * (1, 32) product",
-    "takes seconds to compile", "a copy twice as long", "costs n times the closed form",
-    "S2SAD_NO_GLUE=1 turns it off", "about 25 arrays of 800 kB", "users of 3 axes",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the 0s and 1s of the seeds vanish",
+        "tangents of 7 x 4",
+        "a (2048, 1) * (1, 32) product",
+        "takes seconds to compile",
+        "a copy twice as long",
+        "costs n times the closed form",
+        "S2SAD_NO_GLUE=1 turns it off",
+        "about 25 arrays of 800 kB",
+        "users of 3 axes",
+    ],
+)
 def test_the_pattern_lets_by(text):
     assert not TIMING.search(text)
 

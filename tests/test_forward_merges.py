@@ -63,8 +63,16 @@ CASES = [
 # numba compiles cost seconds each: a representative set (a loop, a while, branches, a tape
 # through an int-then-float variable, a write in a branch in a loop, a helper returning from
 # its loop, broadcast writes, a write into an argument)
-NUMBA = {"square_three_times", "halve_while_big", "nested_if_chain", "int_then_float_two_loops",
-         "branch_in_loop_with_write", "helper_returns_in_loop", "broadcast_writes", "write_argument_one_output"}
+NUMBA = {
+    "square_three_times",
+    "halve_while_big",
+    "nested_if_chain",
+    "int_then_float_two_loops",
+    "branch_in_loop_with_write",
+    "helper_returns_in_loop",
+    "broadcast_writes",
+    "write_argument_one_output",
+}
 
 
 def fresh(args):
@@ -75,8 +83,12 @@ def ids(case):
     return f"{case[0]}-{'-'.join(str(np.round(a, 1)) for a in case[1] if not isinstance(a, np.ndarray))}"
 
 
-PARAMS = [pytest.param(*case, backend, id=f"{ids(case)}-{backend}")
-          for case in CASES for backend in ("python", "numba") if backend == "python" or case[0] in NUMBA]
+PARAMS = [
+    pytest.param(*case, backend, id=f"{ids(case)}-{backend}")
+    for case in CASES
+    for backend in ("python", "numba")
+    if backend == "python" or case[0] in NUMBA
+]
 
 
 def _oracle_args(args):
@@ -151,8 +163,13 @@ def test_every_tangent_defined_on_every_path(name, args, argnums):
 def test_the_walk_finds_a_read_on_one_path_only():
     # the check itself: a tangent set in one arm only is found (the bug the merges fix)
     from s2sad.ir import COPY, Const, Function, Var
-    fn = Function("f", ["a"], [
-        If(Var("a"), [Assign("a_dot", COPY, [Const(1.0)], line=2)], [], line=1),
-        Return([Var("a_dot")], line=3),
-    ])
+
+    fn = Function(
+        "f",
+        ["a"],
+        [
+            If(Var("a"), [Assign("a_dot", COPY, [Const(1.0)], line=2)], [], line=1),
+            Return([Var("a_dot")], line=3),
+        ],
+    )
     assert undefined_reads(fn) == [(3, "a_dot")]

@@ -9,7 +9,6 @@ pattern that fails today (fuzz.KNOWN_FAILING_PATTERNS) has a strict xfail test, 
 Long campaigns, every pattern: `python -m tests.fuzz --n 500 --seed 1 [--backend numba]`.
 """
 
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -96,7 +95,14 @@ CASES = [
 # Regressions that fail since the checks cover jvp and vjp too: {(name, backend): cause}.
 KNOWN_REGRESSION_FAILURES = {}
 CASES = [
-    pytest.param(*c.values, marks=[*c.marks, pytest.mark.xfail(strict=True, reason=f"issue 16 cause {KNOWN_REGRESSION_FAILURES[c.values]}")], id=c.id)
+    pytest.param(
+        *c.values,
+        marks=[
+            *c.marks,
+            pytest.mark.xfail(strict=True, reason=f"issue 16 cause {KNOWN_REGRESSION_FAILURES[c.values]}"),
+        ],
+        id=c.id,
+    )
     if c.values in KNOWN_REGRESSION_FAILURES
     else c
     for c in CASES

@@ -40,10 +40,14 @@ def test_golden(target):
     expected = golden.read(*target)
     if text == expected:
         return
-    diff = list(difflib.unified_diff(
-        expected.splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile=f"golden/{os.path.basename(file)}", tofile="generated now",
-    ))
+    diff = list(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"golden/{os.path.basename(file)}",
+            tofile="generated now",
+        )
+    )
     shown = "".join(diff[:MAX_DIFF_LINES])
     if len(diff) > MAX_DIFF_LINES:
         shown += f"\n... {len(diff) - MAX_DIFF_LINES} more diff lines\n"

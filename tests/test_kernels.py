@@ -100,13 +100,20 @@ def test_fused_kernels_compute_their_trees():
     rng = np.random.default_rng(5)
     a, b, c = rng.uniform(0.2, 0.9, (3, 4, 3))
     trees = [
-        (("subtract", [Var("a"), ("power", [Var("b"), Const(2.0)])]), lambda a, b, c: a - b ** 2.0),
-        (("negative", [("multiply", [Var("a"), ("multiply", [Const(2.0), Var("b")])])]), lambda a, b, c: -(a * (2.0 * b))),
-        (("add", [("sin", [("divide", [Var("a"), Var("c")])]), ("maximum", [Var("b"), Var("a")])]),
-         lambda a, b, c: np.sin(a / c) + np.maximum(b, a)),
+        (("subtract", [Var("a"), ("power", [Var("b"), Const(2.0)])]), lambda a, b, c: a - b**2.0),
+        (
+            ("negative", [("multiply", [Var("a"), ("multiply", [Const(2.0), Var("b")])])]),
+            lambda a, b, c: -(a * (2.0 * b)),
+        ),
+        (
+            ("add", [("sin", [("divide", [Var("a"), Var("c")])]), ("maximum", [Var("b"), Var("a")])]),
+            lambda a, b, c: np.sin(a / c) + np.maximum(b, a),
+        ),
         (("subtract", [Const(1), ("multiply", [Var("c"), Var("c")])]), lambda a, b, c: 1 - c * c),
-        (("multiply", [("tanh", [Var("a")]), ("arctan2", [Var("b"), ("log1p", [Var("c")])])]),
-         lambda a, b, c: np.tanh(a) * np.arctan2(b, np.log1p(c))),
+        (
+            ("multiply", [("tanh", [Var("a")]), ("arctan2", [Var("b"), ("log1p", [Var("c")])])]),
+            lambda a, b, c: np.tanh(a) * np.arctan2(b, np.log1p(c)),
+        ),
     ]
     operands = [
         (a, b, c),  # (4, 3) each
@@ -144,8 +151,10 @@ def test_fusion_gives_what_the_python_backend_gives(mode):
     g = s2sad.grad(sf.rosen, backend="numba")
     fused = [s for s in fusion.fuse(g.ir_for((dummy_like(x),))).body if hasattr(getattr(s, "op", None), "module_text")]
     assert fused  # rosen's gradient has elementwise trees
-    run = {"grad": lambda b: s2sad.grad(sf.rosen, backend=b)(x),
-           "hvp": lambda b: s2sad.hvp(sf.rosen, (x,), (v,), backend=b)[0]}[mode]
+    run = {
+        "grad": lambda b: s2sad.grad(sf.rosen, backend=b)(x),
+        "hvp": lambda b: s2sad.hvp(sf.rosen, (x,), (v,), backend=b)[0],
+    }[mode]
     np.testing.assert_allclose(run("numba"), run("python"), rtol=1e-13, atol=1e-13)
 
 
@@ -187,7 +196,9 @@ def _compiled_extreme():
     return extreme
 
 
-@pytest.mark.parametrize("shape, axis", [((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((2, 3, 5), 1), ((2, 3, 5), 2), ((4, 1, 3, 2), 0)])
+@pytest.mark.parametrize(
+    "shape, axis", [((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((2, 3, 5), 1), ((2, 3, 5), 2), ((4, 1, 3, 2), 0)]
+)
 def test_extreme_along_an_axis_computes_numpys(shape, axis):
     extreme = _compiled_extreme()
     rng = np.random.default_rng(7)
@@ -253,4 +264,4 @@ def test_a_tape_nothing_reads_is_dropped():
     f = lambda x, s: kf.loop_power(x, s, 5)  # noqa: E731
     eps = 1e-6
     assert abs(gx - (f(0.9 + eps, 0.5) - f(0.9 - eps, 0.5)) / (2 * eps)) < 1e-8
-    assert abs(gs - 0.9 ** 5) < 1e-14
+    assert abs(gs - 0.9**5) < 1e-14

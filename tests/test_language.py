@@ -612,4 +612,4 @@ def test_method_of_an_unhashable_object_in_jvp_vjp_hvp():
     d = Weights(np.array([1.0, 2.0, -0.5]))
     check_all(d.energy, (X3,), modes=("jvp", "vjp"))
     (h,) = s2sad.hvp(d.energy, (X3,), (np.ones(3),), backend="python")
-    np.testing.assert_allclose(h, -d.w**2 * np.sin(d.w * X3), rtol=1e-12)
+    np.testing.assert_allclose(h, -(d.w**2) * np.sin(d.w * X3), rtol=1e-12)

@@ -15,7 +15,6 @@ The full table, with each check's message: `cd tests && python -m numpy_suite --
 on numba: `--backend numba` (each compile takes seconds: `--only np.linalg` or `--slice 0/10`).
 """
 
-
 import numpy as np
 import pytest
 
@@ -48,7 +47,8 @@ def test_no_wrong_numbers(results):
 def test_no_crashes(results):
     crashes = [r for r in results if r.outcome == "CRASH"]
     assert not crashes, (
-        f"{len(crashes)} crashes (any exception but an S2SADError naming the user's file:line):\n{_lines(crashes)}")
+        f"{len(crashes)} crashes (any exception but an S2SADError naming the user's file:line):\n{_lines(crashes)}"
+    )
 
 
 @pytest.mark.slow

@@ -153,12 +153,22 @@ def main(switch):
 def test_numba_backend_with_a_pass_off(switch, tmp_path):
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(os.path.dirname(os.path.abspath(s2sad.__file__)))  # the s2sad under test
-    env = dict(os.environ, S2SAD_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join([root, here, os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        S2SAD_CACHE_DIR=str(tmp_path / "cache"),
+        PYTHONPATH=os.pathsep.join([root, here, os.environ.get("PYTHONPATH", "")]),
+    )
     for var in SWITCHES.values():
         env.pop(var, None)  # the child switches its pass off itself
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), switch], check=False, env=env, cwd=root,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), switch],
+        check=False,
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, f"{switch} off:\n{out.stdout}\n{out.stderr[-4000:]}"
     assert out.stdout.count("ok ") == len(NUMBA_CASES), out.stdout
 

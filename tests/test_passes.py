@@ -54,9 +54,22 @@ def test_forward_source_keeps_user_names_and_line_comments():
 
 def test_cli_show(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "s2sad", "show", f"{sf.__file__}:predict", "--mode", "jacrev",
-         "--argnums", "2", "--shapes", "weight=3x3"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "s2sad",
+            "show",
+            f"{sf.__file__}:predict",
+            "--mode",
+            "jacrev",
+            "--argnums",
+            "2",
+            "--shapes",
+            "weight=3x3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.startswith("def predict_jacrev(weight, bias, x):")
     compile(out, "<cli>", "exec")
@@ -74,8 +87,17 @@ def test_function_metadata_survives_replace(capsys):
     from s2sad.ir import Function
     from s2sad.optimize import shapes
 
-    fn = Function("f", ["x", "c"], [], free_values=["c"], free_sources=[(None, "c")], def_line=3,
-                  mirror_stacks=True, second_order=True, split_stacks={"s": "t"})
+    fn = Function(
+        "f",
+        ["x", "c"],
+        [],
+        free_values=["c"],
+        free_sources=[(None, "c")],
+        def_line=3,
+        mirror_stacks=True,
+        second_order=True,
+        split_stacks={"s": "t"},
+    )
     assert fn.replace(body=[]) == fn
     x = np.linspace(0.1, 1.2, 6)
     h = s2sad.hessian(neighbour_products)
@@ -91,8 +113,16 @@ def test_function_metadata_survives_replace(capsys):
     assert "# compiled as glue: yes" in capsys.readouterr().err
     e, eps = np.eye(len(x)), 1e-4
     f = neighbour_products
-    fd = np.array([[(f(x + eps * (a + b)) - f(x + eps * (a - b)) - f(x - eps * (a - b)) + f(x - eps * (a + b)))
-                    / (4 * eps * eps) for b in e] for a in e])
+    fd = np.array(
+        [
+            [
+                (f(x + eps * (a + b)) - f(x + eps * (a - b)) - f(x - eps * (a - b)) + f(x - eps * (a + b)))
+                / (4 * eps * eps)
+                for b in e
+            ]
+            for a in e
+        ]
+    )
     np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-6)
 
 

@@ -16,7 +16,10 @@ def _blocks():
     with open(README) as fh:
         text = fh.read()
     starts = [m.start() for m in re.finditer(r"^```python\n", text, re.M)]
-    return [(text.count("\n", 0, at) + 1, re.match(r"```python\n(.*?)^```", text[at:], re.S | re.M).group(1)) for at in starts]
+    return [
+        (text.count("\n", 0, at) + 1, re.match(r"```python\n(.*?)^```", text[at:], re.S | re.M).group(1))
+        for at in starts
+    ]
 
 
 @pytest.mark.numba
@@ -25,7 +28,9 @@ def test_readme_block_runs(line, code, tmp_path):
     script = tmp_path / f"readme_{line}.py"
     script.write_text(code)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, f"README.md:{line}: the block fails as written:\n{done.stderr[-3000:]}"
 
 

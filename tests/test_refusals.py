@@ -115,16 +115,19 @@ def reads_complex_global(x):
     return x * COMPLEX_GLOBAL  # <-
 
 
-@pytest.mark.parametrize("fn, args", [
-    (complex_literal, (X4,)),
-    (complex_constructor, (X4,)),
-    (complex_dtype, (X4,)),
-    (complex_dtype_name, (X4,)),
-    (real_part, (X4, X4 + 1j)),
-    (conj_method, (X4, X4 + 1j)),
-    (complex_result, (X4, Y4)),
-    (reads_complex_global, (X4,)),
-])
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (complex_literal, (X4,)),
+        (complex_constructor, (X4,)),
+        (complex_dtype, (X4,)),
+        (complex_dtype_name, (X4,)),
+        (real_part, (X4, X4 + 1j)),
+        (conj_method, (X4, X4 + 1j)),
+        (complex_result, (X4, Y4)),
+        (reads_complex_global, (X4,)),
+    ],
+)
 @pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
 def test_complex_code_is_refused_at_its_line(fn, args, mode):
     assert_refused(fn, args, mode, match="complex")
@@ -152,9 +155,17 @@ def test_complex_argument_refused_by_jvp_vjp_hvp():
             call()
 
 
-@pytest.mark.parametrize("d, what", [({"a": 1.0}, "dict"), ({1.0, 2.0}, "set"), (object(), "object"),
-                                     ([X4, X4[:2]], "not one real array"), ([[1.0, 2.0]], "nested list"),
-                                     (np.array(["a"]), "dtype")])
+@pytest.mark.parametrize(
+    "d, what",
+    [
+        ({"a": 1.0}, "dict"),
+        ({1.0, 2.0}, "set"),
+        (object(), "object"),
+        ([X4, X4[:2]], "not one real array"),
+        ([[1.0, 2.0]], "nested list"),
+        (np.array(["a"]), "dtype"),
+    ],
+)
 def test_unsupported_argument_types_name_the_def_line_and_argument(d, what):
     message = assert_refused(two_args, (X4, d), "jacrev", match=what)
     assert "argument 'd'" in message
@@ -290,11 +301,22 @@ def write_through_view_in_loop(x):
     return s
 
 
-@pytest.mark.parametrize("fn", [
-    write_through_slice_view, write_through_alias, write_through_reshape, write_through_T,
-    write_through_np_transpose, write_through_ravel, write_through_ellipsis, write_through_row,
-    write_into_argument_alias, view_read_after_write_into_base, write_through_view_in_loop,
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        write_through_slice_view,
+        write_through_alias,
+        write_through_reshape,
+        write_through_T,
+        write_through_np_transpose,
+        write_through_ravel,
+        write_through_ellipsis,
+        write_through_row,
+        write_into_argument_alias,
+        view_read_after_write_into_base,
+        write_through_view_in_loop,
+    ],
+)
 @pytest.mark.parametrize("mode", ["jacrev", "jacfwd", "hessian"])
 def test_write_through_view_or_alias_is_refused(fn, mode):
     assert_refused(fn, (X4.copy(),), mode, match="shares memory")
@@ -355,11 +377,18 @@ def view_rebound_each_trip(x):
     return s
 
 
-@pytest.mark.parametrize("fn", [
-    write_into_argument, write_into_copy, write_into_alias_then_read_only_the_alias,
-    view_taken_after_the_write, write_into_view_of_unread_base, rows_read_in_a_loop,
-    view_rebound_each_trip,
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        write_into_argument,
+        write_into_copy,
+        write_into_alias_then_read_only_the_alias,
+        view_taken_after_the_write,
+        write_into_view_of_unread_base,
+        rows_read_in_a_loop,
+        view_rebound_each_trip,
+    ],
+)
 def test_writes_nothing_else_reads_are_followed(fn):
     assert_jacobians(fn, (X4,))
 
@@ -405,7 +434,7 @@ def fancy_write_columns(A, idx):
 def fancy_write_in_loop(x, idx):
     y = np.zeros(3)
     for k in range(2):
-        y[idx] = x[k:k + 3] * (k + 1.0) - y
+        y[idx] = x[k : k + 3] * (k + 1.0) - y
     return y
 
 
@@ -490,7 +519,9 @@ def _pair(x, y):
     return x * y, x + y
 
 
-@pytest.mark.parametrize("fn", [list_of_arrays, sum_of_list, mean_of_list, stacked_list, unpacked_pair, tuple_from_helper])
+@pytest.mark.parametrize(
+    "fn", [list_of_arrays, sum_of_list, mean_of_list, stacked_list, unpacked_pair, tuple_from_helper]
+)
 def test_lists_and_tuples_of_arrays(fn):
     assert_jacobians(fn, (X4, Y4), argnums=(0, 1))
 
@@ -556,8 +587,10 @@ def builtin_sum_of_list(x, y):
     return sum([x, y])  # <-
 
 
-@pytest.mark.parametrize("fn", [tuple_indexed_by_loop_variable, loop_over_list_with_break, list_plus_list, write_into_list,
-                                builtin_sum_of_list])
+@pytest.mark.parametrize(
+    "fn",
+    [tuple_indexed_by_loop_variable, loop_over_list_with_break, list_plus_list, write_into_list, builtin_sum_of_list],
+)
 @pytest.mark.parametrize("mode", ["jacrev", "jacfwd"])
 def test_lists_python_and_numpy_disagree_on_are_refused(fn, mode):
     assert_refused(fn, (X4, Y4), mode, match="list")
@@ -684,8 +717,6 @@ def test_tuple_value_as_index_is_refused():
     assert_refused(tuple_repeated, (X4,), "jacrev", match="repeats")
 
 
-
-
 SCALE = np.ones(4)
 
 
@@ -700,12 +731,17 @@ def test_a_global_that_changes_type_after_compiling_returns_nothing(mode, value)
     vector, a matrix or a number would be stale."""
     g = getattr(s2sad, mode)(scaled_by_a_global, backend="python")
     np.testing.assert_allclose(g(X4), np.eye(4))
-    product = (lambda: s2sad.jvp(scaled_by_a_global, (X4,), (X4,), backend="python")) if mode == "jacfwd" else \
-        (lambda: s2sad.vjp(scaled_by_a_global, X4, backend="python")[1](X4))
+    product = (
+        (lambda: s2sad.jvp(scaled_by_a_global, (X4,), (X4,), backend="python"))
+        if mode == "jacfwd"
+        else (lambda: s2sad.vjp(scaled_by_a_global, X4, backend="python")[1](X4))
+    )
     product()
     globals()["SCALE"] = value
     try:
-        with pytest.raises(s2sad.S2SADError, match=rf"test_refusals.py:{marked_line(scaled_by_a_global)}: .*'SCALE' changed its type"):
+        with pytest.raises(
+            s2sad.S2SADError, match=rf"test_refusals.py:{marked_line(scaled_by_a_global)}: .*'SCALE' changed its type"
+        ):
             g(X4)
         with pytest.raises(s2sad.S2SADError, match="changed its type|complex"):
             product()
@@ -772,7 +808,9 @@ def sum_of_numbers(x):
 
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_list_of_numbers_to_numpy(backend):
-    assert_jacobians(sum_of_numbers, (X4,), backend=backend, modes=("jacrev", "jacfwd") if backend == "python" else ("jacrev",))
+    assert_jacobians(
+        sum_of_numbers, (X4,), backend=backend, modes=("jacrev", "jacfwd") if backend == "python" else ("jacrev",)
+    )
 
 
 def test_exception_escaping_normalize_is_an_internal_error_at_the_users_line(monkeypatch):

@@ -108,12 +108,16 @@ def test_a_copy_is_not_propagated_past_a_write_of_its_source():
         Assign("c", COPY, [Var("a")]),
         Assign("b", np.multiply, [Var("b"), Const(3.0)]),
         Assign("r", range, [Const(3)]),
-        For("i", Var("r"), [
-            Assign("t", np.add, [Var("c"), Var("b")]),
-            If(Var("flag"), [Assign("c", np.add, [Var("t"), Const(1.0)])], []),
-            Assign("t", np.multiply, [Var("t"), Const(0.5)]),
-            Assign("b", np.add, [Var("b"), Var("t")]),
-        ]),
+        For(
+            "i",
+            Var("r"),
+            [
+                Assign("t", np.add, [Var("c"), Var("b")]),
+                If(Var("flag"), [Assign("c", np.add, [Var("t"), Const(1.0)])], []),
+                Assign("t", np.multiply, [Var("t"), Const(0.5)]),
+                Assign("b", np.add, [Var("b"), Var("t")]),
+            ],
+        ),
         Return([Var("a"), Var("b"), Var("c")], True),
     ]
     fn = Function("f", ["x", "flag"], body, types={})
@@ -141,14 +145,23 @@ def test_scalar_typing_memo_agrees_with_numba():
     context = cpu_target.typing_context
     context.refresh()
     scalars = [types.float64, types.float32, types.int64, types.int32, types.boolean, types.IntegerLiteral(2)]
-    ops = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.lt,
-           operator.neg, operator.floordiv, operator.mod]
+    ops = [
+        operator.add,
+        operator.sub,
+        operator.mul,
+        operator.truediv,
+        operator.pow,
+        operator.lt,
+        operator.neg,
+        operator.floordiv,
+        operator.mod,
+    ]
     import math
 
     for op in ops + [math.sin, math.exp, math.atan2, math.sqrt]:
         fnty = context.resolve_value_type(op)
         nargs = 1 if op in (operator.neg, math.sin, math.exp, math.sqrt) else 2
-        for args in ([(a,) for a in scalars] if nargs == 1 else [(a, b) for a in scalars for b in scalars]):
+        for args in [(a,) for a in scalars] if nargs == 1 else [(a, b) for a in scalars for b in scalars]:
             try:
                 expected = memoized.s2sad_original(fnty, context, args, {})
             except numba.core.errors.TypingError:

@@ -101,32 +101,66 @@ def case(name, fn, builders, argnums=None, numba=False, refused=()):
 # --- the table ----------------------------------------------------------------------------
 
 UNARY = [  # op, domain builder (shape -> builder)
-    (np.sin, U), (np.cos, U), (np.tan, U), (np.exp, U), (np.log, lambda s: U(s, 0.5, 2.0)),
-    (np.log1p, lambda s: U(s, -0.5, 1.0)), (np.expm1, U), (np.sqrt, lambda s: U(s, 0.3, 2.0)),
-    (np.tanh, U), (np.sinh, U), (np.cosh, U), (np.arctan, lambda s: U(s, -2.0, 2.0)),
-    (np.arcsin, lambda s: U(s, -0.8, 0.8)), (np.arccos, lambda s: U(s, -0.8, 0.8)),
-    (np.abs, NZ), (builtins.abs, NZ), (np.negative, U), (np.square, U),
-    (np.reciprocal, lambda s: NZ(s, 0.5, 2.0)), (np.positive, U),
+    (np.sin, U),
+    (np.cos, U),
+    (np.tan, U),
+    (np.exp, U),
+    (np.log, lambda s: U(s, 0.5, 2.0)),
+    (np.log1p, lambda s: U(s, -0.5, 1.0)),
+    (np.expm1, U),
+    (np.sqrt, lambda s: U(s, 0.3, 2.0)),
+    (np.tanh, U),
+    (np.sinh, U),
+    (np.cosh, U),
+    (np.arctan, lambda s: U(s, -2.0, 2.0)),
+    (np.arcsin, lambda s: U(s, -0.8, 0.8)),
+    (np.arccos, lambda s: U(s, -0.8, 0.8)),
+    (np.abs, NZ),
+    (builtins.abs, NZ),
+    (np.negative, U),
+    (np.square, U),
+    (np.reciprocal, lambda s: NZ(s, 0.5, 2.0)),
+    (np.positive, U),
 ]
 MATH_UNARY = [
-    (math.sin, U), (math.cos, U), (math.tan, U), (math.exp, U), (math.log, lambda s: U(s, 0.5, 2.0)),
-    (math.log1p, lambda s: U(s, -0.5, 1.0)), (math.expm1, U), (math.sqrt, lambda s: U(s, 0.3, 2.0)),
-    (math.tanh, U), (math.sinh, U), (math.cosh, U), (math.atan, U), (math.asin, lambda s: U(s, -0.8, 0.8)),
-    (math.acos, lambda s: U(s, -0.8, 0.8)), (math.fabs, NZ), (builtins.float, U),
+    (math.sin, U),
+    (math.cos, U),
+    (math.tan, U),
+    (math.exp, U),
+    (math.log, lambda s: U(s, 0.5, 2.0)),
+    (math.log1p, lambda s: U(s, -0.5, 1.0)),
+    (math.expm1, U),
+    (math.sqrt, lambda s: U(s, 0.3, 2.0)),
+    (math.tanh, U),
+    (math.sinh, U),
+    (math.cosh, U),
+    (math.atan, U),
+    (math.asin, lambda s: U(s, -0.8, 0.8)),
+    (math.acos, lambda s: U(s, -0.8, 0.8)),
+    (math.fabs, NZ),
+    (builtins.float, U),
 ]
 BINARY = [  # op, domain of a, domain of b
-    (np.add, U, U), (np.subtract, U, U), (np.multiply, U, U),
-    (np.true_divide, U, lambda s: NZ(s, 0.5, 2.0)), (np.power, lambda s: U(s, 0.5, 2.0), U),
-    (np.maximum, U, U), (np.minimum, U, U), (np.arctan2, NZ, NZ),
+    (np.add, U, U),
+    (np.subtract, U, U),
+    (np.multiply, U, U),
+    (np.true_divide, U, lambda s: NZ(s, 0.5, 2.0)),
+    (np.power, lambda s: U(s, 0.5, 2.0), U),
+    (np.maximum, U, U),
+    (np.minimum, U, U),
+    (np.arctan2, NZ, NZ),
     # away from the jumps: floor(a / b) == 2, trunc(a / b) == -2
     (np.remainder, lambda s: U(s, 2.1, 2.4), lambda s: U(s, 0.9, 1.0)),
     (np.fmod, lambda s: U(s, -2.4, -2.1), lambda s: U(s, 0.9, 1.0)),
 ]
 PAIRS = [((), ()), ((), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 1)), ((2, 3, 4), ())]
 SCALAR_BINARY = [
-    (af.math_pow, lambda s: U(s, 0.5, 2.0), U), (af.math_atan2, NZ, NZ),
+    (af.math_pow, lambda s: U(s, 0.5, 2.0), U),
+    (af.math_atan2, NZ, NZ),
     (af.math_fmod, lambda s: U(s, 2.1, 2.4), lambda s: U(s, 0.9, 1.0)),
-    (af.builtin_max, U, U), (af.builtin_min, U, U), (af.operator_add, U, U),
+    (af.builtin_max, U, U),
+    (af.builtin_min, U, U),
+    (af.operator_add, U, U),
     (af.remainder_op, lambda s: U(s, 2.1, 2.4), lambda s: U(s, 0.9, 1.0)),
 ]
 # (CI time: a 3-d operand's numba compiles take 20-40 s; 3-d is checked on numba by multiply,
@@ -144,7 +178,9 @@ for op, da, db in BINARY:
     for k, (sa, sb) in enumerate(PAIRS):
         CASES.append(case(f"{op.__name__}-{sa}-{sb}", af.binary(op), [da(sa), db(sb)], numba=(op, k) in NUMBA_BINARY))
 for fn, da, db in SCALAR_BINARY:
-    CASES.append(case(f"{fn.__name__}-0d", fn, [da(()), db(())], numba=fn is af.builtin_max))  # (Numba has no math.fmod)
+    CASES.append(
+        case(f"{fn.__name__}-0d", fn, [da(()), db(())], numba=fn is af.builtin_max)
+    )  # (Numba has no math.fmod)
 
 # selections (no 0/1 masks: see also test_selections_do_not_leak_nan)
 CASES += [
@@ -161,25 +197,53 @@ CASES += [
 
 # reductions: (function, ranks, domain, refused ranks)
 REDUCTIONS = [
-    (af.sum_all, (0, 1, 2, 3), U, ()), (af.sum_0, (1, 2, 3), U, ()), (af.sum_last, (1, 2, 3), U, ()),
-    (af.sum_02, (3,), U, ()), (af.mean_all, (1, 2, 3), U, ()), (af.mean_0, (1, 2, 3), U, ()),
-    (af.mean_last, (2, 3), U, ()), (af.max_all, (1, 2, 3), U, ()), (af.max_0, (1, 2, 3), U, ()),
-    (af.min_last, (1, 2, 3), U, ()), (af.amax_all, (2,), U, ()), (af.amin_0, (3,), U, ()),
+    (af.sum_all, (0, 1, 2, 3), U, ()),
+    (af.sum_0, (1, 2, 3), U, ()),
+    (af.sum_last, (1, 2, 3), U, ()),
+    (af.sum_02, (3,), U, ()),
+    (af.mean_all, (1, 2, 3), U, ()),
+    (af.mean_0, (1, 2, 3), U, ()),
+    (af.mean_last, (2, 3), U, ()),
+    (af.max_all, (1, 2, 3), U, ()),
+    (af.max_0, (1, 2, 3), U, ()),
+    (af.min_last, (1, 2, 3), U, ()),
+    (af.amax_all, (2,), U, ()),
+    (af.amin_0, (3,), U, ()),
     (af.prod_all, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), ()),
     (af.prod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5), ()),
-    (af.cumsum_all, (1, 2, 3), U, ()), (af.cumsum_0, (1, 2, 3), U, ()),
-    (af.norm_all, (1, 2, 3), U, ()), (af.trace_, (2, 3), U, ()),
+    (af.cumsum_all, (1, 2, 3), U, ()),
+    (af.cumsum_0, (1, 2, 3), U, ()),
+    (af.norm_all, (1, 2, 3), U, ()),
+    (af.trace_, (2, 3), U, ()),
     # composites (rules/composite_rules.py): keepdims, tuple axes, var, std
-    (af.sum_keep, (1, 2, 3), U, ()), (af.mean_keep_02, (3,), U, ()), (af.max_keep_all, (1, 2), U, ()),
-    (af.var_all, (0, 1, 2, 3), U, ()), (af.var_0_keep, (1, 2, 3), U, ()), (af.std_ddof_last, (2, 3), U, ()),
+    (af.sum_keep, (1, 2, 3), U, ()),
+    (af.mean_keep_02, (3,), U, ()),
+    (af.max_keep_all, (1, 2), U, ()),
+    (af.var_all, (0, 1, 2, 3), U, ()),
+    (af.var_0_keep, (1, 2, 3), U, ()),
+    (af.std_ddof_last, (2, 3), U, ()),
 ]
-NUMBA_REDUCTIONS = {(af.sum_0, 3), (af.max_all, 2), (af.prod_all, 1), (af.norm_all, 2), (af.mean_all, 3),
-                    (af.mean_keep_02, 3)}
+NUMBA_REDUCTIONS = {
+    (af.sum_0, 3),
+    (af.max_all, 2),
+    (af.prod_all, 1),
+    (af.norm_all, 2),
+    (af.mean_all, 3),
+    (af.mean_keep_02, 3),
+}
 for fn, ranks, dom, refused in REDUCTIONS:
     for r in ranks:
         shape = (3, 3) if fn is af.trace_ and r == 2 else SHAPES[r]
-        CASES.append(case(f"{fn.__name__}-{r}d", fn, [dom(shape)], numba=(fn, r) in NUMBA_REDUCTIONS,
-                          refused=dict(refused).get(r, ()) if isinstance(refused, dict) else ()))
+        CASES.append(
+            case(
+                f"{fn.__name__}-{r}d",
+                fn,
+                [dom(shape)],
+                numba=(fn, r) in NUMBA_REDUCTIONS,
+                refused=dict(refused).get(r, ()) if isinstance(refused, dict) else (),
+            )
+        )
+
 
 # linear algebra: every rank pair; n = 3 is the contracted length
 def _product_shapes(fn, ra, rb):
@@ -195,16 +259,28 @@ def _product_shapes(fn, ra, rb):
     return sa, (() if rb == 0 else (3,) if rb == 1 else (2,) * (rb - 2) + (3, 4))
 
 
-NUMBA_PRODUCTS = {(af.matmul_, 2, 1), (af.matmul_, 1, 2), (af.dot_, 2, 2), (af.dot_, 0, 2), (af.inner_, 1, 1),
-                  (af.dot_, 3, 2), (af.dot_, 1, 3), (af.matmul_, 3, 3), (af.matmul_, 1, 3)}
+NUMBA_PRODUCTS = {
+    (af.matmul_, 2, 1),
+    (af.matmul_, 1, 2),
+    (af.dot_, 2, 2),
+    (af.dot_, 0, 2),
+    (af.inner_, 1, 1),
+    (af.dot_, 3, 2),
+    (af.dot_, 1, 3),
+    (af.matmul_, 3, 3),
+    (af.matmul_, 1, 3),
+}
 for fn in (af.dot_, af.inner_, af.matmul_):
     for ra in range(4):
         for rb in range(4):
             shapes = _product_shapes(fn, ra, rb)
             if shapes is None:
                 continue
-            CASES.append(case(f"{fn.__name__}-{ra}d-{rb}d", fn, [U(shapes[0]), U(shapes[1])],
-                              numba=(fn, ra, rb) in NUMBA_PRODUCTS))
+            CASES.append(
+                case(
+                    f"{fn.__name__}-{ra}d-{rb}d", fn, [U(shapes[0]), U(shapes[1])], numba=(fn, ra, rb) in NUMBA_PRODUCTS
+                )
+            )
 CASES += [
     case("np.matmul-3d-3d", af.np_matmul, [U((2, 4, 3)), U((2, 3, 2))]),
     case("dot-method-2d", af.dot_method, [U((2, 3)), U((3, 4))]),
@@ -214,29 +290,74 @@ CASES += [
 
 # shape and indexing: (function, shapes of its arguments)
 SHAPE_CASES = [
-    (af.transpose_, [(3,)]), (af.transpose_, [(2, 3)]), (af.transpose_, [(2, 3, 4)]),
-    (af.transpose_axes, [(2, 3, 4)]), (af.T_, [(2, 3)]), (af.reshape_flat, [(2, 3, 4)]),
-    (af.reshape_2, [(2, 3)]), (af.ravel_, [(2, 3, 4)]), (af.expand_first, [()]),
-    (af.expand_first, [(3,)]), (af.expand_last, [(2, 3)]), (af.squeeze_0, [(1, 3)]),
-    (af.broadcast_to_, [(4,)]), (af.broadcast_to_, [(3, 1)]), (af.broadcast_to_, [()]),
-    (af.copy_, [(2, 3)]), (af.contiguous_, [(3,)]), (af.swapaxes_, [(2, 3, 4)]), (af.astype_, [(2, 3)]),
-    (af.concatenate_0, [(2,), (3,)]), (af.concatenate_0, [(2, 3), (1, 3)]), (af.concatenate_0, [(2, 3, 4), (1, 3, 4)]),
-    (af.concatenate_1, [(2, 3), (2, 1)]), (af.concatenate_1, [(2, 3, 4), (2, 1, 4)]),
-    (af.concatenate_neg, [(3,), (2,)]), (af.concatenate_neg, [(2, 3), (2, 2)]), (af.concatenate_neg, [(2, 3, 4), (2, 3, 1)]),
-    (af.concatenate_none, [(2, 3), (4,)]), (af.concatenate_none, [(3,), (2, 2, 2)]),
-    (af.stack_0, [(), ()]), (af.stack_0, [(3,), (3,)]), (af.stack_0, [(2, 3), (2, 3)]),
-    (af.stack_1, [(3,), (3,)]), (af.stack_1, [(2, 3), (2, 3)]),
-    (af.stack_neg, [(3,), (3,)]), (af.stack_neg, [(2, 3), (2, 3)]),
-    (af.array_of, [(), ()]), (af.array_of, [(3,), (3,)]), (af.array_of, [(2, 3), (2, 3)]),
-    (af.getitem_int, [(3,)]), (af.getitem_int, [(2, 3, 4)]), (af.getitem_slice, [(2, 3)]),
-    (af.getitem_none, [(4,)]), (af.getitem_none, [(4, 3)]), (af.getitem_last, [(2, 3, 4)]),
-    (af.getitem_fancy, [(3,)]), (af.getitem_fancy, [(2, 4)]),
-    (af.full_, [()]), (af.full_shape, [()]), (af.full_like_, [(3,)]), (af.full_like_, [(2, 3)]),
-    (af.arange_start, [()]), (af.arange_stop, [()]), (af.arange_one, [()]), (af.full_row, [(3,)]),
-    (af.float_of, [()]), (af.int_of, [()]),
+    (af.transpose_, [(3,)]),
+    (af.transpose_, [(2, 3)]),
+    (af.transpose_, [(2, 3, 4)]),
+    (af.transpose_axes, [(2, 3, 4)]),
+    (af.T_, [(2, 3)]),
+    (af.reshape_flat, [(2, 3, 4)]),
+    (af.reshape_2, [(2, 3)]),
+    (af.ravel_, [(2, 3, 4)]),
+    (af.expand_first, [()]),
+    (af.expand_first, [(3,)]),
+    (af.expand_last, [(2, 3)]),
+    (af.squeeze_0, [(1, 3)]),
+    (af.broadcast_to_, [(4,)]),
+    (af.broadcast_to_, [(3, 1)]),
+    (af.broadcast_to_, [()]),
+    (af.copy_, [(2, 3)]),
+    (af.contiguous_, [(3,)]),
+    (af.swapaxes_, [(2, 3, 4)]),
+    (af.astype_, [(2, 3)]),
+    (af.concatenate_0, [(2,), (3,)]),
+    (af.concatenate_0, [(2, 3), (1, 3)]),
+    (af.concatenate_0, [(2, 3, 4), (1, 3, 4)]),
+    (af.concatenate_1, [(2, 3), (2, 1)]),
+    (af.concatenate_1, [(2, 3, 4), (2, 1, 4)]),
+    (af.concatenate_neg, [(3,), (2,)]),
+    (af.concatenate_neg, [(2, 3), (2, 2)]),
+    (af.concatenate_neg, [(2, 3, 4), (2, 3, 1)]),
+    (af.concatenate_none, [(2, 3), (4,)]),
+    (af.concatenate_none, [(3,), (2, 2, 2)]),
+    (af.stack_0, [(), ()]),
+    (af.stack_0, [(3,), (3,)]),
+    (af.stack_0, [(2, 3), (2, 3)]),
+    (af.stack_1, [(3,), (3,)]),
+    (af.stack_1, [(2, 3), (2, 3)]),
+    (af.stack_neg, [(3,), (3,)]),
+    (af.stack_neg, [(2, 3), (2, 3)]),
+    (af.array_of, [(), ()]),
+    (af.array_of, [(3,), (3,)]),
+    (af.array_of, [(2, 3), (2, 3)]),
+    (af.getitem_int, [(3,)]),
+    (af.getitem_int, [(2, 3, 4)]),
+    (af.getitem_slice, [(2, 3)]),
+    (af.getitem_none, [(4,)]),
+    (af.getitem_none, [(4, 3)]),
+    (af.getitem_last, [(2, 3, 4)]),
+    (af.getitem_fancy, [(3,)]),
+    (af.getitem_fancy, [(2, 4)]),
+    (af.full_, [()]),
+    (af.full_shape, [()]),
+    (af.full_like_, [(3,)]),
+    (af.full_like_, [(2, 3)]),
+    (af.arange_start, [()]),
+    (af.arange_stop, [()]),
+    (af.arange_one, [()]),
+    (af.full_row, [(3,)]),
+    (af.float_of, [()]),
+    (af.int_of, [()]),
 ]
-NUMBA_SHAPES = {(af.concatenate_neg, "3d-3d"), (af.stack_neg, "2d-2d"), (af.full_, "0d"), (af.arange_start, "0d"),
-                (af.swapaxes_, "3d"), (af.concatenate_none, "2d-1d"), (af.stack_0, "0d-0d"), (af.array_of, "0d-0d")}
+NUMBA_SHAPES = {
+    (af.concatenate_neg, "3d-3d"),
+    (af.stack_neg, "2d-2d"),
+    (af.full_, "0d"),
+    (af.arange_start, "0d"),
+    (af.swapaxes_, "3d"),
+    (af.concatenate_none, "2d-1d"),
+    (af.stack_0, "0d-0d"),
+    (af.array_of, "0d-0d"),
+}
 for fn, shapes in SHAPE_CASES:
     label = "-".join(f"{len(s)}d" for s in shapes)
     CASES.append(case(f"{fn.__name__}-{label}", fn, [U(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPES))
@@ -244,37 +365,90 @@ CASES.append(case("arange_step", af.arange_step, [U(()), U((), 0.9, 1.1)]))
 
 # shape and construction functions (rules/shape_rules.py, issue 17): (function, shapes)
 SHAPE_FUNCTIONS = [
-    (af.hstack_, [(), (2,)]), (af.hstack_, [(2, 3), (2, 1)]), (af.vstack_, [(3,), (3,)]),
-    (af.vstack_, [(2, 3, 2), (1, 3, 2)]), (af.column_stack_, [(3,), (3, 2)]), (af.dstack_, [(2, 3), (2, 3)]),
-    (af.atleast_1d_, [()]), (af.atleast_2d_, [(3,)]), (af.atleast_3d_, [(2, 3)]), (af.atleast_3d_, [()]),
-    (af.append_, [(2, 3), ()]), (af.moveaxis_, [(2, 3, 4)]), (af.rollaxis_, [(2, 3, 4)]),
-    (af.flip_, [()]), (af.flip_, [(3,)]), (af.flip_1, [(2, 3, 4)]), (af.fliplr_, [(2, 3)]), (af.flipud_, [(3,)]),
-    (af.rot90_, [(2, 3)]), (af.roll_, [(2, 3)]), (af.roll_0, [(2, 3, 4)]), (af.repeat_, [()]),
-    (af.repeat_1, [(2, 3)]), (af.tile_, [(3,)]), (af.pad_, [(3,), ()]), (af.pad_, [(2, 3), ()]),
-    (af.diag_, [(3,)]), (af.diag_, [(3, 4)]), (af.diagonal_, [(2, 3, 3)]), (af.tril_, [(3, 3)]),
-    (af.triu_, [(2, 3, 4)]), (af.kron_, [(2,), (2, 3)]), (af.tensordot_, [(2, 3), (3, 2, 2)]),
-    (af.einsum_, [(2, 3), (3, 2)]), (af.einsum_diag, [(3, 3)]), (af.cross_, [(3,), (2, 3)]), (af.cross_, [(2,), (2,)]), (af.cross_, [(2, 3), (2,)]),
-    (af.sort_, [(4,)]), (af.sort_, [(2, 3)]), (af.partition_, [(4,)]), (af.partition_, [(2, 3)]), (af.select_, [(2, 3), (3,)]), (af.linspace_, [(), ()]),
-    (af.split_, [(4,)]), (af.split_, [(2, 3, 2)]), (af.array_split_, [(3,)]), (af.hsplit_, [(2, 3)]),
-    (af.vsplit_, [(2, 3)]), (af.dsplit_, [(2, 1, 4)]), (af.take_, [(3,)]), (af.take_, [(2, 2, 3)]),
+    (af.hstack_, [(), (2,)]),
+    (af.hstack_, [(2, 3), (2, 1)]),
+    (af.vstack_, [(3,), (3,)]),
+    (af.vstack_, [(2, 3, 2), (1, 3, 2)]),
+    (af.column_stack_, [(3,), (3, 2)]),
+    (af.dstack_, [(2, 3), (2, 3)]),
+    (af.atleast_1d_, [()]),
+    (af.atleast_2d_, [(3,)]),
+    (af.atleast_3d_, [(2, 3)]),
+    (af.atleast_3d_, [()]),
+    (af.append_, [(2, 3), ()]),
+    (af.moveaxis_, [(2, 3, 4)]),
+    (af.rollaxis_, [(2, 3, 4)]),
+    (af.flip_, [()]),
+    (af.flip_, [(3,)]),
+    (af.flip_1, [(2, 3, 4)]),
+    (af.fliplr_, [(2, 3)]),
+    (af.flipud_, [(3,)]),
+    (af.rot90_, [(2, 3)]),
+    (af.roll_, [(2, 3)]),
+    (af.roll_0, [(2, 3, 4)]),
+    (af.repeat_, [()]),
+    (af.repeat_1, [(2, 3)]),
+    (af.tile_, [(3,)]),
+    (af.pad_, [(3,), ()]),
+    (af.pad_, [(2, 3), ()]),
+    (af.diag_, [(3,)]),
+    (af.diag_, [(3, 4)]),
+    (af.diagonal_, [(2, 3, 3)]),
+    (af.tril_, [(3, 3)]),
+    (af.triu_, [(2, 3, 4)]),
+    (af.kron_, [(2,), (2, 3)]),
+    (af.tensordot_, [(2, 3), (3, 2, 2)]),
+    (af.einsum_, [(2, 3), (3, 2)]),
+    (af.einsum_diag, [(3, 3)]),
+    (af.cross_, [(3,), (2, 3)]),
+    (af.cross_, [(2,), (2,)]),
+    (af.cross_, [(2, 3), (2,)]),
+    (af.sort_, [(4,)]),
+    (af.sort_, [(2, 3)]),
+    (af.partition_, [(4,)]),
+    (af.partition_, [(2, 3)]),
+    (af.select_, [(2, 3), (3,)]),
+    (af.linspace_, [(), ()]),
+    (af.split_, [(4,)]),
+    (af.split_, [(2, 3, 2)]),
+    (af.array_split_, [(3,)]),
+    (af.hsplit_, [(2, 3)]),
+    (af.vsplit_, [(2, 3)]),
+    (af.dsplit_, [(2, 1, 4)]),
+    (af.take_, [(3,)]),
+    (af.take_, [(2, 2, 3)]),
 ] + ([(af.row_stack_, [(3,), (2, 3)])] if hasattr(np, "row_stack") else [])
 NUMBA_SHAPE_FUNCTIONS = {(af.flip_, "1d"), (af.roll_, "2d")}
 for fn, shapes in SHAPE_FUNCTIONS:
     label = "-".join(f"{len(s)}d" for s in shapes)
     dom = DISTINCT if fn in (af.sort_, af.partition_) else U
-    CASES.append(case(f"{fn.__name__}-{label}", fn, [dom(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPE_FUNCTIONS))
+    CASES.append(
+        case(f"{fn.__name__}-{label}", fn, [dom(s) for s in shapes], numba=(fn, label) in NUMBA_SHAPE_FUNCTIONS)
+    )
 
 
 # issue 17: more elementwise functions (rules and composites), statistics, running reductions
 UNARY_17 = [
-    (np.log2, lambda s: U(s, 0.5, 2.0)), (np.log10, lambda s: U(s, 0.5, 2.0)), (np.exp2, U),
-    (np.arcsinh, lambda s: U(s, -2.0, 2.0)), (np.arccosh, lambda s: U(s, 1.2, 3.0)),
-    (np.arctanh, lambda s: U(s, -0.8, 0.8)), (np.cbrt, NZ), (np.fabs, NZ), (np.deg2rad, U), (np.radians, U),
-    (np.rad2deg, U), (np.degrees, U), (np.sinc, lambda s: U(s, -2.0, 2.0)),
+    (np.log2, lambda s: U(s, 0.5, 2.0)),
+    (np.log10, lambda s: U(s, 0.5, 2.0)),
+    (np.exp2, U),
+    (np.arcsinh, lambda s: U(s, -2.0, 2.0)),
+    (np.arccosh, lambda s: U(s, 1.2, 3.0)),
+    (np.arctanh, lambda s: U(s, -0.8, 0.8)),
+    (np.cbrt, NZ),
+    (np.fabs, NZ),
+    (np.deg2rad, U),
+    (np.radians, U),
+    (np.rad2deg, U),
+    (np.degrees, U),
+    (np.sinc, lambda s: U(s, -2.0, 2.0)),
 ]
 MATH_UNARY_17 = [
-    (math.log2, lambda s: U(s, 0.5, 2.0)), (math.log10, lambda s: U(s, 0.5, 2.0)), (math.asinh, U),
-    (math.acosh, lambda s: U(s, 1.2, 3.0)), (math.atanh, lambda s: U(s, -0.8, 0.8)),
+    (math.log2, lambda s: U(s, 0.5, 2.0)),
+    (math.log10, lambda s: U(s, 0.5, 2.0)),
+    (math.asinh, U),
+    (math.acosh, lambda s: U(s, 1.2, 3.0)),
+    (math.atanh, lambda s: U(s, -0.8, 0.8)),
 ]
 BINARY_17 = [(np.hypot, NZ, NZ), (np.fmax, U, U), (np.fmin, U, U), (np.logaddexp, U, U), (np.logaddexp2, U, U)]
 for op, dom in UNARY_17:
@@ -288,13 +462,24 @@ for op, da, db in BINARY_17:
     for sa, sb in PAIRS:
         CASES.append(case(f"{op.__name__}-{sa}-{sb}", af.binary(op), [da(sa), db(sb)]))
 REDUCTIONS_17 = [  # (function, ranks, domain)
-    (af.cumprod_all, (0, 1, 2, 3), lambda s: NZ(s, 0.5, 1.5)), (af.cumprod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5)),
-    (af.cumprod_last, (2, 3), lambda s: NZ(s, 0.5, 1.5)), (af.prod_last, (2, 3), lambda s: NZ(s, 0.5, 1.5)),
-    (af.cumsum_last, (2, 3), U), (af.diff_last, (1, 2, 3), U), (af.diff_0_n2, (2, 3), U),
-    (af.ptp_all, (1, 2, 3), U), (af.ptp_0, (2, 3), U), (af.average_all, (0, 1, 2, 3), U),
-    (af.trace_offset, (2, 3), U), (af.clip_upper, (0, 1, 2, 3), U),
-    (af.asarray_, (0, 1, 2, 3), U), (af.asanyarray_float, (0, 1, 2, 3), U), (af.trapezoid_last, (1, 2, 3), U),
-    (af.polyval_points, (0, 1, 2, 3), U), (af.nansum_, (1, 2, 3), U), (af.nanmean_0, (1, 2, 3), U),
+    (af.cumprod_all, (0, 1, 2, 3), lambda s: NZ(s, 0.5, 1.5)),
+    (af.cumprod_0, (1, 2, 3), lambda s: NZ(s, 0.5, 1.5)),
+    (af.cumprod_last, (2, 3), lambda s: NZ(s, 0.5, 1.5)),
+    (af.prod_last, (2, 3), lambda s: NZ(s, 0.5, 1.5)),
+    (af.cumsum_last, (2, 3), U),
+    (af.diff_last, (1, 2, 3), U),
+    (af.diff_0_n2, (2, 3), U),
+    (af.ptp_all, (1, 2, 3), U),
+    (af.ptp_0, (2, 3), U),
+    (af.average_all, (0, 1, 2, 3), U),
+    (af.trace_offset, (2, 3), U),
+    (af.clip_upper, (0, 1, 2, 3), U),
+    (af.asarray_, (0, 1, 2, 3), U),
+    (af.asanyarray_float, (0, 1, 2, 3), U),
+    (af.trapezoid_last, (1, 2, 3), U),
+    (af.polyval_points, (0, 1, 2, 3), U),
+    (af.nansum_, (1, 2, 3), U),
+    (af.nanmean_0, (1, 2, 3), U),
 ]
 for fn, ranks, dom in REDUCTIONS_17:
     for r in ranks:
@@ -303,11 +488,15 @@ CASES += [
     case("average_weights-2d-1d", af.average_weights, [U((2, 3)), U((3,), 0.5, 1.5)]),
     case("average_weights-3d-3d", af.average_weights, [U((2, 3, 4)), U((2, 3, 4), 0.5, 1.5)]),
     case("clip_keywords-2d-1d", af.clip_keywords, [U((2, 3)), U((3,), -0.5, 0.5)]),
-    case("vdot-2d-2d", af.vdot_, [U((2, 3)), U((2, 3))]), case("vdot-1d-1d", af.vdot_, [U((4,)), U((4,))]),
+    case("vdot-2d-2d", af.vdot_, [U((2, 3)), U((2, 3))]),
+    case("vdot-1d-1d", af.vdot_, [U((4,)), U((4,))]),
     case("multi_dot-2d-2d", af.multi_dot_, [U((2, 3)), U((3, 3))]),
-    case("matrix_power-2d", af.matrix_power_3, [U((3, 3))]), case("matrix_power-3d", af.matrix_power_3, [U((2, 3, 3))]),
-    case("logspace-0d", af.logspace_, [U(())]), case("meshgrid-1d-1d", af.meshgrid_, [U((3,)), U((4,))]),
-    case("interp-0d", af.interp_, [U(()), U((5,))]), case("interp-2d", af.interp_, [U((2, 3)), U((5,))]),
+    case("matrix_power-2d", af.matrix_power_3, [U((3, 3))]),
+    case("matrix_power-3d", af.matrix_power_3, [U((2, 3, 3))]),
+    case("logspace-0d", af.logspace_, [U(())]),
+    case("meshgrid-1d-1d", af.meshgrid_, [U((3,)), U((4,))]),
+    case("interp-0d", af.interp_, [U(()), U((5,))]),
+    case("interp-2d", af.interp_, [U((2, 3)), U((5,))]),
 ]
 
 
@@ -345,7 +534,9 @@ def _direction(x, rng):
 
 def _contract(block, u, v):
     """u . block v for a Hessian block of shape u.shape + v.shape."""
-    return float(np.tensordot(np.asarray(u), np.tensordot(np.asarray(block), np.asarray(v), axes=np.ndim(v)), axes=np.ndim(u)))
+    return float(
+        np.tensordot(np.asarray(u), np.tensordot(np.asarray(block), np.asarray(v), axes=np.ndim(v)), axes=np.ndim(u))
+    )
 
 
 def _check_hessian(H, s, args, argnums, rng):
@@ -450,9 +641,13 @@ def test_numpy_floating_point_semantics():
             expected = s2sad.jacrev(fn, backend="python")(x)
             assert np.isinf(expected[0, 0]) and np.isinf(expected[1, 1])
             for mode in ("jacfwd", "jacrev"):
-                np.testing.assert_array_equal(getattr(s2sad, mode)(fn, backend="numba")(x).diagonal(), expected.diagonal())
+                np.testing.assert_array_equal(
+                    getattr(s2sad, mode)(fn, backend="numba")(x).diagonal(), expected.diagonal()
+                )
         for backend in ("python", "numba"):
-            ga, gb = s2sad.grad(af.binary(np.true_divide), argnums=(0, 1), backend=backend)(np.float64(1.0), np.float64(0.0))
+            ga, gb = s2sad.grad(af.binary(np.true_divide), argnums=(0, 1), backend=backend)(
+                np.float64(1.0), np.float64(0.0)
+            )
             assert ga == np.inf and gb == -np.inf
             assert s2sad.grad(af.unary(math.acos), backend=backend)(1.0) == -np.inf
 
@@ -461,24 +656,57 @@ def test_numpy_floating_point_semantics():
 
 PIECEWISE_CONSTANT = {
     # shapes, sizes, counts, integer conversions
-    np.shape: "shape", np.ndim: "rank", np.size: "size", builtins.len: "length",
-    builtins.range: "integers", builtins.int: "truncation to an integer", builtins.bool: "truth value",
+    np.shape: "shape",
+    np.ndim: "rank",
+    np.size: "size",
+    builtins.len: "length",
+    builtins.range: "integers",
+    builtins.int: "truncation to an integer",
+    builtins.bool: "truth value",
     # rounding, signs, comparisons, logic, predicates, argmax
-    np.argmax: "an index", np.argmin: "an index", np.floor: "rounding", np.ceil: "rounding",
-    np.round: "rounding", np.around: "rounding", np.rint: "rounding", np.trunc: "rounding", np.sign: "sign",
-    np.less: "comparison", np.less_equal: "comparison", np.greater: "comparison",
-    np.greater_equal: "comparison", np.equal: "comparison", np.not_equal: "comparison",
-    np.logical_and: "logic", np.logical_or: "logic", np.logical_not: "logic",
-    np.isnan: "predicate", np.isfinite: "predicate", np.isinf: "predicate",
-    np.floor_divide: "rounding", math.floor: "rounding", math.ceil: "rounding",
+    np.argmax: "an index",
+    np.argmin: "an index",
+    np.floor: "rounding",
+    np.ceil: "rounding",
+    np.round: "rounding",
+    np.around: "rounding",
+    np.rint: "rounding",
+    np.trunc: "rounding",
+    np.sign: "sign",
+    np.less: "comparison",
+    np.less_equal: "comparison",
+    np.greater: "comparison",
+    np.greater_equal: "comparison",
+    np.equal: "comparison",
+    np.not_equal: "comparison",
+    np.logical_and: "logic",
+    np.logical_or: "logic",
+    np.logical_not: "logic",
+    np.isnan: "predicate",
+    np.isfinite: "predicate",
+    np.isinf: "predicate",
+    np.floor_divide: "rounding",
+    math.floor: "rounding",
+    math.ceil: "rounding",
     # constructors from shapes alone
-    np.zeros: "constant", np.ones: "constant", np.empty: "constant (values never read)",
-    np.zeros_like: "constant", np.ones_like: "constant", np.empty_like: "constant (values never read)",
-    np.eye: "constant", np.identity: "constant",
+    np.zeros: "constant",
+    np.ones: "constant",
+    np.empty: "constant (values never read)",
+    np.zeros_like: "constant",
+    np.ones_like: "constant",
+    np.empty_like: "constant (values never read)",
+    np.eye: "constant",
+    np.identity: "constant",
     # runtime helpers
-    rt.basis: "seeds", rt.seed: "seeds", rt.zeros_batch: "zeros", rt.one: "the constant 1",
-    rt.new_tape: "a tape whose fill is overwritten before it is read", rt.check_diag: "a guard",
-    rt.check_no_unit_dims: "a guard", rt.require_size: "a guard", rt.require_at_least: "a guard",
+    rt.basis: "seeds",
+    rt.seed: "seeds",
+    rt.zeros_batch: "zeros",
+    rt.one: "the constant 1",
+    rt.new_tape: "a tape whose fill is overwritten before it is read",
+    rt.check_diag: "a guard",
+    rt.check_no_unit_dims: "a guard",
+    rt.require_size: "a guard",
+    rt.require_at_least: "a guard",
     rt.require_unit_axes: "a guard",
     rt.slogdet_sign: "the sign of a determinant (issue 17: np.linalg.slogdet's first result)",
 }
@@ -505,7 +733,9 @@ def test_every_user_rule_is_audited():
         covered.update(closure)
         covered.update(v for v in vars(af).values() if callable(v) and v.__name__ in inspect.getsource(fn))
     text = inspect.getsource(af)
-    internal = {ir.COPY, ir.GETITEM, rt.astype} | {op for op in rules.differentiable_ops() if getattr(op, "s2sad_primitive", False)}
+    internal = {ir.COPY, ir.GETITEM, rt.astype} | {
+        op for op in rules.differentiable_ops() if getattr(op, "s2sad_primitive", False)
+    }
     # np.linalg and scipy.special (issue 17): rows at every rank NumPy takes, with second order,
     # in tests/test_rules_linalg.py (their domains need built arguments: SPD, distinct values)
     from test_rules_linalg import SPECS as LINALG_SPECS

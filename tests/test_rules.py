@@ -53,7 +53,9 @@ def NZ(shape, low=0.2, high=1.0):
 
     def build(rng):
         mag = U(shape, low, high)(rng)
-        return mag * (1.0 if rng.uniform() < 0.5 else -1.0) if shape == () else mag * rng.choice([-1.0, 1.0], size=shape)
+        return (
+            mag * (1.0 if rng.uniform() < 0.5 else -1.0) if shape == () else mag * rng.choice([-1.0, 1.0], size=shape)
+        )
 
     return build
 
@@ -392,7 +394,6 @@ def pick(g, k):
     return lambda *a: g(*a)[k]
 
 
-
 SPECS2 = [
     Spec2(rf.sum_sin_x, g_sum_sin_x, args(U((5,))), 0, ()),
     Spec2(rf.sum_tanh_layer, pick(g_sum_tanh_layer, 2), args(U((3, 4)), U((3,)), U((4,))), 2, (rt.bmatmul,)),
@@ -470,7 +471,9 @@ def test_second_order_rows_cover_runtime_helpers(monkeypatch):
     # prod_others: no longer used by np.prod's rules (rt.linear_scan is); its rules refuse.
     # the helpers of np.linalg and scipy.special (issue 17): tests/test_rules_linalg.py checks them
     # (test_second_order_rows_cover_the_helpers)
-    issue17 = {op for op in helpers if op.__module__.startswith(("s2sad.rules.linalg_rules", "s2sad.rules.special_rules"))}
+    issue17 = {
+        op for op in helpers if op.__module__.startswith(("s2sad.rules.linalg_rules", "s2sad.rules.special_rules"))
+    }
     missing = helpers - used - issue17 - {rt.astype, rt.add_batch_axis, rt.prod_others}
     assert not missing, f"runtime helpers never exercised by a second-order row: {sorted(o.__name__ for o in missing)}"
 
@@ -489,7 +492,9 @@ def test_hvp(spec, backend):
     rng = np.random.default_rng(3)
     a = spec.make_args(rng)
     v = rng.standard_normal(np.shape(a[0]))
-    tangents = (v,) + tuple(np.zeros_like(np.asarray(x, dtype=float)) if np.asarray(x).dtype.kind == "f" else x for x in a[1:])
+    tangents = (v,) + tuple(
+        np.zeros_like(np.asarray(x, dtype=float)) if np.asarray(x).dtype.kind == "f" else x for x in a[1:]
+    )
     hv = s2sad.hvp(spec.fn, a, tangents, backend=backend)
     expected = numerical_jvp(spec.grad, a, 0, v)
     np.testing.assert_allclose(hv[0], expected, rtol=1e-5, atol=1e-7)

@@ -172,8 +172,13 @@ LINALG = [
 # on numba, one row for the whole family (every op in one function: Numba compiles of LAPACK
 # code cost seconds each, cold); stacks (the loops of backends.py) and single matrices
 NUMBA = [
-    S(lf.linalg_family, args(SVD((3, 4)), SPD((2, 3, 3)), U((2, 3, 2))), (0, 1, 2),
-      (LA.solve, LA.det, LA.inv, LA.eigh, LA.qr, LA.norm), numba=True),
+    S(
+        lf.linalg_family,
+        args(SVD((3, 4)), SPD((2, 3, 3)), U((2, 3, 2))),
+        (0, 1, 2),
+        (LA.solve, LA.det, LA.inv, LA.eigh, LA.qr, LA.norm),
+        numba=True,
+    ),
 ]
 
 SPECIAL = [
@@ -200,9 +205,25 @@ SPECIAL = [
 ]
 
 NUMBA.append(
-    S(lf.special_family, args(U((2, 3), 0.2, 0.8), U((2, 3), 0.5, 2.0)), (0, 1),
-      (sc.erf, sc.erfc, sc.expit, sc.logit, sc.gammaln, sc.digamma, sc.polygamma, sc.xlogy, sc.logsumexp,
-       sc.softmax, sc.log_softmax), numba=True)
+    S(
+        lf.special_family,
+        args(U((2, 3), 0.2, 0.8), U((2, 3), 0.5, 2.0)),
+        (0, 1),
+        (
+            sc.erf,
+            sc.erfc,
+            sc.expit,
+            sc.logit,
+            sc.gammaln,
+            sc.digamma,
+            sc.polygamma,
+            sc.xlogy,
+            sc.logsumexp,
+            sc.softmax,
+            sc.log_softmax,
+        ),
+        numba=True,
+    )
 )
 
 SPECS = LINALG + SPECIAL + NUMBA
@@ -218,9 +239,15 @@ def _as_tuple(x):
 
 
 SLOW = {"linalg_family[3x4_2x3x3_2x3x2]"}  # on numba: > 10 s, cache cold
-CASES = [pytest.param(s, "numba" if s.numba else "python", id=f"{'numba' if s.numba else 'python'}-{_name(s)}",
-                      marks=[pytest.mark.slow] if s.numba and _name(s) in SLOW else [])
-         for s in SPECS]
+CASES = [
+    pytest.param(
+        s,
+        "numba" if s.numba else "python",
+        id=f"{'numba' if s.numba else 'python'}-{_name(s)}",
+        marks=[pytest.mark.slow] if s.numba and _name(s) in SLOW else [],
+    )
+    for s in SPECS
+]
 
 
 @pytest.mark.parametrize("spec,backend", CASES)
@@ -264,16 +291,21 @@ def _perturb(a, argnums, direction, h):
 
 def _second_difference(f, a, argnums, u, v, h=1e-4):
     """u . H v by a four-point central difference of ``f`` (NumPy only)."""
+
     def at(su, sv):
         return float(f(*_perturb(_perturb(a, argnums, u, su * h), argnums, v, sv * h)))
+
     return (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * h * h)
 
 
 def _contract(H, u, v, argnums):
     if not isinstance(argnums, tuple):
         H = ((H,),)
-    return sum(float(np.tensordot(u[i], np.tensordot(H[i][j], v[j], axes=v[j].ndim), axes=u[i].ndim))
-               for i in range(len(u)) for j in range(len(v)))
+    return sum(
+        float(np.tensordot(u[i], np.tensordot(H[i][j], v[j], axes=v[j].ndim), axes=u[i].ndim))
+        for i in range(len(u))
+        for j in range(len(v))
+    )
 
 
 SECOND = [s for s in LINALG + SPECIAL if s.total is not None]
@@ -304,7 +336,9 @@ def test_second_order_rows_cover_the_helpers():
     from s2sad.rules import linalg_rules, special_rules
 
     modules = (linalg_rules.__name__, special_rules.__name__)
-    helpers = {op for op in rules.differentiable_ops() if getattr(op, "s2sad_primitive", False) and op.__module__ in modules}
+    helpers = {
+        op for op in rules.differentiable_ops() if getattr(op, "s2sad_primitive", False) and op.__module__ in modules
+    }
     used = set()
     for spec in SECOND:
         a = spec.make_args(np.random.default_rng(2))
@@ -373,21 +407,51 @@ def test_numba_special_kernels_match_scipy():
 
     @numba.njit
     def run(x, y):
-        return (sr.digamma(x), sr.polygamma(1, x), sr.polygamma(2, x), sr.polygamma(3, x), sr.gammaln(x),
-                sr.erf(x), sr.erfc(x), sr.expit(x), sr.logit(y), sr.xlogy(y, x), sr.xlogy(0.0, x))
+        return (
+            sr.digamma(x),
+            sr.polygamma(1, x),
+            sr.polygamma(2, x),
+            sr.polygamma(3, x),
+            sr.gammaln(x),
+            sr.erf(x),
+            sr.erfc(x),
+            sr.expit(x),
+            sr.logit(y),
+            sr.xlogy(y, x),
+            sr.xlogy(0.0, x),
+        )
 
-    x = np.concatenate([np.linspace(-7.3, 30.1, 97), [1e-8, 0.5, 1.0, 2.0, 9.99, 10.0, 19.99, 20.0, 150.0, 1e6],
-                        [0.0, -0.0, -1.0, -2.0]])
+    x = np.concatenate(
+        [
+            np.linspace(-7.3, 30.1, 97),
+            [1e-8, 0.5, 1.0, 2.0, 9.99, 10.0, 19.99, 20.0, 150.0, 1e6],
+            [0.0, -0.0, -1.0, -2.0],
+        ]
+    )
     y = np.linspace(0.01, 0.99, x.size)
-    expected = (sc.digamma(x), sc.polygamma(1, x), sc.polygamma(2, x), sc.polygamma(3, x), sc.gammaln(x),
-                sc.erf(x), sc.erfc(x), sc.expit(x), sc.logit(y), sc.xlogy(y, x), sc.xlogy(0.0, x))
+    expected = (
+        sc.digamma(x),
+        sc.polygamma(1, x),
+        sc.polygamma(2, x),
+        sc.polygamma(3, x),
+        sc.gammaln(x),
+        sc.erf(x),
+        sc.erfc(x),
+        sc.expit(x),
+        sc.logit(y),
+        sc.xlogy(y, x),
+        sc.xlogy(0.0, x),
+    )
     for k, (got, want) in enumerate(zip(run(x, y), expected)):
         # (digamma has a root near 1.4616: there the error is absolute)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=f"function {k}")
 
 
-@pytest.mark.parametrize("fn,backend", [(lf.det_, "python"), (lf.logdet_, "python"), (lf.det_, "numba")],
-                         ids=["det-python", "slogdet-python", "det-numba"])
+@pytest.mark.parametrize(
+    "fn,backend",
+    [(lf.det_, "python"), (lf.logdet_, "python"), (lf.det_, "numba")],
+    ids=["det-python", "slogdet-python", "det-numba"],
+)
 def test_singular_matrix_is_an_error_naming_the_users_line(fn, backend):
     """At an exactly singular matrix the rules' inverse does not exist: the call raises
     UndefinedDerivativeError naming the user's file (not an internal error, not a number),

@@ -267,13 +267,14 @@ def _as_tuple(x):
 def _squares(fn):
     def total(*a):
         y = fn(*a)
-        return sum(np.sum(np.asarray(p) ** 2) for p in y) if isinstance(y, (tuple, list)) else np.sum(y ** 2)
+        return sum(np.sum(np.asarray(p) ** 2) for p in y) if isinstance(y, (tuple, list)) else np.sum(y**2)
 
     return total
 
 
 def _sum_of_squares(fn, n):
     """A scalar wrapper written as a user writes it (s2sad reads its source: no *args)."""
+
     def total1(a):
         y = fn(a)
         return np.sum(y * y)
@@ -311,8 +312,10 @@ def test_shape_rule(spec, backend):
     reference = _numpy_value(spec.fn, a)
     fn = spec.fn
     if isinstance(reference, tuple):  # a function that returns a list: compare as a tuple
+
         def fn(*x, _f=spec.fn):
             return tuple(_f(*x))
+
     fwd = s2sad.jacfwd(spec.fn, argnums=spec.argnums, backend=backend)(*a)
     rev = s2sad.jacrev(spec.fn, argnums=spec.argnums, backend=backend)(*a)
     check_jacobian(fn, a, spec.argnums, fwd)
@@ -345,8 +348,15 @@ def test_shape_rule(spec, backend):
             v = [rng.uniform(-1, 1, np.shape(a[k])) if np.ndim(a[k]) else float(rng.uniform(-1, 1)) for k in nums]
             expected = _second_difference(_squares(spec.fn), a, nums, u, v)
             got = sum(
-                float(np.tensordot(np.asarray(u[i]), np.tensordot(np.asarray(H[i][j]), np.asarray(v[j]), axes=np.ndim(v[j])), axes=np.ndim(u[i])))
-                for i in range(len(nums)) for j in range(len(nums))
+                float(
+                    np.tensordot(
+                        np.asarray(u[i]),
+                        np.tensordot(np.asarray(H[i][j]), np.asarray(v[j]), axes=np.ndim(v[j])),
+                        axes=np.ndim(u[i]),
+                    )
+                )
+                for i in range(len(nums))
+                for j in range(len(nums))
             )
             assert np.isclose(got, expected, rtol=1e-4, atol=1e-5), f"u.Hv {got} != {expected}"
 
@@ -376,9 +386,16 @@ def test_refused_with_the_users_line(fn, a, message, mode):
     assert "shape_functions.py:" in str(info.value)
 
 
-@pytest.mark.parametrize("fn,a", [(sf.split_int, (np.ones(5),)), (sf.repeat_counts, (np.ones((4, 2)),)),
-                                  (sf.repeat_counts, (np.ones((2, 2)),)), (sf.cross_, (np.ones(4), np.ones(4)))],
-                         ids=["split-unequal", "repeat-longer", "repeat-shorter", "cross-4"])
+@pytest.mark.parametrize(
+    "fn,a",
+    [
+        (sf.split_int, (np.ones(5),)),
+        (sf.repeat_counts, (np.ones((4, 2)),)),
+        (sf.repeat_counts, (np.ones((2, 2)),)),
+        (sf.cross_, (np.ones(4), np.ones(4))),
+    ],
+    ids=["split-unequal", "repeat-longer", "repeat-shorter", "cross-4"],
+)
 def test_size_errors_are_numpys(fn, a):
     """Sizes are read at run time: where NumPy raises ValueError for these sizes, the generated
     code raises it too (the user's own error, re-raised), never a number."""
@@ -412,5 +429,3 @@ def test_cross_and_squeeze_are_built_per_shape(backend):
     s = s2sad.jacfwd(sf.squeeze_all, backend=backend)
     for x in (np.ones((2, 3)), np.arange(3.0).reshape(3, 1), np.ones((1, 2, 1))):
         check_jacobian(sf.squeeze_all, (x,), 0, s(x))
-
-

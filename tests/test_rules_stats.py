@@ -72,15 +72,25 @@ def R(fn, builders, ops, argnums=None, numba=False):
 
 POSITIVE = lambda s: U(s, 0.3, 2.0)  # noqa: E731
 UNARY = [  # function, domain, ops
-    (sf.log2_, POSITIVE, (np.log2,)), (sf.log10_, POSITIVE, (np.log10,)), (sf.exp2_, U, (np.exp2,)),
-    (sf.arcsinh_, lambda s: U(s, -2.0, 2.0), (np.arcsinh,)), (sf.arccosh_, lambda s: U(s, 1.2, 3.0), (np.arccosh,)),
-    (sf.arctanh_, lambda s: U(s, -0.8, 0.8), (np.arctanh,)), (sf.cbrt_, NZ, (np.cbrt,)),
-    (sf.fabs_, NZ, (np.fabs,)), (sf.deg2rad_, U, (np.deg2rad,)), (sf.radians_, U, (np.radians,)),
-    (sf.rad2deg_, U, (np.rad2deg,)), (sf.degrees_, U, (np.degrees,)), (sf.sinc_, lambda s: U(s, -2.0, 2.0), (np.sinc,)),
+    (sf.log2_, POSITIVE, (np.log2,)),
+    (sf.log10_, POSITIVE, (np.log10,)),
+    (sf.exp2_, U, (np.exp2,)),
+    (sf.arcsinh_, lambda s: U(s, -2.0, 2.0), (np.arcsinh,)),
+    (sf.arccosh_, lambda s: U(s, 1.2, 3.0), (np.arccosh,)),
+    (sf.arctanh_, lambda s: U(s, -0.8, 0.8), (np.arctanh,)),
+    (sf.cbrt_, NZ, (np.cbrt,)),
+    (sf.fabs_, NZ, (np.fabs,)),
+    (sf.deg2rad_, U, (np.deg2rad,)),
+    (sf.radians_, U, (np.radians,)),
+    (sf.rad2deg_, U, (np.rad2deg,)),
+    (sf.degrees_, U, (np.degrees,)),
+    (sf.sinc_, lambda s: U(s, -2.0, 2.0), (np.sinc,)),
 ]
 BINARY = [
-    (sf.hypot_, NZ, NZ, (np.hypot,)), (sf.fmax_, DISTINCT, DISTINCT, (np.fmax,)),
-    (sf.fmin_, DISTINCT, DISTINCT, (np.fmin,)), (sf.logaddexp_, U, U, (np.logaddexp,)),
+    (sf.hypot_, NZ, NZ, (np.hypot,)),
+    (sf.fmax_, DISTINCT, DISTINCT, (np.fmax,)),
+    (sf.fmin_, DISTINCT, DISTINCT, (np.fmin,)),
+    (sf.logaddexp_, U, U, (np.logaddexp,)),
     (sf.logaddexp2_, U, U, (np.logaddexp2,)),
 ]
 PAIRS = [((), ()), ((4,), ()), ((3, 4), (4,)), ((2, 3, 4), (3, 1))]
@@ -96,8 +106,11 @@ for fn, da, db, ops in BINARY:
     for sa, sb in PAIRS if fn in (sf.fmax_, sf.logaddexp_) else PAIRS[2:3]:
         ROWS.append(R(fn, [da(sa), db(sb)], ops))
 ROWS += [
-    R(sf.math_scalars, [U((), 0.3, 2.0), U((), -1.0, 1.0)],
-      (math.log2, math.log10, math.asinh, math.acosh, math.atanh, math.radians, math.degrees, math.hypot)),
+    R(
+        sf.math_scalars,
+        [U((), 0.3, 2.0), U((), -1.0, 1.0)],
+        (math.log2, math.log10, math.asinh, math.acosh, math.atanh, math.radians, math.degrees, math.hypot),
+    ),
     R(sf.rounding_mix, [U((3, 4), 0.05, 0.3)], (np.floor, np.ceil, np.sign, np.round, np.around)),
     R(sf.sinc_, [lambda rng: np.array([0.0, 0.02, -0.05, 0.7])], (np.sinc,)),  # at and near 0
     # clip: one-sided (a bound None) and keyword spellings
@@ -222,12 +235,22 @@ def check_hessian(H, s, a, argnums, rng, h=1e-4):
     for _ in range(2):
         u = [_direction(a[k], rng) for k in argnums]
         v = [_direction(a[k], rng) for k in argnums]
-        pp, pm, mp, mm = (s(*_moved(_moved(a, argnums, u, su * h), argnums, v, sv * h))
-                          for su, sv in ((1, 1), (1, -1), (-1, 1), (-1, -1)))
+        pp, pm, mp, mm = (
+            s(*_moved(_moved(a, argnums, u, su * h), argnums, v, sv * h))
+            for su, sv in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+        )
         expected = (pp - pm - mp + mm) / (4 * h * h)
-        got = sum(float(np.tensordot(np.asarray(u[i]), np.tensordot(np.asarray(H[i][j]), np.asarray(v[j]), axes=np.ndim(v[j])),
-                                     axes=np.ndim(u[i])))
-                  for i in range(len(argnums)) for j in range(len(argnums)))
+        got = sum(
+            float(
+                np.tensordot(
+                    np.asarray(u[i]),
+                    np.tensordot(np.asarray(H[i][j]), np.asarray(v[j]), axes=np.ndim(v[j])),
+                    axes=np.ndim(u[i]),
+                )
+            )
+            for i in range(len(argnums))
+            for j in range(len(argnums))
+        )
         assert np.isclose(got, expected, rtol=1e-4, atol=1e-5), f"u.Hv {got} != {expected} (finite differences)"
 
 
@@ -263,10 +286,13 @@ def test_stats_rule(row):
 
 
 @pytest.mark.numba
-@pytest.mark.parametrize("row,mode", [
-    pytest.param(r, m, id=f"{m}-{_name(r)}", marks=[pytest.mark.slow] if f"{m}-{_name(r)}" in SLOW_NUMBA else [])
-    for r, m in NUMBA_ROWS
-])
+@pytest.mark.parametrize(
+    "row,mode",
+    [
+        pytest.param(r, m, id=f"{m}-{_name(r)}", marks=[pytest.mark.slow] if f"{m}-{_name(r)}" in SLOW_NUMBA else [])
+        for r, m in NUMBA_ROWS
+    ],
+)
 def test_stats_rule_numba(row, mode):
     a = row.make_args(np.random.default_rng(17))
     argnums = row.argnums if len(row.argnums) > 1 else row.argnums[0]
@@ -278,10 +304,42 @@ def test_stats_rule_numba(row, mode):
 
 
 def test_every_new_op_has_a_row():
-    new = {np.log2, np.log10, np.exp2, np.arcsinh, np.arccosh, np.arctanh, np.cbrt, np.fabs, np.deg2rad,
-           np.radians, np.rad2deg, np.degrees, np.sinc, np.hypot, np.fmax, np.fmin, np.logaddexp, np.logaddexp2,
-           np.clip, np.trace, np.cumsum, np.cumprod, np.prod, np.diff, np.ptp, np.average, math.log2, math.log10,
-           math.asinh, math.acosh, math.atanh, math.radians, math.degrees, math.hypot}
+    new = {
+        np.log2,
+        np.log10,
+        np.exp2,
+        np.arcsinh,
+        np.arccosh,
+        np.arctanh,
+        np.cbrt,
+        np.fabs,
+        np.deg2rad,
+        np.radians,
+        np.rad2deg,
+        np.degrees,
+        np.sinc,
+        np.hypot,
+        np.fmax,
+        np.fmin,
+        np.logaddexp,
+        np.logaddexp2,
+        np.clip,
+        np.trace,
+        np.cumsum,
+        np.cumprod,
+        np.prod,
+        np.diff,
+        np.ptp,
+        np.average,
+        math.log2,
+        math.log10,
+        math.asinh,
+        math.acosh,
+        math.atanh,
+        math.radians,
+        math.degrees,
+        math.hypot,
+    }
     covered = {op for r in ROWS for op in r.ops}
     assert new <= covered, sorted(map(repr, new - covered))
     assert new <= rules.differentiable_ops()
@@ -348,7 +406,9 @@ def test_second_order_of_products_with_zeros():
     np.testing.assert_allclose(H, expected, rtol=1e-14, atol=0)
     # (polynomials: second differences are exact enough at zeros too)
     s = total(sf.cumprod_0)
-    check_hessian(s2sad.hessian(s, argnums=(0,), backend="python")(ZEROS_2D), s, (ZEROS_2D,), (0,), np.random.default_rng(5))
+    check_hessian(
+        s2sad.hessian(s, argnums=(0,), backend="python")(ZEROS_2D), s, (ZEROS_2D,), (0,), np.random.default_rng(5)
+    )
     s = total(sf.prod_1)
     Z = ZEROS_2D.reshape(2, 2, 3)
     check_hessian(s2sad.hessian(s, argnums=(0,), backend="python")(Z), s, (Z,), (0,), np.random.default_rng(6))
@@ -362,7 +422,7 @@ def test_sinc_at_zero():
         J = compiled(sf.sinc_, "jacfwd", backend)(x)
         np.testing.assert_allclose(np.diag(J), [0.0, -1.0], atol=1e-15)
     H = s2sad.hessian(sf.sum_sinc, backend="python")(np.array([0.0]))
-    np.testing.assert_allclose(H, [[-np.pi ** 2 / 3]], rtol=1e-12)
+    np.testing.assert_allclose(H, [[-(np.pi**2) / 3]], rtol=1e-12)
 
 
 def test_fmax_skips_nan():
@@ -377,7 +437,9 @@ def test_fmax_skips_nan():
         np.testing.assert_array_equal(y, op(a, b))
         for x, z in ((np.nan, 0.5), (0.5, np.nan), (0.25, 0.5)):  # numbers too
             ga, gb = s2sad.grad(fn, argnums=(0, 1), backend="python")(x, z)
-            assert (ga, gb) == ((0.0, 1.0) if np.isnan(x) else (1.0, 0.0) if np.isnan(z) or (op is np.fmin) else (0.0, 1.0))
+            assert (ga, gb) == (
+                (0.0, 1.0) if np.isnan(x) else (1.0, 0.0) if np.isnan(z) or (op is np.fmin) else (0.0, 1.0)
+            )
             assert s2sad.vjp(fn, x, z, backend="python")[0] == op(x, z)
 
 

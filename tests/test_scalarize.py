@@ -38,10 +38,16 @@ def _scalarized(g, args):
 SLOW = {("parts_and_sums", "jacfwd"), ("parts_and_sums", "jacrev"), ("newton_2d", "jacrev")}  # > 10 s, cache cold
 
 
-@pytest.mark.parametrize("fn, args, mode", [
-    pytest.param(fn, args, mode, id=f"{fn.__name__}-{mode}", marks=[pytest.mark.slow] if (fn.__name__, mode) in SLOW else [])
-    for fn, args in CASES for mode in ("jacfwd", "jacrev")
-])
+@pytest.mark.parametrize(
+    "fn, args, mode",
+    [
+        pytest.param(
+            fn, args, mode, id=f"{fn.__name__}-{mode}", marks=[pytest.mark.slow] if (fn.__name__, mode) in SLOW else []
+        )
+        for fn, args in CASES
+        for mode in ("jacfwd", "jacrev")
+    ],
+)
 def test_scalarized_derivatives_match_finite_differences_and_the_python_backend(fn, args, mode):
     g = getattr(s2sad, mode)(fn, backend="numba")
     assert _scalarized(g, args)

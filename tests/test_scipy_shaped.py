@@ -16,15 +16,15 @@ def rosen_mine(x):
 
 def loss(w, X, y, lam):
     r = X @ w - y
-    return 0.5 * np.sum(r * r) + lam * np.sum(w ** 4)
+    return 0.5 * np.sum(r * r) + lam * np.sum(w**4)
 
 
 def loss_grad(w, X, y, lam):
-    return X.T @ (X @ w - y) + 4.0 * lam * w ** 3
+    return X.T @ (X @ w - y) + 4.0 * lam * w**3
 
 
 def loss_hessp(w, p, X, y, lam):
-    return X.T @ (X @ p) + 12.0 * lam * w ** 2 * p
+    return X.T @ (X @ p) + 12.0 * lam * w**2 * p
 
 
 def with_default(x, c=2.0, n=3):
@@ -56,7 +56,7 @@ def test_value_and_grad_tuple_argnums_and_hessp_other_argnums():
     value, (gw, glam) = s2sad.value_and_grad(loss, argnums=(0, 3), backend="python")(w, X, Y, 0.1)
     assert value == pytest.approx(loss(w, X, Y, 0.1))
     np.testing.assert_allclose(gw, loss_grad(w, X, Y, 0.1), rtol=1e-12)
-    assert glam == pytest.approx(np.sum(w ** 4))
+    assert glam == pytest.approx(np.sum(w**4))
     # x at position 3 (the regularization weight): d2/dlam2 = 0, x first in SciPy's call
     assert s2sad.hessp(loss, argnums=3, backend="python")(0.1, 1.0, w, X, Y) == 0.0
 
@@ -91,7 +91,8 @@ def test_default_parameter_values(backend):
     fd = (with_default(x + h * v) - with_default(x - h * v)) / (2 * h)
     assert g(x) @ v == pytest.approx(fd, rel=1e-6)
     assert s2sad.grad(with_default, argnums=1, backend=backend)(x) == pytest.approx(
-        (with_default(x, 2.0 + h) - with_default(x, 2.0 - h)) / (2 * h), rel=1e-6)
+        (with_default(x, 2.0 + h) - with_default(x, 2.0 - h)) / (2 * h), rel=1e-6
+    )
     with pytest.raises(TypeError, match="missing: 'x'"):
         g()
 

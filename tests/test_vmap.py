@@ -66,7 +66,9 @@ def test_batched_hessian_closed_form(layer, backend):
     assert H.shape == (B, DOUT, DIN, DIN)
     t = np.tanh(X @ W.T + b)
     c = -2 * t * (1 - t**2)  # H[s, i, j, k] = c[s, i] W[i, j] W[i, k]
-    np.testing.assert_allclose(H, c[:, :, None, None] * W[None, :, :, None] * W[None, :, None, :], rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(
+        H, c[:, :, None, None] * W[None, :, :, None] * W[None, :, None, :], rtol=1e-11, atol=1e-13
+    )
     np.testing.assert_allclose(H[:4], loop(hess, (W, b, X[:4]), (None, None, 0)), rtol=1e-14, atol=0)
 
 

@@ -420,8 +420,13 @@ class Forward(Derivative):
                     else:
                         kwargs[p + "_dot"] = self.lift(self.dot(atom), stmt.op) if atom is not None else None
                 value = self.lower(rule(**kwargs), self.b.sym(stmt.target))
-                if stmt.op is GETITEM and stmt.args[0].name in self.written and isinstance(value, Sym) \
-                        and value.ndim and not np.ndim(self.b.types[stmt.target]):
+                if (
+                    stmt.op is GETITEM
+                    and stmt.args[0].name in self.written
+                    and isinstance(value, Sym)
+                    and value.ndim
+                    and not np.ndim(self.b.types[stmt.target])
+                ):
                     # x[i] of an array written in place is a number, a copy; its tangent
                     # t[:, i] would be a view that a later write into t changes
                     value = np.copy(value)
@@ -446,7 +451,9 @@ class Forward(Derivative):
             value = stmt.args[1]
             if self.dot(value) is None:
                 self.zeros_for(value.name)
-            self.b.append(Assign("_", APPEND, [Var(self.dots[stmt.args[0].name].name), Var(self.dot(value).name)], line=stmt.line))
+            self.b.append(
+                Assign("_", APPEND, [Var(self.dots[stmt.args[0].name].name), Var(self.dot(value).name)], line=stmt.line)
+            )
         elif stmt.op is POP and stmt.args[0].name in self.varied and stmt.target in self.varied:
             dots = self.deriv_name(stmt.target)
             self.b.append(Assign(dots, POP, [Var(self.dots[stmt.args[0].name].name)], line=stmt.line))
@@ -608,4 +615,6 @@ def placeholder_kind(dummy):
         return ("int",)
     if isinstance(dummy, (float, np.floating)):
         return ("float", np.asarray(dummy).dtype.name)
-    raise UnsupportedError(f"a value of type {type(dummy).__name__} assigned inside a loop or branch: not supported yet")
+    raise UnsupportedError(
+        f"a value of type {type(dummy).__name__} assigned inside a loop or branch: not supported yet"
+    )

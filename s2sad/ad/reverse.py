@@ -147,8 +147,13 @@ class Reverse(Derivative):
         if not isinstance(key, tuple):
             return key
         kind, stmt = key
-        return {"if": "branch", "trips": "trips", "for": getattr(stmt, "target", "i"), "assign": getattr(stmt, "target", "v"),
-                "setitem": f"{getattr(stmt, 'array', 'a')}_saved"}[kind]
+        return {
+            "if": "branch",
+            "trips": "trips",
+            "for": getattr(stmt, "target", "i"),
+            "assign": getattr(stmt, "target", "v"),
+            "setitem": f"{getattr(stmt, 'array', 'a')}_saved",
+        }[kind]
 
     def stack(self, key):
         if key not in self.stacks:
@@ -173,7 +178,9 @@ class Reverse(Derivative):
         self.stack_types[key] = dummy
         if pre is not None and not isinstance(dummy, (tuple, range)) and np.ndim(dummy) == 0:
             tape = self.b.names.fresh(f"{self.tape_base(key)}_tape")
-            fill = Const(0) if isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)) else atom
+            fill = (
+                Const(0) if isinstance(dummy, (int, np.integer)) and not isinstance(dummy, (bool, np.bool_)) else atom
+            )
             if promoted:
                 fill, dummy = Const(0.0), 0.5  # float64 holds a float32 value exactly
             elif isinstance(dummy, float) or (isinstance(dummy, np.floating) and dummy.dtype == np.float64):
@@ -220,8 +227,12 @@ class Reverse(Derivative):
                 self.defined.add(stmt.target)
                 if stmt.op is TUPLE:
                     self.tuples[stmt.target] = list(stmt.args)
-                elif stmt.op is GETITEM and isinstance(stmt.args[0], Var) and stmt.args[0].name in self.tuples \
-                        and isinstance(stmt.args[1], Const):
+                elif (
+                    stmt.op is GETITEM
+                    and isinstance(stmt.args[0], Var)
+                    and stmt.args[0].name in self.tuples
+                    and isinstance(stmt.args[1], Const)
+                ):
                     part = self.tuples[stmt.args[0].name][stmt.args[1].value]
                     if isinstance(part, Var) and part.name in self.tuples:  # a tuple in a tuple: its parts
                         self.tuples[stmt.target] = self.tuples[part.name]
@@ -234,8 +245,9 @@ class Reverse(Derivative):
                 self._predefine(stmt.body + stmt.orelse)
                 self.push(("if", stmt), stmt.test, pre)
                 # (a branch runs at most once per trip: its values keep the trip's tape slots)
-                body, orelse = self.nested(lambda: self.forward_sweep(stmt.body, depth + 1, pre)), self.nested(
-                    lambda: self.forward_sweep(stmt.orelse, depth + 1, pre)
+                body, orelse = (
+                    self.nested(lambda: self.forward_sweep(stmt.body, depth + 1, pre)),
+                    self.nested(lambda: self.forward_sweep(stmt.orelse, depth + 1, pre)),
                 )
                 self.b.append(If(stmt.test, body, orelse, stmt.line))
             elif isinstance(stmt, For):
@@ -353,8 +365,14 @@ class Reverse(Derivative):
                         self.backward_sweep(stmt.body, depth + 1)
                     else:
                         for inner in walk(stmt.test_body):
-                            if isinstance(inner, Assign) and inner.target in self.varied and self.bars.get(inner.target) is not None:
-                                raise UnsupportedError(f"{self.where(stmt)}: a while test that computes a differentiated value: not supported yet")
+                            if (
+                                isinstance(inner, Assign)
+                                and inner.target in self.varied
+                                and self.bars.get(inner.target) is not None
+                            ):
+                                raise UnsupportedError(
+                                    f"{self.where(stmt)}: a while test that computes a differentiated value: not supported yet"
+                                )
                         self.backward_sweep(stmt.body, depth + 1)
                         self.backward_sweep(stmt.test_body, depth + 1)
 
@@ -632,8 +650,14 @@ def _iteration_local(loop, body):
     for stmt in loop.body:
         for inner in walk([stmt]):
             seen_reads.update(reads(inner))
-        if isinstance(stmt, Assign) and assigned.count(stmt.target) == 1 and stmt.target not in seen_reads \
-                and stmt.target not in outside and stmt.target not in in_place and stmt.target != loop.target:
+        if (
+            isinstance(stmt, Assign)
+            and assigned.count(stmt.target) == 1
+            and stmt.target not in seen_reads
+            and stmt.target not in outside
+            and stmt.target not in in_place
+            and stmt.target != loop.target
+        ):
             local.add(stmt.target)
     return local
 
@@ -654,8 +678,12 @@ def _only_indexed(stmts, name):
     for stmt in walk(stmts):
         if name not in reads(stmt):
             continue
-        if not (isinstance(stmt, Assign) and stmt.op is GETITEM and stmt.args[0] == Var(name)
-                and reads(stmt).count(name) == 1):
+        if not (
+            isinstance(stmt, Assign)
+            and stmt.op is GETITEM
+            and stmt.args[0] == Var(name)
+            and reads(stmt).count(name) == 1
+        ):
             return False
     return True
 

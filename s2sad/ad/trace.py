@@ -45,6 +45,7 @@ def exact_sizes(unknown):
 def _unknown_dim():
     return getattr(_SIZES, "unknown", None)
 
+
 # --- dummies -----------------------------------------------------------------------------
 
 
@@ -103,8 +104,12 @@ def _unify_scalars(old, new):
     """One type for a scalar variable assigned numbers of several types (``out = 1`` then
     ``out = out * a``): the promoted one, as Numba unifies them (so a tape of it is float)."""
     scalar = (int, float, np.integer, np.floating)
-    if isinstance(old, scalar) and isinstance(new, scalar) and not isinstance(old, (bool, np.bool_)) \
-            and not isinstance(new, (bool, np.bool_)):
+    if (
+        isinstance(old, scalar)
+        and isinstance(new, scalar)
+        and not isinstance(old, (bool, np.bool_))
+        and not isinstance(new, (bool, np.bool_))
+    ):
         dtype = np.result_type(old, new)
         if dtype.kind == "f":
             return 0.5 if dtype == np.float64 else dtype.type(0.5)
@@ -140,9 +145,7 @@ ABSTRACT_EVAL[np.reshape] = lambda a, shape=None, *rest, **kw: dummy_array(
 )
 ABSTRACT_EVAL[np.broadcast_to] = lambda a, shape: dummy_array(_shape_rank(shape), np.asarray(a).dtype)
 ABSTRACT_EVAL[np.eye] = lambda n, m=None, k=0, dtype=float: dummy_array(2, dtype)
-ABSTRACT_EVAL[np.arange] = lambda *a, dtype=None, **kw: dummy_array(
-    1, dtype or np.result_type(*a)
-)
+ABSTRACT_EVAL[np.arange] = lambda *a, dtype=None, **kw: dummy_array(1, dtype or np.result_type(*a))
 ABSTRACT_EVAL[builtins.range] = lambda *a: range(1)
 
 
@@ -266,9 +269,7 @@ class Builder:
         kwargs = kwargs or {}
         atoms = [self.atom(a) for a in args]
         katoms = {k: self.atom(v) for k, v in kwargs.items()}
-        dummy = abstract_eval(
-            op, [self.dummy_of(a) for a in atoms], {k: self.dummy_of(v) for k, v in katoms.items()}
-        )
+        dummy = abstract_eval(op, [self.dummy_of(a) for a in atoms], {k: self.dummy_of(v) for k, v in katoms.items()})
         target = target or self.names.fresh(self.hint)
         if self.check_types and target in self.types and _type_key(self.types[target]) != _type_key(dummy):
             from ..errors import UnsupportedError, where
@@ -313,7 +314,9 @@ class Builder:
                     return self.declared[atom.name]
                 from ..errors import UnsupportedError, where
 
-                raise UnsupportedError(f"{where(self.filename, self.line)}: {atom.name!r} is read before it is assigned")
+                raise UnsupportedError(
+                    f"{where(self.filename, self.line)}: {atom.name!r} is read before it is assigned"
+                )
             return self.types[atom.name]
         if isinstance(atom, SliceAtom):
             return slice(*(None if a is None else self.dummy_of(a) for a in (atom.lower, atom.upper, atom.step)))
@@ -446,6 +449,7 @@ class Sym:
 
     __sub__ = _binary(np.subtract)
     __rsub__ = _binary(np.subtract, swap=True)
+
     def __mul__(self, other):
         return self if _is_one(other) else emit(np.multiply, self, other)
 
@@ -454,6 +458,7 @@ class Sym:
 
     __truediv__ = _binary(np.true_divide)
     __rtruediv__ = _binary(np.true_divide, swap=True)
+
     def __pow__(self, other):
         return self if _is_one(other) else emit(np.power, self, other)
 
@@ -521,7 +526,13 @@ def copy_to(target: str, value) -> Sym:
     builder's last one (so the generated code reads ``y_dot = ...``), else emits a copy."""
     b = current()
     fresh = len(b.stmts) > b.mark
-    if isinstance(value, Sym) and fresh and b.stmts and isinstance(b.stmts[-1], Assign) and b.stmts[-1].target == value.name:
+    if (
+        isinstance(value, Sym)
+        and fresh
+        and b.stmts
+        and isinstance(b.stmts[-1], Assign)
+        and b.stmts[-1].target == value.name
+    ):
         stmt = b.stmts[-1]
         # the old name keeps its type: an earlier statement may assign it too (an adjoint
         # accumulated in place, `q_bar = q_bar + c`, then renamed); without it, that
@@ -531,5 +542,3 @@ def copy_to(target: str, value) -> Sym:
         stmt.target = target
         return Sym(target, b.types[target])
     return b.emit(COPY, [value], target=target)
-
-

@@ -1,2 +1,1 @@
-"""Facts about typed IR: types and activity, what NumPy would do that the passes would not see, size facts.
-"""
+"""Facts about typed IR: types and activity, what NumPy would do that the passes would not see, size facts."""

@@ -52,13 +52,37 @@ from ..ir import (
 
 # functions whose result may be a view of their first argument (or the argument itself)
 VIEW_OPS = tuple(
-    f for f in (
-        np.reshape, np.transpose, np.ravel, np.swapaxes, np.squeeze, np.expand_dims, np.broadcast_to,
-        np.moveaxis, np.rollaxis, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
-        np.atleast_1d, np.atleast_2d, np.atleast_3d, np.diagonal, np.flip, np.fliplr, np.flipud,
-        np.rot90, np.real, np.imag, np.require, np.lib.stride_tricks.as_strided,
-        getattr(np, "matrix_transpose", None), getattr(np, "permute_dims", None),
-    ) if f is not None
+    f
+    for f in (
+        np.reshape,
+        np.transpose,
+        np.ravel,
+        np.swapaxes,
+        np.squeeze,
+        np.expand_dims,
+        np.broadcast_to,
+        np.moveaxis,
+        np.rollaxis,
+        np.asarray,
+        np.asanyarray,
+        np.ascontiguousarray,
+        np.asfortranarray,
+        np.atleast_1d,
+        np.atleast_2d,
+        np.atleast_3d,
+        np.diagonal,
+        np.flip,
+        np.fliplr,
+        np.flipud,
+        np.rot90,
+        np.real,
+        np.imag,
+        np.require,
+        np.lib.stride_tricks.as_strided,
+        getattr(np, "matrix_transpose", None),
+        getattr(np, "permute_dims", None),
+    )
+    if f is not None
 )
 # NumPy functions that take a sequence of arrays as such (the others convert it with asarray)
 SEQUENCE_OPS = (np.stack, np.concatenate, np.hstack, np.vstack, np.dstack, np.column_stack, np.array, np.block)
@@ -128,8 +152,9 @@ class Checker:
                 line = fn.def_line
                 first = next((s.line for s in walk(fn.body) if p in reads(s)), None)
                 free = p in fn.free_values
-                raise self.error(first if free else line, f"{'global' if free else 'argument'} {p!r} is complex",
-                                 COMPLEX_ADVICE)
+                raise self.error(
+                    first if free else line, f"{'global' if free else 'argument'} {p!r} is complex", COMPLEX_ADVICE
+                )
         for stmt in walk(fn.body):
             if isinstance(stmt, Assign) and is_complex(self.types.get(stmt.target)):
                 raise self.error(stmt.line, "a complex value", COMPLEX_ADVICE)
@@ -142,23 +167,41 @@ class Checker:
 
     def refuse_sequences(self):
         for stmt in walk(self.fn.body):
-            index = stmt.index if isinstance(stmt, SetItem) else stmt.args[1:] if isinstance(stmt, Assign) and stmt.op is GETITEM else []
+            index = (
+                stmt.index
+                if isinstance(stmt, SetItem)
+                else stmt.args[1:]
+                if isinstance(stmt, Assign) and stmt.op is GETITEM
+                else []
+            )
             if any(isinstance(self.type_of(a), tuple) for a in index):
-                raise self.error(stmt.line, "an index given as a tuple value",
-                                 "write the indices out (x[i, j]) or index with an integer array")
+                raise self.error(
+                    stmt.line,
+                    "an index given as a tuple value",
+                    "write the indices out (x[i, j]) or index with an integer array",
+                )
             if isinstance(stmt, SetItem) and isinstance(self.types.get(stmt.array), tuple):
-                raise self.error(stmt.line, "assignment into an element of a list or tuple",
-                                 "s2sad follows arrays, not mutable lists: build an array (np.zeros) and write into it")
+                raise self.error(
+                    stmt.line,
+                    "assignment into an element of a list or tuple",
+                    "s2sad follows arrays, not mutable lists: build an array (np.zeros) and write into it",
+                )
             if isinstance(stmt, For) and isinstance(self.type_of(stmt.iter), tuple):
                 raise self.error(stmt.line, "loop over a list or tuple", SEQUENCE_ADVICE)
             if not isinstance(stmt, Assign):
                 continue
-            if getattr(stmt, "from_operator", False) and any(isinstance(self.type_of(a), tuple) for a in stmt.args) \
-                    and not any(isinstance(self.type_of(a), np.ndarray) for a in stmt.args):
+            if (
+                getattr(stmt, "from_operator", False)
+                and any(isinstance(self.type_of(a), tuple) for a in stmt.args)
+                and not any(isinstance(self.type_of(a), np.ndarray) for a in stmt.args)
+            ):
                 # (beside an array, a tuple is converted by NumPy: stack_sequences)
-                raise self.error(stmt.line, "an operator applied to a list or tuple",
-                                 "Python's + concatenates and * repeats lists and tuples, where NumPy would add and "
-                                 "multiply: convert with np.stack(...) or np.array(...) first")
+                raise self.error(
+                    stmt.line,
+                    "an operator applied to a list or tuple",
+                    "Python's + concatenates and * repeats lists and tuples, where NumPy would add and "
+                    "multiply: convert with np.stack(...) or np.array(...) first",
+                )
             seqs = [a for a in stmt.args if isinstance(self.type_of(a), tuple) and isinstance(a, Var)]
             if not seqs:
                 continue
@@ -167,16 +210,28 @@ class Checker:
                 d = self.type_of(stmt.args[0])
                 if not _is_float_value(d) and len({type(e) for e in d}) <= 1:
                     continue  # integers (a shape): read at run time as Python reads them
-                if len(index) != 1 or not isinstance(index[0], Const) or not isinstance(index[0].value, (int, np.integer)):
-                    raise self.error(stmt.line, "a list or tuple indexed by a value known only at run time (or sliced)",
-                                     SEQUENCE_ADVICE)
+                if (
+                    len(index) != 1
+                    or not isinstance(index[0], Const)
+                    or not isinstance(index[0].value, (int, np.integer))
+                ):
+                    raise self.error(
+                        stmt.line,
+                        "a list or tuple indexed by a value known only at run time (or sliced)",
+                        SEQUENCE_ADVICE,
+                    )
                 continue
             if stmt.op in (COPY, TUPLE) or stmt.op is len or getattr(stmt, "from_operator", False):
                 continue
-            if (not _is_numpy(stmt.op) or isinstance(stmt.op, PseudoOp)) and any(_is_float_value(self.type_of(a)) for a in seqs):
+            if (not _is_numpy(stmt.op) or isinstance(stmt.op, PseudoOp)) and any(
+                _is_float_value(self.type_of(a)) for a in seqs
+            ):
                 # (integers, max(x.shape): the generated code runs it as Python does)
-                raise self.error(stmt.line, f"a list or tuple passed to {getattr(stmt.op, '__name__', stmt.op)}",
-                                 "pass arrays (np.stack(...)) or the elements one by one")
+                raise self.error(
+                    stmt.line,
+                    f"a list or tuple passed to {getattr(stmt.op, '__name__', stmt.op)}",
+                    "pass arrays (np.stack(...)) or the elements one by one",
+                )
 
     def stack_sequences(self, names):
         """``np.sum([a, b])`` -> ``np.sum(np.stack((a, b)))``: what NumPy's asarray does for a
@@ -228,23 +283,31 @@ class Checker:
             nonlocal changed
             if not isinstance(stmt, SetItem):
                 return [stmt]
-            fancy = [k for k, a in enumerate(stmt.index) if isinstance(a, Var) and _is_int_array(self.types.get(a.name))]
+            fancy = [
+                k for k, a in enumerate(stmt.index) if isinstance(a, Var) and _is_int_array(self.types.get(a.name))
+            ]
             if not fancy or not (isinstance(stmt.value, Var) and stmt.value.name in varied):
                 return [stmt]
             p = fancy[0]
             idx = stmt.index[p]
             others = [a for k, a in enumerate(stmt.index) if k != p]
             if len(fancy) > 1 or self.types[idx.name].ndim != 1 or not all(isinstance(a, SliceAtom) for a in others):
-                raise self.error(stmt.line, "a write of a differentiated value through an index array of several axes "
-                                 "or mixed with other indices",
-                                 "write it as a loop over the index (NumPy keeps the last of repeated indices)")
+                raise self.error(
+                    stmt.line,
+                    "a write of a differentiated value through an index array of several axes "
+                    "or mixed with other indices",
+                    "write it as a loop over the index (NumPy keeps the last of repeated indices)",
+                )
             y = self.types.get(stmt.array)
             v = self.types.get(stmt.value.name)
             sel_ndim = np.ndim(y)  # one index array of one axis among slices: the axes stay
             v_ndim = np.ndim(v)
             if v_ndim > sel_ndim:
-                raise self.error(stmt.line, "a write through an index array of a value with more axes than the selection",
-                                 "give the value the selection's shape")
+                raise self.error(
+                    stmt.line,
+                    "a write through an index array of a value with more axes than the selection",
+                    "give the value the selection's shape",
+                )
             changed = True
             line = stmt.line
             n = names.fresh("n_" + idx.name)
@@ -379,8 +442,12 @@ class Checker:
         for w in walk(self.fn.body):
             if isinstance(w, SetItem):
                 written, values = {w.array}, [w.value]
-            elif isinstance(w, Assign) and getattr(w, "in_place", False) and isinstance(w.args[0], Var) \
-                    and _is_array(self.types.get(w.target)):
+            elif (
+                isinstance(w, Assign)
+                and getattr(w, "in_place", False)
+                and isinstance(w.args[0], Var)
+                and _is_array(self.types.get(w.target))
+            ):
                 written, values = {w.args[0].name, w.target}, w.args[1:]  # x += v on an array
             else:
                 continue
@@ -407,16 +474,20 @@ class Checker:
                         if not common:
                             continue
                         start = order[id(common[0])][0]  # the next trip of the outermost common loop
-                    rebound = any(
-                        start < order[id(s)][0] < rpos and order[id(s)][2] <= rblocks
-                        for s in bindings.get(b, ())
-                    ) if rpos > start else False
+                    rebound = (
+                        any(start < order[id(s)][0] < rpos and order[id(s)][2] <= rblocks for s in bindings.get(b, ()))
+                        if rpos > start
+                        else False
+                    )
                     if not rebound:
-                        raise self.error(w.line, f"a write into {_user(array)!r}, which shares memory with "
-                                         f"{_user(b)!r} (read at line {r.line})",
-                                         "the derivative does not follow writes through views or aliases: write "
-                                         "through the array itself (y[i, j] = ... rather than row = y[i]; row[j] = ...), "
-                                         "or into a copy (.copy())")
+                        raise self.error(
+                            w.line,
+                            f"a write into {_user(array)!r}, which shares memory with "
+                            f"{_user(b)!r} (read at line {r.line})",
+                            "the derivative does not follow writes through views or aliases: write "
+                            "through the array itself (y[i, j] = ... rather than row = y[i]; row[j] = ...), "
+                            "or into a copy (.copy())",
+                        )
 
 
 def written_params(fn, lines=False):
@@ -436,7 +507,7 @@ def written_params(fn, lines=False):
     for stmt in walk(fn.body):
         in_place = getattr(stmt, "in_place", False)
         if isinstance(stmt, Assign) and (stmt.op in (COPY, GETITEM, TUPLE) or _is(stmt.op, VIEW_OPS) or in_place):
-            for a in (stmt.args if stmt.op is TUPLE else stmt.args[:1]):
+            for a in stmt.args if stmt.op is TUPLE else stmt.args[:1]:
                 if isinstance(a, Var):
                     parent[find(stmt.target)] = find(a.name)
     written = {}  # buffer -> the line of the first write into it
@@ -479,8 +550,7 @@ def _user(name):
 
 
 COMPLEX_ADVICE = (
-    "complex values are outside what s2sad differentiates; keep real and imaginary parts as "
-    "two float arrays"
+    "complex values are outside what s2sad differentiates; keep real and imaginary parts as two float arrays"
 )
 SEQUENCE_ADVICE = (
     "s2sad resolves list and tuple elements at compile time (constant indices); for elements "

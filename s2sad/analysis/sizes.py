@@ -46,8 +46,7 @@ def needs_sizes(ir) -> bool:
 
 def shapes_of(args):
     """The shapes the code of a size-dependent function is keyed on (None: not an array)."""
-    return tuple(a.shape if isinstance(a, np.ndarray) else shapes_of(a) if isinstance(a, tuple) else None
-                 for a in args)
+    return tuple(a.shape if isinstance(a, np.ndarray) else shapes_of(a) if isinstance(a, tuple) else None for a in args)
 
 
 class _History(dict):
@@ -130,11 +129,24 @@ def _rewrite(ir, known, op):
             if sizes is None:
                 return [stmt]
             axes = tuple(k for k, n in enumerate(sizes) if n == 1)
-            guard = Assign(names.fresh("guard"), rt.require_unit_axes, [stmt.args[0], Const(axes), Const(
-                f"{here}: np.squeeze without axis of an operand whose size-1 axes are not those the code was "
-                f"built for from the arguments' shapes ({axes or 'none'}): pass axis=")], line=stmt.line)
-            squeeze = Assign(stmt.target, np.squeeze, [stmt.args[0]], {"axis": Const(axes)}, line=stmt.line) \
-                if axes else Assign(stmt.target, COPY, [stmt.args[0]], line=stmt.line)
+            guard = Assign(
+                names.fresh("guard"),
+                rt.require_unit_axes,
+                [
+                    stmt.args[0],
+                    Const(axes),
+                    Const(
+                        f"{here}: np.squeeze without axis of an operand whose size-1 axes are not those the code was "
+                        f"built for from the arguments' shapes ({axes or 'none'}): pass axis="
+                    ),
+                ],
+                line=stmt.line,
+            )
+            squeeze = (
+                Assign(stmt.target, np.squeeze, [stmt.args[0]], {"axis": Const(axes)}, line=stmt.line)
+                if axes
+                else Assign(stmt.target, COPY, [stmt.args[0]], line=stmt.line)
+            )
             return [guard, squeeze]
         return _cross(stmt, known)
 
@@ -144,8 +156,11 @@ def _rewrite(ir, known, op):
 def _cross(stmt, known):
     from ..rules.shape_rules import cross_sized
 
-    if len(stmt.args) != 2 or not all(isinstance(a, Var) for a in stmt.args) or \
-            not all(isinstance(v, Const) for v in stmt.kwargs.values()):
+    if (
+        len(stmt.args) != 2
+        or not all(isinstance(a, Var) for a in stmt.args)
+        or not all(isinstance(v, Const) for v in stmt.kwargs.values())
+    ):
         return [stmt]
     kw = {k: v.value for k, v in stmt.kwargs.items()}
     axis = kw.get("axis")

@@ -88,7 +88,7 @@ class _GeneratedModules(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith(self.prefix):
             return None
-        file = os.path.join(cache_dir(), fullname[len(self.prefix):] + ".py")
+        file = os.path.join(cache_dir(), fullname[len(self.prefix) :] + ".py")
         return importlib.util.spec_from_file_location(fullname, file) if os.path.exists(file) else None
 
 
@@ -399,17 +399,20 @@ def _register():
     @overload(runtime.basis)
     def basis_impl(x):
         if is_array(x):
+
             def impl(x):
                 n = x.size
                 if n * n * 8 > limit:
                     raise MemoryError(too_large)
                 return np.eye(n, dtype=x.dtype).reshape((n,) + x.shape)
+
             return impl
         return lambda x: np.ones((1,), dtype=np.float64)
 
     @overload(runtime.seed)
     def seed_impl(x, offset, total):
         if is_array(x):
+
             def impl(x, offset, total):
                 n = x.size
                 if total * n * 8 > limit:
@@ -418,12 +421,14 @@ def _register():
                 for k in range(n):
                     out[offset + k, k] = 1.0
                 return out.reshape((total,) + x.shape)
+
             return impl
 
         def scalar_impl(x, offset, total):
             out = np.zeros(total, dtype=np.float64)
             out[offset] = 1.0
             return out
+
         return scalar_impl
 
     miss = runtime.STRUCTURE_MISS
@@ -434,6 +439,7 @@ def _register():
             if n == 1:
                 raise StructureMiss(miss)
             return 0
+
         return impl
 
     @overload(runtime.check_no_unit_dims)
@@ -446,6 +452,7 @@ def _register():
                 if d == 1:
                     raise StructureMiss(miss)
             return 0
+
         return impl
 
     @numba_overload(runtime.require_size, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
@@ -456,6 +463,7 @@ def _register():
             if size != n:
                 raise SizeRefusal(text)
             return 0
+
         return impl
 
     @numba_overload(runtime.require_at_least, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
@@ -466,6 +474,7 @@ def _register():
             if size < n:
                 raise SizeRefusal(text)
             return 0
+
         return impl
 
     @numba_overload(runtime.require_unit_axes, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
@@ -474,11 +483,13 @@ def _register():
         if not is_array(x):
             return lambda x, axes, message: 0
         if len(axes) == 0:  # (an empty tuple cannot be iterated in Numba)
+
             def impl_none(x, axes, message):
                 for k in range(x.ndim):
                     if x.shape[k] == 1:
                         raise SizeRefusal(text)
                 return 0
+
             return impl_none
 
         def impl(x, axes, message):
@@ -495,6 +506,7 @@ def _register():
             if seen != len(axes):
                 raise SizeRefusal(text)
             return 0
+
         return impl
 
     @overload(runtime.add_batch_axis)
@@ -515,6 +527,7 @@ def _register():
             # a writable copy: Numba types a broadcast view as read-only, and a variable that
             # once held one could never be written in place (adjoints of y[i] = v)
             return np.ascontiguousarray(np.broadcast_to(t, t.shape[:lead] + g.shape))
+
         return impl
 
     @overload(runtime.sum_to)
@@ -553,6 +566,7 @@ def _register():
                     stride *= oshape[k]
                 flat_out[o] += gc[i]
             return out
+
         return impl
 
     @overload(runtime.bmatmul)
@@ -565,9 +579,11 @@ def _register():
     def scale_nz_impl(g, p):
         if not is_array(g) and not is_array(p):
             return lambda g, p: g if g == 0 else g * p
+
         def impl(g, p):
             out = g * p
             return np.where(g == 0, np.zeros_like(out), out)  # (out's dtype: float32 stays)
+
         return impl
 
     @overload(runtime.cumsum_rows)
@@ -582,6 +598,7 @@ def _register():
                     acc += flat[r, k]
                     out[r, k] = acc
             return out.reshape(c.shape)
+
         return impl
 
     @overload(runtime.prod_others)
@@ -599,6 +616,7 @@ def _register():
                 out[k] *= acc
                 acc *= flat[k]
             return out.reshape(x.shape)
+
         return impl
 
     @overload(runtime.argpartition)
@@ -611,6 +629,7 @@ def _register():
             with numba.objmode(flat="intp[::1]"):
                 flat = np.ascontiguousarray(np.argpartition(x, kth, axis=-1)).reshape(-1).astype(np.intp)
             return flat.reshape(x.shape)
+
         return impl
 
     @overload(runtime.linear_scan)
@@ -638,6 +657,7 @@ def _register():
                         acc = fa[r, k] * acc + fb[r, k]
                         out[r, k] = acc
             return out.reshape(bc.shape)
+
         return impl
 
     _register_scatter(overload, types, is_array)
@@ -670,8 +690,11 @@ def _bmatmul_source(ra, rb):
             "    return (A @ np.ascontiguousarray(b)).reshape(stack + (n, k))",
         ]
     else:
-        a_part = "a2 = np.ascontiguousarray(a)" if sa == 0 else \
-            "A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((-1, n, m))"
+        a_part = (
+            "a2 = np.ascontiguousarray(a)"
+            if sa == 0
+            else "A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((-1, n, m))"
+        )
         lines += [
             f"    {a_part}",
             "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (m, k))).reshape((-1, m, k))",
@@ -846,9 +869,14 @@ def _linalg_stack_source(kernel, shape, ndim):
     elif len(shape) == 1:
         lines += ["        for j in range(r.shape[0]):", "            out[i, j] = r[j]"]
     else:
-        lines += ["        for j in range(r.shape[0]):", "            for k in range(r.shape[1]):",
-                  "                out[i, j, k] = r[j, k]"]
-    lines.append(f"    return out.reshape(a.shape[:-2]{''.join(' + (out.shape[' + str(d + 1) + '],)' for d in range(len(shape)))})")
+        lines += [
+            "        for j in range(r.shape[0]):",
+            "            for k in range(r.shape[1]):",
+            "                out[i, j, k] = r[j, k]",
+        ]
+    lines.append(
+        f"    return out.reshape(a.shape[:-2]{''.join(' + (out.shape[' + str(d + 1) + '],)' for d in range(len(shape)))})"
+    )
     return _impl_from_source(lines)
 
 
@@ -856,17 +884,19 @@ def _solve_stack_source(ra, rb):
     """``np.linalg.solve(a, b)`` with stacks (NumPy 2: b a vector if it has one axis, else a
     stack of matrices; stacks broadcast)."""
     if rb == 1:
-        return _impl_from_source([
-            "def impl(a, b):",
-            "    n = a.shape[-1]",
-            "    flat = np.ascontiguousarray(a).reshape((-1, n, n))",
-            "    out = np.empty((flat.shape[0], n), a.dtype)",
-            "    for i in range(flat.shape[0]):",
-            "        r = np.linalg.solve(flat[i], b)",
-            "        for j in range(n):",
-            "            out[i, j] = r[j]",
-            "    return out.reshape(a.shape[:-2] + (n,))",
-        ])
+        return _impl_from_source(
+            [
+                "def impl(a, b):",
+                "    n = a.shape[-1]",
+                "    flat = np.ascontiguousarray(a).reshape((-1, n, n))",
+                "    out = np.empty((flat.shape[0], n), a.dtype)",
+                "    for i in range(flat.shape[0]):",
+                "        r = np.linalg.solve(flat[i], b)",
+                "        for j in range(n):",
+                "            out[i, j] = r[j]",
+                "    return out.reshape(a.shape[:-2] + (n,))",
+            ]
+        )
     sa, sb = ra - 2, rb - 2
     s = max(sa, sb)
     dims = []
@@ -875,20 +905,22 @@ def _solve_stack_source(ra, rb):
         terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
         dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
     stack = "(" + "".join(d + ", " for d in dims) + ")"
-    return _impl_from_source([
-        "def impl(a, b):",
-        f"    stack = {stack}",
-        "    n, k = a.shape[-1], b.shape[-1]",
-        "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, n))).reshape((-1, n, n))",
-        "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (n, k))).reshape((-1, n, k))",
-        "    out = np.empty((A.shape[0], n, k), a.dtype)",
-        "    for i in range(A.shape[0]):",
-        "        r = np.linalg.solve(A[i], B[i])",
-        "        for j in range(n):",
-        "            for c in range(k):",
-        "                out[i, j, c] = r[j, c]",
-        "    return out.reshape(stack + (n, k))",
-    ])
+    return _impl_from_source(
+        [
+            "def impl(a, b):",
+            f"    stack = {stack}",
+            "    n, k = a.shape[-1], b.shape[-1]",
+            "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, n))).reshape((-1, n, n))",
+            "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (n, k))).reshape((-1, n, k))",
+            "    out = np.empty((A.shape[0], n, k), a.dtype)",
+            "    for i in range(A.shape[0]):",
+            "        r = np.linalg.solve(A[i], B[i])",
+            "        for j in range(n):",
+            "            for c in range(k):",
+            "                out[i, j, c] = r[j, c]",
+            "    return out.reshape(stack + (n, k))",
+        ]
+    )
 
 
 def _register_linalg(overload, types, is_array):
@@ -904,8 +936,17 @@ def _register_linalg(overload, types, is_array):
 
         return impl
 
-    for name in ("eigh_values", "eigh_vectors", "svd_u", "svd_s", "svd_vh", "qr_q", "qr_r",
-                 "slogdet_sign", "slogdet_logabs"):
+    for name in (
+        "eigh_values",
+        "eigh_vectors",
+        "svd_u",
+        "svd_s",
+        "svd_vh",
+        "qr_q",
+        "qr_r",
+        "slogdet_sign",
+        "slogdet_logabs",
+    ):
         overload(getattr(linalg_rules, name))(helper(name))
 
     def stacks_only(name):
@@ -1030,14 +1071,17 @@ def polygamma(n0, x0):
 def _special_unary_source(name, array, dtype):
     if not array:
         return _impl_from_source(_SPECIAL_KERNELS.splitlines() + ["def impl(x):", f"    return {name}(x)"])
-    return _impl_from_source(_SPECIAL_KERNELS.splitlines() + [
-        "def impl(x):",
-        "    flat = np.ascontiguousarray(x).reshape(-1)",
-        f"    out = np.empty(flat.size, np.{dtype})",
-        "    for i in range(flat.size):",
-        f"        out[i] = {name}(flat[i])",
-        "    return out.reshape(x.shape)",
-    ])
+    return _impl_from_source(
+        _SPECIAL_KERNELS.splitlines()
+        + [
+            "def impl(x):",
+            "    flat = np.ascontiguousarray(x).reshape(-1)",
+            f"    out = np.empty(flat.size, np.{dtype})",
+            "    for i in range(flat.size):",
+            f"        out[i] = {name}(flat[i])",
+            "    return out.reshape(x.shape)",
+        ]
+    )
 
 
 def _special_binary_source(name, first, second, dtype):
@@ -1045,8 +1089,12 @@ def _special_binary_source(name, first, second, dtype):
     if not first and not second:
         return _impl_from_source(_SPECIAL_KERNELS.splitlines() + ["def impl(a, b):", f"    return {name}(a, b)"])
     if first and second:
-        prologue = ["    a2, b2 = np.broadcast_arrays(a, b)", "    fa = np.ascontiguousarray(a2).reshape(-1)",
-                    "    fb = np.ascontiguousarray(b2).reshape(-1)", "    shape = a2.shape"]
+        prologue = [
+            "    a2, b2 = np.broadcast_arrays(a, b)",
+            "    fa = np.ascontiguousarray(a2).reshape(-1)",
+            "    fb = np.ascontiguousarray(b2).reshape(-1)",
+            "    shape = a2.shape",
+        ]
         element = f"{name}(fa[i], fb[i])"
     elif first:
         prologue = ["    fa = np.ascontiguousarray(a).reshape(-1)", "    shape = a.shape"]
@@ -1055,12 +1103,17 @@ def _special_binary_source(name, first, second, dtype):
         prologue = ["    fb = np.ascontiguousarray(b).reshape(-1)", "    shape = b.shape"]
         element = f"{name}(a, fb[i])"
     size = "fa.size" if first else "fb.size"
-    return _impl_from_source(_SPECIAL_KERNELS.splitlines() + ["def impl(a, b):"] + prologue + [
-        f"    out = np.empty({size}, np.{dtype})",
-        f"    for i in range({size}):",
-        f"        out[i] = {element}",
-        "    return out.reshape(shape)",
-    ])
+    return _impl_from_source(
+        _SPECIAL_KERNELS.splitlines()
+        + ["def impl(a, b):"]
+        + prologue
+        + [
+            f"    out = np.empty({size}, np.{dtype})",
+            f"    for i in range({size}):",
+            f"        out[i] = {element}",
+            "    return out.reshape(shape)",
+        ]
+    )
 
 
 def _register_special(overload, types, is_array):
@@ -1090,6 +1143,7 @@ def _register_special(overload, types, is_array):
         if is_array(a):
             raise S2SADError("scipy.special.polygamma with an array of orders n: no Numba implementation yet")
         return _special_binary_source("polygamma", False, is_array(b), float_name(b))
+
 
 # --- issue 17 (end) ---------------------------------------------------------------------------
 

@@ -62,22 +62,86 @@ EXTREMES = {np.max: True, np.amax: True, np.min: False, np.amin: False}
 
 # ufuncs (and np.where) the numba backend calls as shared kernels (s2sad/backends/numba/kernels.py, one
 # function per name) when an operand may be an array: ``nk.add(a, b)`` for ``a + b``
-KERNEL_UFUNCS = frozenset((
-    "add", "subtract", "multiply", "divide", "power", "floor_divide", "remainder",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-    "maximum", "minimum", "arctan2", "hypot", "logaddexp",
-    "negative", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "arcsinh", "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p",
-    "sqrt", "cbrt", "absolute", "sign", "square", "reciprocal", "floor", "ceil", "trunc", "rint",
-    "isfinite", "isnan", "isinf", "logical_not",
-))
+KERNEL_UFUNCS = frozenset(
+    (
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "power",
+        "floor_divide",
+        "remainder",
+        "less",
+        "less_equal",
+        "greater",
+        "greater_equal",
+        "equal",
+        "not_equal",
+        "maximum",
+        "minimum",
+        "arctan2",
+        "hypot",
+        "logaddexp",
+        "negative",
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "arcsinh",
+        "arccosh",
+        "arctanh",
+        "exp",
+        "exp2",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sqrt",
+        "cbrt",
+        "absolute",
+        "sign",
+        "square",
+        "reciprocal",
+        "floor",
+        "ceil",
+        "trunc",
+        "rint",
+        "isfinite",
+        "isnan",
+        "isinf",
+        "logical_not",
+    )
+)
 
 # binary kernels with a ``<name>_loops`` twin, for results of 3 or more axes (kernels._loops)
-LOOP_KERNELS = frozenset((
-    "add", "subtract", "multiply", "divide", "power", "floor_divide", "remainder",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-    "maximum", "minimum", "arctan2", "hypot", "logaddexp",
-))
+LOOP_KERNELS = frozenset(
+    (
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "power",
+        "floor_divide",
+        "remainder",
+        "less",
+        "less_equal",
+        "greater",
+        "greater_equal",
+        "equal",
+        "not_equal",
+        "maximum",
+        "minimum",
+        "arctan2",
+        "hypot",
+        "logaddexp",
+    )
+)
 
 _NAMES = None
 
@@ -96,8 +160,23 @@ def _callable_names():
     for prim in runtime.RUNTIME_PRIMITIVES:
         names[id(prim)] = f"rt.{prim.__name__}"
     # the classic spellings for NumPy 2's aliases (np.permute_dims, np.atan, np.concat ...)
-    for attr in ("abs", "divide", "max", "min", "round", "power", "transpose", "concatenate",
-                 "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh", "arctanh"):
+    for attr in (
+        "abs",
+        "divide",
+        "max",
+        "min",
+        "round",
+        "power",
+        "transpose",
+        "concatenate",
+        "arctan",
+        "arcsin",
+        "arccos",
+        "arctan2",
+        "arcsinh",
+        "arccosh",
+        "arctanh",
+    ):
         names[id(getattr(np, attr))] = f"np.{attr}"
     names[id(np.true_divide)] = "np.divide"
     return names
@@ -192,10 +271,25 @@ def _may_be_array(args, types):
 # for bit, inf and nan included (checked on both): typing a math call is much cheaper than
 # typing a ufunc call (scalarized RK4: 24 calls)
 MATH_OF_UFUNC = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
-    "arctanh": "atanh", "exp": "exp", "expm1": "expm1", "log": "log", "log2": "log2",
-    "log10": "log10", "log1p": "log1p", "sqrt": "sqrt",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "arcsinh": "asinh",
+    "arccosh": "acosh",
+    "arctanh": "atanh",
+    "exp": "exp",
+    "expm1": "expm1",
+    "log": "log",
+    "log2": "log2",
+    "log10": "log10",
+    "log1p": "log1p",
+    "sqrt": "sqrt",
 }
 
 
@@ -228,11 +322,22 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
     op, args = stmt.op, stmt.args
     if hasattr(op, "module_text"):  # fusion.Fused
         return f"{op.name}({', '.join(atom(a) for a in args)})"
-    if kernels and isinstance(op, np.ufunc) and op.__name__ in MATH_OF_UFUNC and len(args) == 1 \
-            and not stmt.kwargs and _is_float64_scalar(args[0], types):
+    if (
+        kernels
+        and isinstance(op, np.ufunc)
+        and op.__name__ in MATH_OF_UFUNC
+        and len(args) == 1
+        and not stmt.kwargs
+        and _is_float64_scalar(args[0], types)
+    ):
         return f"math.{MATH_OF_UFUNC[op.__name__]}({atom(args[0])})"
-    if kernels and not stmt.kwargs and kernel_name(op) and _may_be_array(args, types) \
-            and (op is not np.where or len(args) == 3):
+    if (
+        kernels
+        and not stmt.kwargs
+        and kernel_name(op)
+        and _may_be_array(args, types)
+        and (op is not np.where or len(args) == 3)
+    ):
         single = _float32_context(args, types)
         if op is np.power and isinstance(args[1], Const):
             if args[1].value == 2:  # the kernel's pow() would not see the constant
@@ -277,15 +382,37 @@ def expression(stmt: Assign, types=None, kernels=False) -> str:
     if op is TUPLE:
         items = ", ".join(atom(a) for a in args)
         return f"({items},)" if len(args) == 1 else f"({items})"
-    if kernels and op in PRODUCTS and len(args) == 2 and not stmt.kwargs and not (op is not np.inner and all(
-        isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
-    )):  # Numba has np.dot and @ for 1-2 axes only, no np.inner: kernels.product (any rank)
+    if (
+        kernels
+        and op in PRODUCTS
+        and len(args) == 2
+        and not stmt.kwargs
+        and not (
+            op is not np.inner
+            and all(
+                isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2
+                for a in args
+            )
+        )
+    ):  # Numba has np.dot and @ for 1-2 axes only, no np.inner: kernels.product (any rank)
         return f'nk.product("{PRODUCTS[op]}", {atom(args[0])}, {atom(args[1])})'
-    if kernels and op is np.concatenate and len(args) == 1 and set(stmt.kwargs) == {"axis"} \
-            and isinstance(stmt.kwargs["axis"], Const) and stmt.kwargs["axis"].value is None:
+    if (
+        kernels
+        and op is np.concatenate
+        and len(args) == 1
+        and set(stmt.kwargs) == {"axis"}
+        and isinstance(stmt.kwargs["axis"], Const)
+        and stmt.kwargs["axis"].value is None
+    ):
         return f"nk.concatenate_flat({atom(args[0])})"  # (Numba's np.concatenate has no axis=None)
-    if kernels and (op is np.matmul or op is np.dot) and len(args) == 2 and not stmt.kwargs and all(
-        isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
+    if (
+        kernels
+        and (op is np.matmul or op is np.dot)
+        and len(args) == 2
+        and not stmt.kwargs
+        and all(
+            isinstance(types.get(getattr(a, "name", None)), np.ndarray) and 1 <= types[a.name].ndim <= 2 for a in args
+        )
     ):  # Numba's own is compiled again in each new process, for each signature; ours is cached
         return f"nk.matmul({atom(args[0])}, {atom(args[1])})"
     if op in INFIX and len(args) == 2 and not stmt.kwargs:

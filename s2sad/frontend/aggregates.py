@@ -52,11 +52,21 @@ def split_tuples(fn):
     def rewrite(s):
         if isinstance(s, Assign) and s.op is TUPLE and s.target in elements:
             parts = elements[s.target]
-            return [*(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, s.args)),
-                    Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line)]
-        if (isinstance(s, Assign) and s.op is GETITEM and isinstance(s.args[0], Var) and s.args[0].name in elements
-                and len(s.args) == 2 and isinstance(s.args[1], Const) and isinstance(s.args[1].value, int)
-                and not isinstance(s.args[1].value, bool) and -len(elements[s.args[0].name]) <= s.args[1].value < len(elements[s.args[0].name])):
+            return [
+                *(Assign(part, COPY, [atom], line=s.line) for part, atom in zip(parts, s.args)),
+                Assign(s.target, TUPLE, [Var(p) for p in parts], line=s.line),
+            ]
+        if (
+            isinstance(s, Assign)
+            and s.op is GETITEM
+            and isinstance(s.args[0], Var)
+            and s.args[0].name in elements
+            and len(s.args) == 2
+            and isinstance(s.args[1], Const)
+            and isinstance(s.args[1].value, int)
+            and not isinstance(s.args[1].value, bool)
+            and -len(elements[s.args[0].name]) <= s.args[1].value < len(elements[s.args[0].name])
+        ):
             return [Assign(s.target, COPY, [Var(elements[s.args[0].name][s.args[1].value])], line=s.line)]
         return [s]
 
@@ -88,14 +98,25 @@ def _copies_as_tuples(fn):
         if len(sites[name]) != 1 or name in fn.params:
             return None
         atoms = sites[name][0].args
-        if all(isinstance(a, Const) or isinstance(a, Var) and counts.get(a.name) == 1 and a.name not in fn.params
-               or isinstance(a, Var) and a.name in fn.params and not counts.get(a.name) for a in atoms):
+        if all(
+            isinstance(a, Const)
+            or isinstance(a, Var)
+            and counts.get(a.name) == 1
+            and a.name not in fn.params
+            or isinstance(a, Var)
+            and a.name in fn.params
+            and not counts.get(a.name)
+            for a in atoms
+        ):
             return atoms
         return None
 
     arity = {name: next(iter(n)) for name, n in built.items() if len(n) == 1 and name not in other}
-    copies = [s for s in walk(fn.body) if isinstance(s, Assign) and s.op is COPY and isinstance(s.args[0], Var)
-              and s.args[0].name in arity]
+    copies = [
+        s
+        for s in walk(fn.body)
+        if isinstance(s, Assign) and s.op is COPY and isinstance(s.args[0], Var) and s.args[0].name in arity
+    ]
     if not copies:
         return fn
     names = NameGen(all_names(fn))

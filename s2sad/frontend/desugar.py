@@ -62,8 +62,11 @@ class Desugar:
         """``for v in [a, b]`` (a list or tuple written out, no break, continue, return or
         else): its elements are values of different names, read one per trip; unrolled."""
         return (
-            isinstance(loop.iter, (ast.List, ast.Tuple)) and isinstance(loop.target, ast.Name)
-            and not loop.orelse and not _has_jump(loop.body, ast.Break) and not _has_jump(loop.body, ast.Continue)
+            isinstance(loop.iter, (ast.List, ast.Tuple))
+            and isinstance(loop.target, ast.Name)
+            and not loop.orelse
+            and not _has_jump(loop.body, ast.Break)
+            and not _has_jump(loop.body, ast.Continue)
             and not any(_has_return(s) for s in loop.body)
             and not any(isinstance(n, (ast.Break, ast.Continue)) for s in loop.body for n in ast.walk(s))
         )
@@ -76,7 +79,9 @@ class Desugar:
             names.append(name)
             out.append(ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], elt), loop))
         for name in names:
-            out.append(ast.copy_location(ast.Assign([ast.Name(loop.target.id, ast.Store())], ast.Name(name, ast.Load())), loop))
+            out.append(
+                ast.copy_location(ast.Assign([ast.Name(loop.target.id, ast.Store())], ast.Name(name, ast.Load())), loop)
+            )
             out.extend(copy.deepcopy(loop.body))
         return out
 
@@ -123,7 +128,9 @@ class Desugar:
                 return loop
             if self.parsed.resolve(name) is enumerate and len(it.args) == 1:
                 if not (isinstance(loop.target, ast.Tuple) and len(loop.target.elts) == 2):
-                    raise self.error(loop, "for x in enumerate(...) without unpacking", "write for i, v in enumerate(x)")
+                    raise self.error(
+                        loop, "for x in enumerate(...) without unpacking", "write for i, v in enumerate(x)"
+                    )
                 index, value = loop.target.elts
                 return self._indexed(loop, index, [(value, it.args[0])])
             if self.parsed.resolve(name) is zip:
@@ -202,11 +209,13 @@ class Desugar:
                 stmt.body = self._guarded(stmt.body, brk, cnt)
                 stmt.orelse = self._guarded(stmt.orelse, brk, cnt)
                 out.append(stmt)
-                rest = stmts[i + 1:]
+                rest = stmts[i + 1 :]
                 if rest:
                     flags = [f for f in (brk, cnt) if f]
-                    test = _not(flags[0]) if len(flags) == 1 else ast.UnaryOp(
-                        ast.Not(), ast.BoolOp(ast.Or(), [ast.Name(f, ast.Load()) for f in flags])
+                    test = (
+                        _not(flags[0])
+                        if len(flags) == 1
+                        else ast.UnaryOp(ast.Not(), ast.BoolOp(ast.Or(), [ast.Name(f, ast.Load()) for f in flags]))
                     )
                     out.append(ast.copy_location(ast.If(test, self._guarded(rest, brk, cnt), []), rest[0]))
                 return out
@@ -224,7 +233,9 @@ class Desugar:
         results = [self.fresh("result") for _ in range(arity or 1)]
         body = _assign_returns(body, results, arity)
         value = (
-            ast.Tuple([ast.Name(r, ast.Load()) for r in results], ast.Load()) if arity else ast.Name(results[0], ast.Load())
+            ast.Tuple([ast.Name(r, ast.Load()) for r in results], ast.Load())
+            if arity
+            else ast.Name(results[0], ast.Load())
         )
         final = ast.Return(value)
         ast.copy_location(final, body[-1] if body else self.parsed.tree)
@@ -276,7 +287,7 @@ def _single_exit(stmts):
     """Move the statements after an ``if`` with a return into its falling-through branches."""
     for i, stmt in enumerate(stmts):
         if isinstance(stmt, ast.If) and _has_return(stmt):
-            rest = stmts[i + 1:]
+            rest = stmts[i + 1 :]
             body = stmt.body if _always_returns(stmt.body) else stmt.body + copy.deepcopy(rest)
             orelse = stmt.orelse if _always_returns(stmt.orelse) else stmt.orelse + copy.deepcopy(rest)
             stmt.body, stmt.orelse = _single_exit(body), _single_exit(orelse)
@@ -285,8 +296,12 @@ def _single_exit(stmts):
 
 
 def _return_arity(stmts):
-    arities = {len(n.value.elts) if isinstance(n.value, ast.Tuple) else 0
-               for s in stmts for n in ast.walk(s) if isinstance(n, ast.Return)}
+    arities = {
+        len(n.value.elts) if isinstance(n.value, ast.Tuple) else 0
+        for s in stmts
+        for n in ast.walk(s)
+        if isinstance(n, ast.Return)
+    }
     if len(arities) != 1:
         raise UnsupportedError("returns of different arity (a tuple in one branch, a value in another)")
     return arities.pop()

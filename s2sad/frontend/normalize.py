@@ -90,7 +90,11 @@ class Normalizer:
     def __init__(self, parsed: Parsed, root=None):
         self.parsed = parsed
         tree = parsed.tree
-        names = root.names if root is not None else NameGen(_assigned(tree) | _all_names(tree) | {a.arg for a in tree.args.args})
+        names = (
+            root.names
+            if root is not None
+            else NameGen(_assigned(tree) | _all_names(tree) | {a.arg for a in tree.args.args})
+        )
         desugar(parsed, names)
         bound = set(parsed.bound)  # bound by a partial or a method (their values: prologue)
         every = [a.arg for a in tree.args.args]
@@ -99,8 +103,11 @@ class Normalizer:
         if root is None:
             # (parameters with default values are passed like the others: api.py says so)
             if any(p not in bound for p in self.kwonly):
-                raise parsed.error(tree, "keyword-only parameters", "make them positional parameters, or bind them "
-                                   "with functools.partial")
+                raise parsed.error(
+                    tree,
+                    "keyword-only parameters",
+                    "make them positional parameters, or bind them with functools.partial",
+                )
         self.locals = set(every) | set(self.kwonly) | _assigned(tree)
         self.objects = {}  # a name bound to an object (a method's self) -> (owner, path) to read it
         self.root = root or self
@@ -212,9 +219,12 @@ class Normalizer:
                 # (its writes are writes into the caller's arrays); its result is dropped
                 self.call(node.value, out, helper.__name__)
                 return
-            raise self.error(node, f"expression statement {_short(node.value)}",
-                             "assign its result, or remove it (only calls of your own functions, for what they "
-                             "write into their arguments, are followed; other side effects are not differentiated)")
+            raise self.error(
+                node,
+                f"expression statement {_short(node.value)}",
+                "assign its result, or remove it (only calls of your own functions, for what they "
+                "write into their arguments, are followed; other side effects are not differentiated)",
+            )
         if isinstance(node, ast.Pass):
             return
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -233,7 +243,11 @@ class Normalizer:
                 value = ast.BinOp(ast.Name(target.id, ast.Load()), node.op, node.value)
                 self.assign(target, value, out, node)
                 last = out[-1] if out else None
-                if isinstance(last, Assign) and getattr(last, "from_operator", False) and last.target == self.read(target.id).name:
+                if (
+                    isinstance(last, Assign)
+                    and getattr(last, "from_operator", False)
+                    and last.target == self.read(target.id).name
+                ):
                     # on an array, x += v writes into x's buffer (any view of it sees the
                     # write); the IR rebinds the name, semantics.py checks nothing else sees it
                     last.in_place = True
@@ -283,7 +297,12 @@ class Normalizer:
             atom = self.expr(value, out, target.id)
             name = self.write(target.id)
             last = out[-1] if out else None
-            if isinstance(atom, Var) and isinstance(last, Assign) and last.target == atom.name and atom.name not in self.locals:
+            if (
+                isinstance(atom, Var)
+                and isinstance(last, Assign)
+                and last.target == atom.name
+                and atom.name not in self.locals
+            ):
                 # rename the temporary that computed the value rather than copying it
                 self.names.taken.discard(last.target)
                 last.target = name
@@ -314,8 +333,11 @@ class Normalizer:
             return Const(node.value)
         if isinstance(node, ast.Name):
             if node.id in self.objects:
-                raise self.error(node, f"{node.id!r} (an object) used as a value",
-                                 f"read its array or number attributes ({node.id}.w), or call its methods")
+                raise self.error(
+                    node,
+                    f"{node.id!r} (an object) used as a value",
+                    f"read its array or number attributes ({node.id}.w), or call its methods",
+                )
             if node.id in self.locals:
                 return self.read(node.id)
             return self.free_value(node, node.id)
@@ -370,7 +392,9 @@ class Normalizer:
                 if node.attr in ("real", "imag"):
                     raise self.error(node, f"attribute .{node.attr} (complex values)", COMPLEX_ADVICE)
                 if op is None:
-                    raise self.error(node, f"attribute .{node.attr}", f"use one of {', '.join('.' + a for a in ATTRIBUTES)}")
+                    raise self.error(
+                        node, f"attribute .{node.attr}", f"use one of {', '.join('.' + a for a in ATTRIBUTES)}"
+                    )
                 return self.emit(out, op, [obj], hint=hint)
             value = self.free_object(node)
             return self.constant_or_param(node, value, ast.unparse(node))
@@ -401,8 +425,12 @@ class Normalizer:
                 stmts = []
                 value = self.expr(arm, stmts, hint)
                 last = stmts[-1] if stmts else None
-                if isinstance(value, Var) and isinstance(last, Assign) and last.target == value.name \
-                        and value.name not in self.locals:
+                if (
+                    isinstance(value, Var)
+                    and isinstance(last, Assign)
+                    and last.target == value.name
+                    and value.name not in self.locals
+                ):
                     last.target = target  # the temporary that computed it (a tuple stays a TUPLE)
                 else:
                     stmts.append(Assign(target, COPY, [value], line=self.line))
@@ -459,7 +487,11 @@ class Normalizer:
             if func.attr in ("conj", "conjugate"):
                 raise self.error(node, f"method .{func.attr}() (complex values)", COMPLEX_ADVICE)
             if op is None:
-                raise self.error(node, f"method .{func.attr}()", f"use the NumPy function, or one of the methods {', '.join(sorted(METHODS))}")
+                raise self.error(
+                    node,
+                    f"method .{func.attr}()",
+                    f"use the NumPy function, or one of the methods {', '.join(sorted(METHODS))}",
+                )
             obj = self.expr(func.value, out, hint)
             args = [self.expr(a, out, hint) for a in node.args]
             if op is np.reshape and len(args) != 1:
@@ -473,13 +505,22 @@ class Normalizer:
                 raise self.error(node, f"call of {ast.unparse(func)}", "call a function")
             if is_complex_kind(op) or any(op is f for f in COMPLEX_FUNCTIONS):
                 raise self.error(node, f"{ast.unparse(func)} (complex values)", COMPLEX_ADVICE)
-            if (op is np.array or op is np.asarray) and len(node.args) == 1 and not node.keywords \
-                    and _nested_display(node.args[0]) and not _constant_display(node.args[0]):
+            if (
+                (op is np.array or op is np.asarray)
+                and len(node.args) == 1
+                and not node.keywords
+                and _nested_display(node.args[0])
+                and not _constant_display(node.args[0])
+            ):
                 return self._nested_array(node.args[0], out, hint)
             args = [self.expr(a, out, hint) for a in node.args]
         for kw in node.keywords:
             kwargs[kw.arg] = self.expr(kw.value, out, hint)
-            if kw.arg == "dtype" and isinstance(kwargs[kw.arg], Const) and is_complex_kind(kwargs[kw.arg].value, strings=True):
+            if (
+                kw.arg == "dtype"
+                and isinstance(kwargs[kw.arg], Const)
+                and is_complex_kind(kwargs[kw.arg].value, strings=True)
+            ):
                 raise self.error(node, f"dtype={ast.unparse(kw.value)} (complex values)", COMPLEX_ADVICE)
         args, kwargs = _keywords_as_positions(op, args, kwargs)
         if isinstance(func, ast.Attribute) and func.attr == "flatten" and op is np.ravel:
@@ -493,8 +534,10 @@ class Normalizer:
         the passes to index."""
         if not _nested_display(display):
             return self.emit(out, np.array, [self.expr(display, out, hint)], hint=hint)
-        rows = [self._nested_array(e, out, hint) if isinstance(e, (ast.List, ast.Tuple)) else self.expr(e, out, hint)
-                for e in display.elts]
+        rows = [
+            self._nested_array(e, out, hint) if isinstance(e, (ast.List, ast.Tuple)) else self.expr(e, out, hint)
+            for e in display.elts
+        ]
         return self.emit(out, np.stack, [self._tuple(rows, out, hint)], hint=hint)
 
     def _refuse_complex_call(self, call):
@@ -515,10 +558,14 @@ class Normalizer:
                 return
         except TypeError:  # an unhashable callable
             return
-        raise self.error(call, f"{display_name(op)} has no derivative rule (its result here is complex: "
-                         "complex values are outside what s2sad differentiates)",
-                         "register one with @elementwise, or @tangent_rule and @adjoint_rule, from s2sad.rules "
-                         "(see s2sad/rules/numpy_rules.py), or keep its argument constant", MissingRuleError)
+        raise self.error(
+            call,
+            f"{display_name(op)} has no derivative rule (its result here is complex: "
+            "complex values are outside what s2sad differentiates)",
+            "register one with @elementwise, or @tangent_rule and @adjoint_rule, from s2sad.rules "
+            "(see s2sad/rules/numpy_rules.py), or keep its argument constant",
+            MissingRuleError,
+        )
 
     def helper_of(self, node):
         """The user function ``node`` calls (a module-level helper, a method of an object, a
@@ -635,8 +682,11 @@ class Normalizer:
                     raise self.error(node, f"call of {name} without argument {p!r}", "pass it explicitly")
                 default = defaults[p]
                 if not isinstance(default, (bool, int, float, str, type(None))):
-                    raise self.error(node, f"call of {name} without argument {p!r} (its default is a "
-                                     f"{type(default).__name__})", "pass it explicitly")
+                    raise self.error(
+                        node,
+                        f"call of {name} without argument {p!r} (its default is a {type(default).__name__})",
+                        "pass it explicitly",
+                    )
                 bound[p] = Const(default)
         rebound = _assigned(tree)
         for p in keywords:
@@ -711,10 +761,15 @@ class Normalizer:
         generated function read at each call from ``source`` (``(owner, name)``; by default
         the global or closure name ``spelled`` of this function)."""
         if _is_object(value):
-            raise self.error(node, f"{spelled} (a {type(value).__name__} object) used as a value",
-                             "read its array or number attributes, or pass arrays as arguments")
-        if is_complex_kind(value) or isinstance(value, (complex, np.complexfloating)) or (
-            isinstance(value, np.ndarray) and value.dtype.kind == "c"
+            raise self.error(
+                node,
+                f"{spelled} (a {type(value).__name__} object) used as a value",
+                "read its array or number attributes, or pass arrays as arguments",
+            )
+        if (
+            is_complex_kind(value)
+            or isinstance(value, (complex, np.complexfloating))
+            or (isinstance(value, np.ndarray) and value.dtype.kind == "c")
         ):
             raise self.error(node, f"{spelled} (a complex value or dtype)", COMPLEX_ADVICE)
         if isinstance(value, type) and issubclass(value, np.generic) or isinstance(value, np.dtype):
@@ -733,7 +788,9 @@ class Normalizer:
         if source is None:
             source = (self.parsed.fn, spelled)
         elif isinstance(value, (list, dict, set)):
-            raise self.error(node, f"{spelled} (a {type(value).__name__})", "s2sad reads arrays, numbers and tuples of them")
+            raise self.error(
+                node, f"{spelled} (a {type(value).__name__})", "s2sad reads arrays, numbers and tuples of them"
+            )
         if source in root.free_sources:
             return Var(root.free_values[root.free_sources.index(source)])
         base = source[1].replace(".", "_")
@@ -745,8 +802,7 @@ class Normalizer:
 
 
 COMPLEX_ADVICE = (
-    "complex values are outside what s2sad differentiates; keep real and imaginary parts as "
-    "two float arrays"
+    "complex values are outside what s2sad differentiates; keep real and imaginary parts as two float arrays"
 )
 COMPLEX_FUNCTIONS = (np.real, np.imag, np.conj, np.conjugate, np.angle, np.iscomplex, np.iscomplexobj)
 
@@ -791,7 +847,7 @@ def _keywords_as_positions(op, args, kwargs):
     except (TypeError, ValueError):  # a ufunc or builtin without a signature
         return args, kwargs
     args, kwargs = list(args), dict(kwargs)
-    for p in params[len(args):]:
+    for p in params[len(args) :]:
         if p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD or p.default is not p.empty or p.name not in kwargs:
             break
         args.append(kwargs.pop(p.name))
@@ -813,11 +869,38 @@ class ObjectRef:
 def _is_object(value) -> bool:
     """An instance of a user's class (not an array, number, string, tuple, list, module,
     function, class, dtype, ufunc or missing name)."""
-    if is_missing(value) or value is None or isinstance(value, (
-        np.ndarray, np.generic, int, float, complex, bool, str, bytes, tuple, list, dict, set, slice,
-        type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-        np.ufunc, np.dtype, functools.partial, range, type(Ellipsis),
-    )):
+    if (
+        is_missing(value)
+        or value is None
+        or isinstance(
+            value,
+            (
+                np.ndarray,
+                np.generic,
+                int,
+                float,
+                complex,
+                bool,
+                str,
+                bytes,
+                tuple,
+                list,
+                dict,
+                set,
+                slice,
+                type,
+                types.ModuleType,
+                types.FunctionType,
+                types.BuiltinFunctionType,
+                types.MethodType,
+                np.ufunc,
+                np.dtype,
+                functools.partial,
+                range,
+                type(Ellipsis),
+            ),
+        )
+    ):
         return False
     module = getattr(type(value), "__module__", "") or ""
     return module.split(".")[0] not in ("builtins", "numpy", "math", "functools")

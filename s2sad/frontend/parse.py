@@ -111,13 +111,15 @@ def binding(fn) -> Binding:
     if isinstance(fn, functools.partial):
         inner = binding(fn.func)
         if len(fn.args) > len(inner.params):
-            raise SourceError(f"{_name(fn)}: the partial binds {len(fn.args)} positional arguments, the function takes "
-                              f"{len(inner.params)}")
+            raise SourceError(
+                f"{_name(fn)}: the partial binds {len(fn.args)} positional arguments, the function takes "
+                f"{len(inner.params)}"
+            )
         bound = dict(inner.bound)
         bound.update(zip(inner.params, fn.args))
-        rest = inner.params[len(fn.args):]
+        rest = inner.params[len(fn.args) :]
         code = inner.function.__code__
-        keyword_only = list(code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount])
+        keyword_only = list(code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount])
         for key, value in fn.keywords.items():
             if key not in rest and key not in keyword_only:
                 raise SourceError(f"{_name(fn)}: the partial binds {key!r}, which is not a parameter left to bind")
@@ -160,7 +162,7 @@ def _defaults(function) -> dict:
     code = function.__code__
     names = code.co_varnames[: code.co_argcount]
     values = function.__defaults__ or ()
-    out = dict(zip(names[len(names) - len(values):], values))
+    out = dict(zip(names[len(names) - len(values) :], values))
     out.update(function.__kwdefaults__ or {})
     return out
 
@@ -255,9 +257,7 @@ def parse(fn) -> Parsed:
     if name is not None:  # a lambda: its own line, as written
         parsed.source_lines = {first_line: linecache.getline(filename, first_line).strip()}
     else:
-        parsed.source_lines = {
-            first_line + i: text.strip() for i, text in enumerate(source.splitlines())
-        }
+        parsed.source_lines = {first_line + i: text.strip() for i, text in enumerate(source.splitlines())}
     return parsed
 
 
@@ -280,13 +280,19 @@ def lambda_source(fn):
         raise SourceError(f"{where(filename, line)}: cannot parse the file this lambda comes from ({exc})") from None
     names = {}
     for node in ast.walk(module):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda) and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Lambda)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             names[id(node.value)] = node.targets[0].id
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     candidates = [
-        n for n in ast.walk(module)
-        if isinstance(n, ast.Lambda) and n.lineno == line
+        n
+        for n in ast.walk(module)
+        if isinstance(n, ast.Lambda)
+        and n.lineno == line
         and [a.arg for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs] == params
     ]
     if len(candidates) > 1:
@@ -308,15 +314,18 @@ def lambda_source(fn):
 def _by_columns(candidates, code):
     """The lambdas whose body spans every source position of ``code`` (Python 3.11+ records
     columns), the innermost such one: a lambda nested in another's body spans a part of it."""
-    positions = [p for p in getattr(code, "co_positions", lambda: ())()
-                 if None not in p and (p[1], p[3]) > (p[0], p[2])]  # (RESUME has an empty span)
+    positions = [
+        p for p in getattr(code, "co_positions", lambda: ())() if None not in p and (p[1], p[3]) > (p[0], p[2])
+    ]  # (RESUME has an empty span)
     if not positions:
         return candidates
 
     def spans(node):
         body = node.body
-        return all((l, c) >= (body.lineno, body.col_offset) and (el, ec) <= (body.end_lineno, body.end_col_offset)
-                   for l, el, c, ec in positions)
+        return all(
+            (l, c) >= (body.lineno, body.col_offset) and (el, ec) <= (body.end_lineno, body.end_col_offset)
+            for l, el, c, ec in positions
+        )
 
     found = [n for n in candidates if spans(n)]
     inner = [n for n in found if not any(m is not n and _inside(m, n) for m in found)]
@@ -324,8 +333,10 @@ def _by_columns(candidates, code):
 
 
 def _inside(inner, outer) -> bool:
-    return (inner.lineno, inner.col_offset) >= (outer.lineno, outer.col_offset) and \
-        (inner.end_lineno, inner.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)
+    return (inner.lineno, inner.col_offset) >= (outer.lineno, outer.col_offset) and (
+        inner.end_lineno,
+        inner.end_col_offset,
+    ) <= (outer.end_lineno, outer.end_col_offset)
 
 
 def check_supported(tree: gast.FunctionDef, parsed: Parsed) -> None:

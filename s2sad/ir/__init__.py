@@ -157,11 +157,17 @@ def map_statements(stmts, fn):
     out = []
     for stmt in stmts:
         if isinstance(stmt, If):
-            out.append(dataclasses.replace(stmt, body=map_statements(stmt.body, fn), orelse=map_statements(stmt.orelse, fn)))
+            out.append(
+                dataclasses.replace(stmt, body=map_statements(stmt.body, fn), orelse=map_statements(stmt.orelse, fn))
+            )
         elif isinstance(stmt, For):
             out.append(dataclasses.replace(stmt, body=map_statements(stmt.body, fn)))
         elif isinstance(stmt, While):
-            out.append(dataclasses.replace(stmt, test_body=map_statements(stmt.test_body, fn), body=map_statements(stmt.body, fn)))
+            out.append(
+                dataclasses.replace(
+                    stmt, test_body=map_statements(stmt.test_body, fn), body=map_statements(stmt.body, fn)
+                )
+            )
         elif isinstance(stmt, Return):
             out.append(stmt)
         else:

@@ -193,8 +193,11 @@ class _Shapes:
         return None
 
     def same(self, xs, ys):
-        return xs is not None and ys is not None and len(xs) == len(ys) and all(
-            self.dims.same(a, b) for a, b in zip(xs, ys)
+        return (
+            xs is not None
+            and ys is not None
+            and len(xs) == len(ys)
+            and all(self.dims.same(a, b) for a, b in zip(xs, ys))
         )
 
     def assign(self, stmt):
@@ -307,7 +310,7 @@ class _Shapes:
                 return ()
             if isinstance(axis, Const) and isinstance(axis.value, int):
                 k = axis.value % len(xs)
-                return xs[:k] + xs[k + 1:]
+                return xs[:k] + xs[k + 1 :]
             return None
         return None
 
@@ -332,14 +335,17 @@ class _Shapes:
             if i == Const(None):
                 out.append(dims.const(1))
             elif i == Const(Ellipsis):
-                rest = len(xs) - k - sum(1 for j in index[index.index(i) + 1:] if j != Const(None))
-                out += xs[k:k + rest]
+                rest = len(xs) - k - sum(1 for j in index[index.index(i) + 1 :] if j != Const(None))
+                out += xs[k : k + rest]
                 k += rest
             elif isinstance(i, SliceAtom):
                 offset = _slice_offset(i)
                 out.append(dims.new() if offset is None else dims.shifted(xs[k], offset))
                 k += 1
-            elif isinstance(i, (Var, Const)) and np.ndim(self.fn.types.get(i.name) if isinstance(i, Var) else i.value) == 0:
+            elif (
+                isinstance(i, (Var, Const))
+                and np.ndim(self.fn.types.get(i.name) if isinstance(i, Var) else i.value) == 0
+            ):
                 k += 1  # an integer index drops the axis
             else:
                 return None
@@ -353,12 +359,15 @@ class _Shapes:
         alias_ok = stmt.target not in written and not any(isinstance(a, Var) and a.name in written for a in args[:1])
         if op is rt.broadcast_like and alias_ok:
             t, g = self.array(args[0]), self.array(args[1])
-            if t is not None and g is not None and len(t) >= len(g) and self.same(t[len(t) - len(g):], g):
+            if t is not None and g is not None and len(t) >= len(g) and self.same(t[len(t) - len(g) :], g):
                 return Assign(stmt.target, COPY, [args[0]], {}, stmt.line)
         if op is rt.sum_to and alias_ok:
             g, x = self.array(args[0]), self.array(args[1])
-            if g is not None and x is not None and len(g) >= len(x) and all(
-                self.dims.not_unit(d) or self.dims.same(d, e) for d, e in zip(x, g[len(g) - len(x):])
+            if (
+                g is not None
+                and x is not None
+                and len(g) >= len(x)
+                and all(self.dims.not_unit(d) or self.dims.same(d, e) for d, e in zip(x, g[len(g) - len(x) :]))
             ):
                 return Assign(stmt.target, COPY, [args[0]], {}, stmt.line)
         if op is np.reshape and len(args) == 2 and not stmt.kwargs:
@@ -399,8 +408,13 @@ def accumulate_scatters(fn):
     dropped, rewritten, changed = set(), set(), False
     at = {}  # name: the position of its current definition
     for k, stmt in enumerate(body):
-        if isinstance(stmt, Assign) and stmt.op is np.add and len(stmt.args) == 2 and not stmt.kwargs \
-                and all(isinstance(a, Var) for a in stmt.args):
+        if (
+            isinstance(stmt, Assign)
+            and stmt.op is np.add
+            and len(stmt.args) == 2
+            and not stmt.kwargs
+            and all(isinstance(a, Var) for a in stmt.args)
+        ):
             sources = [at.get(a.name) for a in stmt.args]
             for acc, part in ((0, 1), (1, 0)):
                 a, c = sources[acc], sources[part]
@@ -413,7 +427,11 @@ def accumulate_scatters(fn):
                 operands = {n for x in scatter.args for n in atom_vars(x)}
                 if any(not isinstance(body[j], (Assign, SetItem)) for j in range(c + 1, k)) or any(
                     (body[j].target if isinstance(body[j], Assign) else body[j].array) in operands
-                    or (isinstance(body[j], Assign) and body[j].op is rt.scatter_add and body[j].args[0].name in operands)
+                    or (
+                        isinstance(body[j], Assign)
+                        and body[j].op is rt.scatter_add
+                        and body[j].args[0].name in operands
+                    )
                     for j in range(c + 1, k)
                 ):
                     continue
@@ -446,7 +464,9 @@ def accumulate_scatters(fn):
 def _slice_offset(i):
     """``len(x[i]) - len(x)`` for a slice ``i`` whose result's length is ``len(x)`` plus a
     constant (``[a:]``, ``[:b]``, ``[a:b]`` with a >= 0, b < 0, step 1); None otherwise."""
-    lower, upper, step = (None if p is None else p.value if isinstance(p, Const) else i for p in (i.lower, i.upper, i.step))
+    lower, upper, step = (
+        None if p is None else p.value if isinstance(p, Const) else i for p in (i.lower, i.upper, i.step)
+    )
     if step not in (None, 1) or lower is i or upper is i:
         return None
     lower = 0 if lower is None else lower
@@ -468,8 +488,14 @@ def sink_transposes(fn):
     defs = {s.target: s for s in body if isinstance(s, Assign)}
     once = assigned_once(fn)
     targets = [
-        s for s in body if isinstance(s, Assign) and s.op is np.ascontiguousarray and isinstance(s.args[0], Var)
-        and s.args[0].name in defs and defs[s.args[0].name].op is np.transpose and uses[s.args[0].name] == 1
+        s
+        for s in body
+        if isinstance(s, Assign)
+        and s.op is np.ascontiguousarray
+        and isinstance(s.args[0], Var)
+        and s.args[0].name in defs
+        and defs[s.args[0].name].op is np.transpose
+        and uses[s.args[0].name] == 1
     ]
     if not targets:
         return fn

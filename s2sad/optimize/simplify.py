@@ -115,8 +115,7 @@ def _dead(stmts, live, written, stores, read):
             store = _store_of(stmt, stores) if stmt.op is POP or stmt.op is GETITEM else None
             if store is not None and stmt.target in live:
                 read.add(store)
-            keep = stmt.target in live or stmt.op in SIDE_EFFECTS or stmt.op is rt.scatter_add \
-                or stmt.target in written
+            keep = stmt.target in live or stmt.op in SIDE_EFFECTS or stmt.op is rt.scatter_add or stmt.target in written
             if not keep:
                 continue
             live.discard(stmt.target)
@@ -188,8 +187,12 @@ def _buffers(stmts, written):
         return n
 
     for s in walk(stmts):
-        if isinstance(s, Assign) and (s.op in (COPY, GETITEM) or s.op in VIEW_OPS or s.op is rt.broadcast_like) \
-                and s.args and isinstance(s.args[0], Var):
+        if (
+            isinstance(s, Assign)
+            and (s.op in (COPY, GETITEM) or s.op in VIEW_OPS or s.op is rt.broadcast_like)
+            and s.args
+            and isinstance(s.args[0], Var)
+        ):
             a, b = find(s.target), find(s.args[0].name)
             if a != b:
                 parent[a] = b
@@ -213,15 +216,22 @@ def _cse(stmts, written):
     for stmt in stmts:
         if isinstance(stmt, Assign):
             key = None
-            if stmt.op not in SIDE_EFFECTS and stmt.op not in (COPY, TUPLE, rt.scatter_add) and stmt.target not in written:
+            if (
+                stmt.op not in SIDE_EFFECTS
+                and stmt.op not in (COPY, TUPLE, rt.scatter_add)
+                and stmt.target not in written
+            ):
                 key = _key(stmt)
             if key is not None and key in seen.value:
                 stmt = Assign(stmt.target, COPY, [Var(seen.value[key])], {}, stmt.line)
             # a reassigned name invalidates what was computed from it, or stored in it
             seen.forget(stmt.target)
-            if key is not None and stmt.op is not COPY and not any(
-                a == Var(stmt.target) for a in stmt.args
-            ) and stmt.target not in written:
+            if (
+                key is not None
+                and stmt.op is not COPY
+                and not any(a == Var(stmt.target) for a in stmt.args)
+                and stmt.target not in written
+            ):
                 seen.add(key, stmt.target)
             out.append(stmt)
         elif isinstance(stmt, If):
@@ -254,9 +264,7 @@ class _Seen:
         if key in self.value:
             return
         self.value[key] = name
-        for n in [name] + [n for a in key[1] for n in atom_vars(a)] + [
-            n for _, v in key[2] for n in atom_vars(v)
-        ]:
+        for n in [name] + [n for a in key[1] for n in atom_vars(a)] + [n for _, v in key[2] for n in atom_vars(v)]:
             self.by_name.setdefault(n, []).append(key)
 
     def forget(self, name):

@@ -285,8 +285,8 @@ class _Pass:
         axes = stmt.kwargs.get("axes", stmt.args[1] if len(stmt.args) > 1 else None)
         if A is None or (axes is not None and not isinstance(axes, Const)):
             return None
-        perm = tuple(reversed(range(A.nd))) if axes is None or axes.value is None else tuple(
-            k % A.nd for k in axes.value
+        perm = (
+            tuple(reversed(range(A.nd))) if axes is None or axes.value is None else tuple(k % A.nd for k in axes.value)
         )
         where = {old: new for new, old in enumerate(perm)}
         a2, p2 = sorted((where[A.a], where[A.p]))

@@ -4,7 +4,30 @@ shape_rules). The passes read the tables here (``rules.TANGENT_RULES`` ...); a r
 imports what it registers with from tables.py, so no rule module imports this package.
 """
 
-from .tables import ADJOINT_RULES, COMPOSITES, CONSTANT_FROM, ELEMENTWISE, INTERNAL, LINEAR, NONDIFFERENTIABLE, Params, SINGULAR, TANGENT_RULES, UNIT_SAFE, adjoint_rule, composite, constant_operands, differentiable_args, differentiable_ops, elementwise, is_singular, located, nondifferentiable, params_of, tangent_rule  # noqa: F401
+from .tables import (
+    ADJOINT_RULES,
+    COMPOSITES,
+    CONSTANT_FROM,
+    ELEMENTWISE,
+    INTERNAL,
+    LINEAR,
+    NONDIFFERENTIABLE,
+    Params,
+    SINGULAR,
+    TANGENT_RULES,
+    UNIT_SAFE,
+    adjoint_rule,
+    composite,
+    constant_operands,
+    differentiable_args,
+    differentiable_ops,
+    elementwise,
+    is_singular,
+    located,
+    nondifferentiable,
+    params_of,
+    tangent_rule,
+)
 
 from . import numpy_rules  # noqa: F401  (fills the tables)
 from . import composite_rules  # noqa: F401

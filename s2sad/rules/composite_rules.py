@@ -411,10 +411,15 @@ def squeeze(a, axis=None):
     axes = unit_axes(a.dummy)
     builder = innermost()
     known = f"exactly the axes {axes}" if axes else "none"
-    rt.require_unit_axes(a, axes, (
-        f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: np.squeeze without axis "
-        f"of an operand with other size-1 axes than the code was built for ({known}: the code is built from "
-        "ranks, not sizes): pass axis="))
+    rt.require_unit_axes(
+        a,
+        axes,
+        (
+            f"{where(getattr(builder, 'filename', None), getattr(builder, 'line', None))}: np.squeeze without axis "
+            f"of an operand with other size-1 axes than the code was built for ({known}: the code is built from "
+            "ranks, not sizes): pass axis="
+        ),
+    )
     return call(np.squeeze, a, axis=axes) if axes else a
 
 
@@ -461,8 +466,6 @@ def polyval(p, x):
     xe = x[(slice(None),) * nx + (None,)]  # (explicit slices: Numba's scatter takes no Ellipsis)
     b = p[(None,) * nx + (slice(None),)] * np.ones_like(xe)  # (np.ones_like: a constant)
     return rt.linear_scan(xe, b)[(slice(None),) * nx + (-1,)]
-
-
 
 
 # --- NaN-ignoring reductions, products, grids -------------------------------------------------

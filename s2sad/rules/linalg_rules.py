@@ -141,8 +141,17 @@ def _stack_type(a, trailing, dtype=None):
 ABSTRACT_EVAL[np.linalg.inv] = lambda a: np.linalg.inv(_regular(a))
 ABSTRACT_EVAL[np.linalg.cholesky] = lambda a, **kw: np.linalg.cholesky(_regular(a), **kw)
 ABSTRACT_EVAL[np.linalg.solve] = lambda a, b: np.linalg.solve(_regular(a), np.asarray(b, dtype=_float_dtype(b)))
-for _op, _rank in ((eigh_values, 1), (eigh_vectors, 2), (svd_u, 2), (svd_s, 1), (svd_vh, 2), (qr_q, 2), (qr_r, 2),
-                   (slogdet_sign, 0), (slogdet_logabs, 0)):
+for _op, _rank in (
+    (eigh_values, 1),
+    (eigh_vectors, 2),
+    (svd_u, 2),
+    (svd_s, 1),
+    (svd_vh, 2),
+    (qr_q, 2),
+    (qr_r, 2),
+    (slogdet_sign, 0),
+    (slogdet_logabs, 0),
+):
     _op.abstract_eval = (lambda rank: lambda a: _stack_type(a, rank))(_rank)
 
 nondifferentiable(slogdet_sign)
@@ -549,7 +558,9 @@ def qr(a, mode="reduced"):
     if mode == "r":
         return qr_r(a)
     if mode != "reduced":
-        raise UnsupportedError(f"np.linalg.qr(..., mode={mode!r}): only mode='reduced' (the default) and 'r' are supported")
+        raise UnsupportedError(
+            f"np.linalg.qr(..., mode={mode!r}): only mode='reduced' (the default) and 'r' are supported"
+        )
     return results(qr_q(a), qr_r(a))
 
 
@@ -656,4 +667,3 @@ def norm(x, ord=None, axis=None, keepdims=False):
         raise UnsupportedError(f"np.linalg.norm of a vector with ord={ord!r}: NumPy refuses it too")
     y = _vector_norm(x, ord, axis)
     return keep_axes(y, nd, (axis,)) if keepdims else y
-

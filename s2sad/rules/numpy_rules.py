@@ -218,7 +218,6 @@ def logaddexp_partials(a, b, y):
     return (lambda: np.exp(a - y)), (lambda: np.exp(b - y))
 
 
-
 @elementwise(np.add)
 def add_partials(a, b):
     return 1.0, 1.0
@@ -560,7 +559,11 @@ def _matrix_tangent(a, b, a_dot, b_dot):
         if b.ndim == 1:
             terms.append(b_dot @ np.transpose(a) if a.ndim == 2 else b_dot @ a)
         else:
-            terms.append(rt.bmatmul(a if a.ndim == 2 else a[None, :], b_dot) if a.ndim == 2 else rt.bmatmul(a[None, :], b_dot)[:, 0, :])
+            terms.append(
+                rt.bmatmul(a if a.ndim == 2 else a[None, :], b_dot)
+                if a.ndim == 2
+                else rt.bmatmul(a[None, :], b_dot)[:, 0, :]
+            )
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
@@ -581,7 +584,6 @@ def _matrix_adjoint_b(y_bar, a, b):
     if b.ndim == 1:
         return y_bar @ a
     return rt.bmatmul(np.transpose(a), y_bar)
-
 
 
 # --- any rank: np.dot, np.inner, np.matmul as one stacked matmul ---------------------------
@@ -646,8 +648,9 @@ def _product_tangent(op, a, b, a_dot, b_dot, y):
         return _matrix_tangent(a, b, a_dot, b_dot)
     pa, pb, post = _bilinear_form(op, a, b)
     a2, b2 = _pre(a, pa, False), _pre(b, pb, False)
-    z_dot = bmatmul_tangent(a2, b2, None if a_dot is None else _pre(a_dot, pa, True),
-                            None if b_dot is None else _pre(b_dot, pb, True))
+    z_dot = bmatmul_tangent(
+        a2, b2, None if a_dot is None else _pre(a_dot, pa, True), None if b_dot is None else _pre(b_dot, pb, True)
+    )
     return _post(z_dot, post, True)
 
 
@@ -931,7 +934,6 @@ def _dense_parts(arrays, dots):
     return tuple(rt.zeros_batch(like, p) if d is None else d for p, d in zip(arrays, dots))
 
 
-
 def _is_index_array(i):
     if isinstance(i, (list, np.ndarray)):
         return True
@@ -945,9 +947,13 @@ def _advanced_first(index):
     index = tuple(index)
     if not any(_is_index_array(i) for i in index):
         return None
-    advanced = [k for k, i in enumerate(index)
-                if _is_index_array(i) or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))
-                or (hasattr(i, "ndim") and not isinstance(i, slice) and i.ndim == 0 and np.dtype(i.dtype).kind in "iu")]
+    advanced = [
+        k
+        for k, i in enumerate(index)
+        if _is_index_array(i)
+        or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+        or (hasattr(i, "ndim") and not isinstance(i, slice) and i.ndim == 0 and np.dtype(i.dtype).kind in "iu")
+    ]
     if advanced[-1] - advanced[0] + 1 == len(advanced):
         return None
     if any(i is None for i in index):
@@ -1124,15 +1130,67 @@ def swapaxes_adjoint(y_bar, x, axis1, axis2):
     return np.swapaxes(y_bar, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
 
 
-SINGULAR.update({np.log2, math.log2, np.log10, math.log10, np.arccosh, math.acosh, np.arctanh,
-                 math.atanh, np.cbrt, np.hypot, math.hypot})
-SINGULAR.update({np.sqrt, math.sqrt, np.log, math.log, np.log1p, math.log1p, np.arcsin, math.asin,
-                 np.arccos, math.acos, np.true_divide, np.reciprocal, np.power, math.pow, np.arctan2,
-                 math.atan2})
+SINGULAR.update(
+    {
+        np.log2,
+        math.log2,
+        np.log10,
+        math.log10,
+        np.arccosh,
+        math.acosh,
+        np.arctanh,
+        math.atanh,
+        np.cbrt,
+        np.hypot,
+        math.hypot,
+    }
+)
+SINGULAR.update(
+    {
+        np.sqrt,
+        math.sqrt,
+        np.log,
+        math.log,
+        np.log1p,
+        math.log1p,
+        np.arcsin,
+        math.asin,
+        np.arccos,
+        math.acos,
+        np.true_divide,
+        np.reciprocal,
+        np.power,
+        math.pow,
+        np.arctan2,
+        math.atan2,
+    }
+)
 
-LINEAR.update({np.sum, np.mean, np.transpose, np.reshape, np.ravel, np.expand_dims, np.squeeze,
-               np.broadcast_to, np.copy, COPY, GETITEM, np.concatenate, np.stack, np.cumsum, np.trace,
-               rt.sum_to, rt.broadcast_like, rt.scatter, rt.add_batch_axis, np.swapaxes, rt.cumsum_rows})
+LINEAR.update(
+    {
+        np.sum,
+        np.mean,
+        np.transpose,
+        np.reshape,
+        np.ravel,
+        np.expand_dims,
+        np.squeeze,
+        np.broadcast_to,
+        np.copy,
+        COPY,
+        GETITEM,
+        np.concatenate,
+        np.stack,
+        np.cumsum,
+        np.trace,
+        rt.sum_to,
+        rt.broadcast_like,
+        rt.scatter,
+        rt.add_batch_axis,
+        np.swapaxes,
+        rt.cumsum_rows,
+    }
+)
 
 constant_operands(rt.sum_to, 1)
 constant_operands(rt.linear_scan, 2)
@@ -1225,16 +1283,58 @@ def operator_add_partials(a, b):
 
 nondifferentiable(
     # shapes, sizes, counts, integer conversions
-    np.shape, np.ndim, np.size, builtins.len, builtins.range, builtins.int, builtins.bool,
+    np.shape,
+    np.ndim,
+    np.size,
+    builtins.len,
+    builtins.range,
+    builtins.int,
+    builtins.bool,
     # piecewise constant: rounding, signs, comparisons, logic, predicates, argmax
-    np.argmax, np.argmin, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.sign,
-    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
-    np.logical_and, np.logical_or, np.logical_not, np.isnan, np.isfinite, np.isinf,
-    np.floor_divide, math.floor, math.ceil,
+    np.argmax,
+    np.argmin,
+    np.floor,
+    np.ceil,
+    np.round,
+    np.around,
+    np.rint,
+    np.trunc,
+    np.sign,
+    np.less,
+    np.less_equal,
+    np.greater,
+    np.greater_equal,
+    np.equal,
+    np.not_equal,
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
+    np.isnan,
+    np.isfinite,
+    np.isinf,
+    np.floor_divide,
+    math.floor,
+    math.ceil,
     # constructors from shapes alone (values never read)
-    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye, np.identity,
+    np.zeros,
+    np.ones,
+    np.empty,
+    np.zeros_like,
+    np.ones_like,
+    np.empty_like,
+    np.eye,
+    np.identity,
     # runtime: seeds and zeros, guards, and the tape's initial fill (overwritten before it is read)
-    rt.basis, rt.seed, rt.zeros_batch, rt.one, rt.new_tape, rt.check_diag, rt.check_no_unit_dims, rt.require_size, rt.require_at_least, rt.require_unit_axes,
+    rt.basis,
+    rt.seed,
+    rt.zeros_batch,
+    rt.one,
+    rt.new_tape,
+    rt.check_diag,
+    rt.check_no_unit_dims,
+    rt.require_size,
+    rt.require_at_least,
+    rt.require_unit_axes,
 )
 
 

@@ -432,8 +432,12 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
             elif mode == "edge":  # the first (last) slice along the axis, repeated
                 pieces.append(np.concatenate((take(y, ax, edge),) * width, axis=ax) if width > 1 else take(y, ax, edge))
             elif mode == "reflect":  # the slices after the edge, mirrored; NumPy reflects again past the far end
-                require_at_least(s[ax], width + 1, f"np.pad mode='reflect' with a width of {width} on an axis "
-                                 f"shorter than {width + 1}: not supported (NumPy reflects again there)")
+                require_at_least(
+                    s[ax],
+                    width + 1,
+                    f"np.pad mode='reflect' with a width of {width} on an axis "
+                    f"shorter than {width + 1}: not supported (NumPy reflects again there)",
+                )
                 mirrored = slice(width, 0, -1) if edge.start == 0 else slice(-2, -width - 2, -1)
                 pieces.append(take(y, ax, mirrored))
             else:
@@ -557,8 +561,9 @@ def tensordot(a, b, axes=2):
 @shape_composite(np.einsum)
 def einsum(subscripts, *operands, optimize=False):
     if isinstance(subscripts, Sym) and isinstance(subscripts.dummy, str):
-        raise UnsupportedError("np.einsum: the subscripts must be a string literal in the call (a constant), "
-                               "not a variable")
+        raise UnsupportedError(
+            "np.einsum: the subscripts must be a string literal in the call (a constant), not a variable"
+        )
     if not isinstance(subscripts, str):
         raise UnsupportedError("np.einsum: only the subscripts-string form is supported (not interleaved sublists)")
     spec = subscripts.replace(" ", "")
@@ -637,10 +642,14 @@ def _contract(left, right, output):
         return [size[c] for c in labels]
 
     lead = (product(dims(batch)),) if batch else ()
-    A = np.reshape(contiguous(transpose(a, [la.index(c) for c in batch + rows + summed])),
-                   lead + (product(dims(rows)), product(dims(summed))))
-    B = np.reshape(contiguous(transpose(b, [lb.index(c) for c in batch + summed + cols])),
-                   lead + (product(dims(summed)), product(dims(cols))))
+    A = np.reshape(
+        contiguous(transpose(a, [la.index(c) for c in batch + rows + summed])),
+        lead + (product(dims(rows)), product(dims(summed))),
+    )
+    B = np.reshape(
+        contiguous(transpose(b, [lb.index(c) for c in batch + summed + cols])),
+        lead + (product(dims(summed)), product(dims(cols))),
+    )
     C = A @ B
     labels = batch + rows + cols
     if not labels:
@@ -682,8 +691,12 @@ def cross_sized(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, na=3, nb=3):
     B = move_to(b, normalize_axis(axisb, ndim(b), "axisb"), ndim(b) - 1)
     for operand, n in ((A, na), (B, nb)):
         if isinstance(operand, Sym):
-            require_size(np.shape(operand)[-1], n, f"np.cross of vectors of length other than {n} (the length the "
-                         "code was built for; 2-vectors give a result of another rank, deprecated by NumPy 2.0)")
+            require_size(
+                np.shape(operand)[-1],
+                n,
+                f"np.cross of vectors of length other than {n} (the length the "
+                "code was built for; 2-vectors give a result of another rank, deprecated by NumPy 2.0)",
+            )
     ca = [take(A, ndim(a) - 1, k) for k in range(na)] + [None] * (3 - na)
     cb = [take(B, ndim(b) - 1, k) for k in range(nb)] + [None] * (3 - nb)
 
@@ -940,8 +953,14 @@ ABSTRACT_EVAL[np.dsplit] = _split_type(_need(3, "np.dsplit"))
 
 def _cross_type(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     # typed on 3-vectors (the dummies' axes have 4 entries, which np.cross refuses)
-    return np.cross(np.full((3,) * np.ndim(a), 0.5), np.full((3,) * np.ndim(b), 0.5),
-                    axisa=axisa, axisb=axisb, axisc=axisc, axis=axis)
+    return np.cross(
+        np.full((3,) * np.ndim(a), 0.5),
+        np.full((3,) * np.ndim(b), 0.5),
+        axisa=axisa,
+        axisb=axisb,
+        axisc=axisc,
+        axis=axis,
+    )
 
 
 def _repeat_type(a, repeats, axis=None):
@@ -954,12 +973,41 @@ ABSTRACT_EVAL[np.repeat] = _repeat_type
 
 # linear in their differentiable operands (kron, tensordot, einsum, cross are bilinear; sort
 # and select piecewise linear; linspace affine)
-LINEAR.update(op for op in (
-    np.atleast_1d, np.atleast_2d, np.atleast_3d, np.hstack, np.vstack, getattr(np, "row_stack", None), np.dstack,
-    np.column_stack, np.append, np.moveaxis, np.rollaxis, np.flip, np.fliplr, np.flipud, np.rot90, np.roll,
-    np.repeat, np.tile, np.pad, np.take, np.diagonal, np.diag, np.tril, np.triu, np.split, np.array_split, np.hsplit, np.vsplit,
-    np.dsplit,
-) if op is not None)
+LINEAR.update(
+    op
+    for op in (
+        np.atleast_1d,
+        np.atleast_2d,
+        np.atleast_3d,
+        np.hstack,
+        np.vstack,
+        getattr(np, "row_stack", None),
+        np.dstack,
+        np.column_stack,
+        np.append,
+        np.moveaxis,
+        np.rollaxis,
+        np.flip,
+        np.fliplr,
+        np.flipud,
+        np.rot90,
+        np.roll,
+        np.repeat,
+        np.tile,
+        np.pad,
+        np.take,
+        np.diagonal,
+        np.diag,
+        np.tril,
+        np.triu,
+        np.split,
+        np.array_split,
+        np.hsplit,
+        np.vsplit,
+        np.dsplit,
+    )
+    if op is not None
+)
 
 if hasattr(np, "row_stack"):  # (typed as vstack: NumPy 2's deprecation warning is for the user's call)
     ABSTRACT_EVAL[np.row_stack] = np.vstack

@@ -126,8 +126,15 @@ def _unary(primitive):
     return definition
 
 
-for _scipy, _primitive in ((sc.erf, erf), (sc.erfc, erfc), (sc.expit, expit), (sc.logit, logit),
-                           (sc.gammaln, gammaln), (sc.digamma, digamma), (sc.psi, digamma)):
+for _scipy, _primitive in (
+    (sc.erf, erf),
+    (sc.erfc, erfc),
+    (sc.expit, expit),
+    (sc.logit, logit),
+    (sc.gammaln, gammaln),
+    (sc.digamma, digamma),
+    (sc.psi, digamma),
+):
     composite(_scipy)(_unary(_primitive))
 
 
@@ -156,8 +163,10 @@ def _shifted(a, axis):
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     axis, keepdims = constant(axis, "axis"), constant(keepdims, "keepdims")
     if constant(return_sign, "return_sign"):
-        raise UnsupportedError("scipy.special.logsumexp(..., return_sign=True): not supported; the sign is "
-                               "piecewise constant, compute it separately")
+        raise UnsupportedError(
+            "scipy.special.logsumexp(..., return_sign=True): not supported; the sign is "
+            "piecewise constant, compute it separately"
+        )
     nd = ndim(a)
     if nd == 0:
         return a if b is None else a + np.log(b)

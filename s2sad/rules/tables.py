@@ -131,6 +131,7 @@ def composite(*ops):
     """``@composite(np.var)``: ``definition(*operands, **keywords)`` replaces ``op``'s calls by
     the ops it emits (or returns NotImplemented to keep the call). Operands arrive as in rules:
     ``trace.Sym`` for variables, plain Python values for constants."""
+
     def register(definition):
         for op in ops:
             COMPOSITES[op] = located(definition)

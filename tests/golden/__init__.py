@@ -32,10 +32,10 @@ for folder in (os.path.join(ROOT, "tests"), os.path.join(ROOT, "benchmarks")):
     if folder not in sys.path:
         sys.path.append(folder)  # appended: nothing already importable is shadowed
 
-import workloads as w
+import workloads as w  # noqa: E402 - after the path set-up above
 
-import s2sad
-import sample_functions as sf
+import s2sad  # noqa: E402 - after the path set-up above
+import sample_functions as sf  # noqa: E402 - after the path set-up above
 
 WRITE_ENV = "S2SAD_WRITE_GOLDEN"
 REGENERATE = "python -m tests.golden --write"
@@ -162,7 +162,8 @@ def render(case, mode, kind):
     return (
         _header(case, mode, "the module the numba backend compiles")
         + f"# glue={glue}, scalarize spec={spec!r}\n"
-        + rest.rstrip("\n") + "\n"
+        + rest.rstrip("\n")
+        + "\n"
         + kernels
     )
 

@@ -136,25 +136,64 @@ def _binary(sym, a, b):
 
 
 _MATH_UNARY = {
-    np.sin: "math.sin", np.cos: "math.cos", np.tan: "math.tan", np.arcsin: "math.asin",
-    np.arccos: "math.acos", np.arctan: "math.atan", np.sinh: "math.sinh", np.cosh: "math.cosh",
-    np.tanh: "math.tanh", np.arcsinh: "math.asinh", np.arccosh: "math.acosh",
-    np.arctanh: "math.atanh", np.exp: "math.exp", np.expm1: "math.expm1", np.log: "math.log",
-    np.log1p: "math.log1p", np.log10: "math.log10", np.log2: "math.log2", np.sqrt: "math.sqrt",
-    np.floor: "math.floor", np.ceil: "math.ceil", np.fabs: "math.fabs", np.abs: "abs",
-    np.absolute: "abs", builtins.abs: "abs", np.exp2: "2.0 **", np.trunc: "math.trunc",
+    np.sin: "math.sin",
+    np.cos: "math.cos",
+    np.tan: "math.tan",
+    np.arcsin: "math.asin",
+    np.arccos: "math.acos",
+    np.arctan: "math.atan",
+    np.sinh: "math.sinh",
+    np.cosh: "math.cosh",
+    np.tanh: "math.tanh",
+    np.arcsinh: "math.asinh",
+    np.arccosh: "math.acosh",
+    np.arctanh: "math.atanh",
+    np.exp: "math.exp",
+    np.expm1: "math.expm1",
+    np.log: "math.log",
+    np.log1p: "math.log1p",
+    np.log10: "math.log10",
+    np.log2: "math.log2",
+    np.sqrt: "math.sqrt",
+    np.floor: "math.floor",
+    np.ceil: "math.ceil",
+    np.fabs: "math.fabs",
+    np.abs: "abs",
+    np.absolute: "abs",
+    builtins.abs: "abs",
+    np.exp2: "2.0 **",
+    np.trunc: "math.trunc",
 }
 
 
-_MATH_BINARY = {np.arctan2: "math.atan2", np.hypot: "math.hypot", math.atan2: "math.atan2",
-                math.hypot: "math.hypot", math.pow: "math.pow", np.copysign: "math.copysign"}
+_MATH_BINARY = {
+    np.arctan2: "math.atan2",
+    np.hypot: "math.hypot",
+    math.atan2: "math.atan2",
+    math.hypot: "math.hypot",
+    math.pow: "math.pow",
+    np.copysign: "math.copysign",
+}
 
 
 _INFIX = {
-    np.add: "+", operator.add: "+", np.subtract: "-", operator.sub: "-", np.multiply: "*",
-    operator.mul: "*", np.true_divide: "/", operator.truediv: "/", np.power: "**",
-    operator.pow: "**", np.floor_divide: "//", np.remainder: "%",
-    np.less: "<", np.less_equal: "<=", np.greater: ">", np.greater_equal: ">=", np.equal: "==",
+    np.add: "+",
+    operator.add: "+",
+    np.subtract: "-",
+    operator.sub: "-",
+    np.multiply: "*",
+    operator.mul: "*",
+    np.true_divide: "/",
+    operator.truediv: "/",
+    np.power: "**",
+    operator.pow: "**",
+    np.floor_divide: "//",
+    np.remainder: "%",
+    np.less: "<",
+    np.less_equal: "<=",
+    np.greater: ">",
+    np.greater_equal: ">=",
+    np.equal: "==",
     np.not_equal: "!=",
 }
 
@@ -203,10 +242,28 @@ def _op_name(op):
     return display_name(op) if not isinstance(op, str) else op
 
 
-_ELEMENTWISE = set(_INFIX) | set(_MATH_UNARY) | set(_MATH_BINARY) | {
-    np.negative, operator.neg, np.positive, np.square, np.reciprocal, np.sign, np.maximum,
-    np.minimum, builtins.max, builtins.min, np.where, np.logical_not, builtins.float, np.float64,
-    rt.scale_nz}
+_ELEMENTWISE = (
+    set(_INFIX)
+    | set(_MATH_UNARY)
+    | set(_MATH_BINARY)
+    | {
+        np.negative,
+        operator.neg,
+        np.positive,
+        np.square,
+        np.reciprocal,
+        np.sign,
+        np.maximum,
+        np.minimum,
+        builtins.max,
+        builtins.min,
+        np.where,
+        np.logical_not,
+        builtins.float,
+        np.float64,
+        rt.scale_nz,
+    }
+)
 
 
 def _is_math(op):
@@ -217,13 +274,48 @@ def _is_math(op):
 # ops run by NumPy itself on object arrays of Scalars (layout, reductions, products: Scalar
 # arithmetic emits the statements)
 _STRUCTURAL = {
-    np.reshape, np.transpose, np.ascontiguousarray, np.broadcast_to, np.concatenate, np.stack,
-    np.moveaxis, np.expand_dims, np.squeeze, np.ravel, np.copy, np.sum, np.dot, np.matmul,
-    np.outer, np.trace, np.cumsum, np.diag, np.shape, np.ndim, np.size, np.zeros_like,
-    np.ones_like, np.full_like, np.swapaxes, np.flip, builtins.len, builtins.range, np.array,
-    np.asarray, np.atleast_1d, np.hstack, np.vstack,
-    rt.sum_to, rt.broadcast_like, rt.add_batch_axis, rt.bmatmul, rt.scatter, rt.scatter_add, rt.cumsum_rows,
-    rt.zeros_batch, rt.new_tape,
+    np.reshape,
+    np.transpose,
+    np.ascontiguousarray,
+    np.broadcast_to,
+    np.concatenate,
+    np.stack,
+    np.moveaxis,
+    np.expand_dims,
+    np.squeeze,
+    np.ravel,
+    np.copy,
+    np.sum,
+    np.dot,
+    np.matmul,
+    np.outer,
+    np.trace,
+    np.cumsum,
+    np.diag,
+    np.shape,
+    np.ndim,
+    np.size,
+    np.zeros_like,
+    np.ones_like,
+    np.full_like,
+    np.swapaxes,
+    np.flip,
+    builtins.len,
+    builtins.range,
+    np.array,
+    np.asarray,
+    np.atleast_1d,
+    np.hstack,
+    np.vstack,
+    rt.sum_to,
+    rt.broadcast_like,
+    rt.add_batch_axis,
+    rt.bmatmul,
+    rt.scatter,
+    rt.scatter_add,
+    rt.cumsum_rows,
+    rt.zeros_batch,
+    rt.new_tape,
 }
 
 
@@ -326,8 +418,10 @@ class _Scalarizer:
                 where = ""
                 if getattr(stmt, "line", None) and self.ir.source_lines.get(stmt.line):
                     where = f" (line {stmt.line}: {self.ir.source_lines[stmt.line].strip()})"
-                raise S2SADError(f"vmap(backend='cuda') of {self.ir.name}: {e}{where}; the cuda backend "
-                                 "runs per-sample code made of scalars and small static arrays only") from None
+                raise S2SADError(
+                    f"vmap(backend='cuda') of {self.ir.name}: {e}{where}; the cuda backend "
+                    "runs per-sample code made of scalars and small static arrays only"
+                ) from None
             if result is not None:
                 return result
         return None
@@ -426,9 +520,17 @@ class _Scalarizer:
                 out = op(*args)
                 return _objectify(out) if not isinstance(out, bool) else out
             return _elementwise(op, args, kwargs)
-        if op in _STRUCTURAL or (all(_is_static(v) for v in args) and _is_static(list(kwargs.values()))
-                                 and op in (builtins.int, builtins.bool, np.zeros, np.ones, np.eye, np.full, np.arange, np.empty)):
-            args = [np.asarray(a, dtype=object).reshape(()) if isinstance(a, Scalar) and op not in (builtins.len, builtins.range) else a for a in args]
+        if op in _STRUCTURAL or (
+            all(_is_static(v) for v in args)
+            and _is_static(list(kwargs.values()))
+            and op in (builtins.int, builtins.bool, np.zeros, np.ones, np.eye, np.full, np.arange, np.empty)
+        ):
+            args = [
+                np.asarray(a, dtype=object).reshape(())
+                if isinstance(a, Scalar) and op not in (builtins.len, builtins.range)
+                else a
+                for a in args
+            ]
             impl = getattr(op, "impl", op)
             try:
                 out = impl(*args, **kwargs)
@@ -436,7 +538,12 @@ class _Scalarizer:
                 raise
             except Exception as e:  # NumPy cannot run it on symbolic scalars
                 raise _Unsupported(f"{_op_name(op)} on per-sample values ({type(e).__name__}: {e})") from None
-            if isinstance(out, np.ndarray) and out.dtype != object and not np.issubdtype(out.dtype, np.number) and out.dtype != bool:
+            if (
+                isinstance(out, np.ndarray)
+                and out.dtype != object
+                and not np.issubdtype(out.dtype, np.number)
+                and out.dtype != bool
+            ):
                 raise _Unsupported(f"{_op_name(op)} gave an array of {out.dtype}")
             return _objectify(out)
         raise _Unsupported(f"{_op_name(op)} has no scalar form for numba.cuda")
@@ -446,7 +553,14 @@ def _cuda_key(args, axes, free):
     key = []
     for a, ax in zip(args, axes):
         if is_device(a) or isinstance(a, np.ndarray):
-            key.append(("array", ax, tuple(a.shape[:ax] + a.shape[ax + 1:]) if ax is not None else tuple(a.shape), np.dtype(a.dtype).str))
+            key.append(
+                (
+                    "array",
+                    ax,
+                    tuple(a.shape[:ax] + a.shape[ax + 1 :]) if ax is not None else tuple(a.shape),
+                    np.dtype(a.dtype).str,
+                )
+            )
         elif isinstance(a, (bool, np.bool_, numbers.Integral)) and ax is None:
             key.append(("static", type(a).__name__, a))
         else:
@@ -535,9 +649,11 @@ def _build_cuda(self, args, axes, free, plain=False):
             if is_device(a) or isinstance(a, np.ndarray):
                 shape = tuple(a.shape)
                 if ax is not None:
-                    shape = shape[:ax] + shape[ax + 1:]
+                    shape = shape[:ax] + shape[ax + 1 :]
                 if np.dtype(a.dtype).kind not in "fiub":
-                    raise S2SADError(f"vmap(backend='cuda'): argument {k} has dtype {a.dtype}, which the kernel cannot read")
+                    raise S2SADError(
+                        f"vmap(backend='cuda'): argument {k} has dtype {a.dtype}, which the kernel cannot read"
+                    )
                 if not shape:
                     lines.append(f"{p} = {arg}[i]" if ax is not None else f"{p} = {arg}[()]")
                     scal.env[p] = Scalar(p)
@@ -547,7 +663,8 @@ def _build_cuda(self, args, axes, free, plain=False):
                     raise S2SADError(
                         f"vmap(backend='cuda'): argument {k} is a per-sample array of shape {shape} "
                         f"({count} elements); the cuda backend unrolls per-sample arrays into scalars "
-                        f"and takes at most {CUDA_MAX_ELEMENTS} elements; use backend='numba'")
+                        f"and takes at most {CUDA_MAX_ELEMENTS} elements; use backend='numba'"
+                    )
                 arr = np.empty(shape, dtype=object)
                 for idx in np.ndindex(*shape):
                     full = list(idx)
@@ -561,20 +678,30 @@ def _build_cuda(self, args, axes, free, plain=False):
                 lines.append(f"{p} = {arg}")
                 scal.env[p] = Scalar(p)
             else:
-                raise S2SADError(f"vmap(backend='cuda'): argument {k} of type {type(a).__name__} cannot be passed to a kernel")
-        for p in ir.params[len(args) + len(free):]:
+                raise S2SADError(
+                    f"vmap(backend='cuda'): argument {k} of type {type(a).__name__} cannot be passed to a kernel"
+                )
+        for p in ir.params[len(args) + len(free) :]:
             raise S2SADError(f"internal: unexpected parameter {p}")
         result = scal.run(ir.body)
         if result is None:
             raise S2SADError(f"vmap(backend='cuda') of {ir.name}: the function does not return")
         values, is_tuple = result
         value = tuple(values) if is_tuple else values[0]
-        ret_types = [ir.types.get(v.name) if isinstance(v, Var) else v.value for v in ir.body[-1].values] if isinstance(ir.body[-1], Return) else None
+        ret_types = (
+            [ir.types.get(v.name) if isinstance(v, Var) else v.value for v in ir.body[-1].values]
+            if isinstance(ir.body[-1], Return)
+            else None
+        )
         type_value = (tuple(ret_types) if is_tuple else ret_types[0]) if ret_types else None
     finally:
         _EMITTER.lines = None
     leaves = flatten(value)
-    type_leaves = [d for _, d in flatten(type_value)] if type_value is not None and len(flatten(type_value)) == len(leaves) else [None] * len(leaves)
+    type_leaves = (
+        [d for _, d in flatten(type_value)]
+        if type_value is not None and len(flatten(type_value)) == len(leaves)
+        else [None] * len(leaves)
+    )
     out_specs = []
     for j, ((path, v), d) in enumerate(zip(leaves, type_leaves)):
         if isinstance(v, list):

@@ -104,8 +104,12 @@ def _build_numba(self, args, axes, plain=False):
         return _build_numba(self, args, axes, plain=True)
     leaves = flatten(first)
     n = len(args)
-    params = [f"a{k}" for k in range(n)] + [f"free{k}" for k in range(len(free))] + [f"out{j}" for j in range(len(leaves))]
-    call = ", ".join([f"a{k}" if ax is None else f"a{k}[i]" for k, ax in enumerate(axes)] + [f"free{k}" for k in range(len(free))])
+    params = (
+        [f"a{k}" for k in range(n)] + [f"free{k}" for k in range(len(free))] + [f"out{j}" for j in range(len(leaves))]
+    )
+    call = ", ".join(
+        [f"a{k}" if ax is None else f"a{k}[i]" for k, ax in enumerate(axes)] + [f"free{k}" for k in range(len(free))]
+    )
     name = f"{ir.name}_vmap"
     lines = [
         f"from {inner_module} import _s2sad_jitted_{ir.name} as per_sample",

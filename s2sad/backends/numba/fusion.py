@@ -26,12 +26,45 @@ from ...optimize.shapes import written_in_place
 from ..codegen import MATH_OF_UFUNC
 
 # elementwise ufuncs of floats to floats (no comparisons: bool results)
-FUSABLE = frozenset((
-    "add", "subtract", "multiply", "divide", "power", "negative", "sin", "cos", "tan",
-    "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh",
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "absolute",
-    "square", "reciprocal", "maximum", "minimum", "arctan2", "hypot", "logaddexp",
-))
+FUSABLE = frozenset(
+    (
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "power",
+        "negative",
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "arcsinh",
+        "arccosh",
+        "arctanh",
+        "exp",
+        "exp2",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sqrt",
+        "cbrt",
+        "absolute",
+        "square",
+        "reciprocal",
+        "maximum",
+        "minimum",
+        "arctan2",
+        "hypot",
+        "logaddexp",
+    )
+)
 
 
 class Fused:
@@ -60,17 +93,29 @@ def _loop_module(text, ranks):
     """The module of the kernel computing ``text`` (over a0, a1, ...) with loops."""
     nd = max(ranks)
     params = ", ".join(f"a{k}" for k in range(len(ranks)))
-    lines = ["import math", "import numpy as np", "", "from s2sad.backends.numba import kernels as nk", "", "",
-             "@nk.fused_jit", f"def fused({params}):"]
+    lines = [
+        "import math",
+        "import numpy as np",
+        "",
+        "from s2sad.backends.numba import kernels as nk",
+        "",
+        "",
+        "@nk.fused_jit",
+        f"def fused({params}):",
+    ]
     arrays = [k for k, r in enumerate(ranks) if r > 0]
     for t in range(nd):  # the result's shape, by NumPy's broadcasting rules
         lines.append(f"    n{t} = 1")
         for k in arrays:
             axis = t - (nd - ranks[k])
             if axis >= 0:
-                lines += [f"    d = a{k}.shape[{axis}]", "    if d != 1:", f"        if n{t} != 1 and d != n{t}:",
-                          '            raise ValueError("operands could not be broadcast together")',
-                          f"        n{t} = d"]
+                lines += [
+                    f"    d = a{k}.shape[{axis}]",
+                    "    if d != 1:",
+                    f"        if n{t} != 1 and d != n{t}:",
+                    '            raise ValueError("operands could not be broadcast together")',
+                    f"        n{t} = d",
+                ]
     for k in arrays:
         lines += [f"    f{k}_{axis} = a{k}.shape[{axis}] != 1" for axis in range(ranks[k])]
     for k, r in enumerate(ranks):
@@ -82,8 +127,9 @@ def _loop_module(text, ranks):
     lines.append(f"    out = np.empty(({shape},), np.float64)")
     # the expression on elements x0, x1, ...: math's spelling of a function where it has one
     element = re.sub(r"\ba(\d+)\b", r"x\1", text)
-    element = re.sub(r"\bnp\.(\w+)\(",
-                     lambda m: f"math.{MATH_OF_UFUNC[m[1]]}(" if m[1] in MATH_OF_UFUNC else m[0], element)
+    element = re.sub(
+        r"\bnp\.(\w+)\(", lambda m: f"math.{MATH_OF_UFUNC[m[1]]}(" if m[1] in MATH_OF_UFUNC else m[0], element
+    )
     if nd == 1:
         lines.append("    for j in range(n0):")
         lines += [f"        x{k} = a{k}[j if f{k}_0 else 0]" for k in arrays]
@@ -147,10 +193,18 @@ def fuse(fn):
             if not _candidate(stmt, fn.types):
                 out.append(stmt)
                 continue
-            tree = (stmt.op.__name__, [pending.pop(a.name) if isinstance(a, Var) and a.name in pending else a for a in stmt.args])
+            tree = (
+                stmt.op.__name__,
+                [pending.pop(a.name) if isinstance(a, Var) and a.name in pending else a for a in stmt.args],
+            )
             r = reader.get(stmt.target)
-            if stmt.target in single and r is not None and r > k and _candidate(stmts[r], fn.types) \
-                    and not _written(stmts[k + 1:r], _leaves(tree)):
+            if (
+                stmt.target in single
+                and r is not None
+                and r > k
+                and _candidate(stmts[r], fn.types)
+                and not _written(stmts[k + 1 : r], _leaves(tree))
+            ):
                 pending[stmt.target] = tree
                 continue
             if _size(tree) < 2:

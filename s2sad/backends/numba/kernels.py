@@ -43,6 +43,7 @@ if sys.platform.startswith("linux"):
             if end > start:
                 _madvise(start, end - start, _MADV_HUGEPAGE)  # a refusal only costs speed
 else:
+
     @numba.njit(cache=True)
     def _advise_huge(a):
         pass
@@ -67,12 +68,23 @@ def empty(shape, dtype):
 # division by zero gives inf or nan, as NumPy's does).
 
 _BINARY = {
-    "add": "{} + {}", "subtract": "{} - {}", "multiply": "{} * {}", "divide": "{} / {}",
-    "power": "{} ** {}", "floor_divide": "{} // {}", "remainder": "{} % {}",
-    "less": "{} < {}", "less_equal": "{} <= {}", "greater": "{} > {}",
-    "greater_equal": "{} >= {}", "equal": "{} == {}", "not_equal": "{} != {}",
-    "maximum": "np.maximum({}, {})", "minimum": "np.minimum({}, {})",
-    "arctan2": "np.arctan2({}, {})", "hypot": "np.hypot({}, {})",
+    "add": "{} + {}",
+    "subtract": "{} - {}",
+    "multiply": "{} * {}",
+    "divide": "{} / {}",
+    "power": "{} ** {}",
+    "floor_divide": "{} // {}",
+    "remainder": "{} % {}",
+    "less": "{} < {}",
+    "less_equal": "{} <= {}",
+    "greater": "{} > {}",
+    "greater_equal": "{} >= {}",
+    "equal": "{} == {}",
+    "not_equal": "{} != {}",
+    "maximum": "np.maximum({}, {})",
+    "minimum": "np.minimum({}, {})",
+    "arctan2": "np.arctan2({}, {})",
+    "hypot": "np.hypot({}, {})",
     "logaddexp": "np.logaddexp({}, {})",
 }
 _COMPARISONS = frozenset(("less", "less_equal", "greater", "greater_equal", "equal", "not_equal"))
@@ -152,8 +164,6 @@ def _loops(expression, kinds, dtype):
     return scope["impl"]
 
 
-
-
 @jit
 def add(a, b):
     return a + b
@@ -176,7 +186,7 @@ def divide(a, b):
 
 @jit
 def power(a, b):
-    return a ** b
+    return a**b
 
 
 @jit
@@ -536,6 +546,7 @@ def _transpose_impl(x, axes):
             shape[k] = x.shape[axes[k]]
             strides[k] = x.strides[axes[k]]
         return as_strided(x, to_fixed_tuple(shape, nd), to_fixed_tuple(strides, nd))
+
     return impl
 
 
@@ -649,12 +660,20 @@ def _product_impl(name, a, b):
     B = "b" + (_index_text(runtime.insert_index(rb, pb)) if pb else "")
     rz = max(ra + len(pa), rb + len(pb))
     Z = "z" + (_index_text(runtime.drop_index(rz, post)) if post else "")
-    text = "\n".join([
-        "import numpy as np", "from s2sad import runtime as rt", "", "",
-        "def impl(name, a, b):",
-        f"    z = rt.bmatmul(np.ascontiguousarray({A}), np.ascontiguousarray({B}))",
-        f"    return {Z}",
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                "import numpy as np",
+                "from s2sad import runtime as rt",
+                "",
+                "",
+                "def impl(name, a, b):",
+                f"    z = rt.bmatmul(np.ascontiguousarray({A}), np.ascontiguousarray({B}))",
+                f"    return {Z}",
+            ]
+        )
+        + "\n"
+    )
     return _import(_write_module(text, "s2sad_product"), "s2sad_product").impl
 
 

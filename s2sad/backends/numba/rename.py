@@ -125,8 +125,13 @@ def _substitute(stmt, mapping):
     """``stmt`` reading ``mapping[n]`` for each name ``n`` it (or a statement nested in it)
     reads; the caller makes sure no nested statement assigns a name of ``mapping``."""
     if isinstance(stmt, Assign):
-        return Assign(stmt.target, stmt.op, [_atom(a, mapping) for a in stmt.args],
-                      {k: _atom(v, mapping) for k, v in stmt.kwargs.items()}, stmt.line)
+        return Assign(
+            stmt.target,
+            stmt.op,
+            [_atom(a, mapping) for a in stmt.args],
+            {k: _atom(v, mapping) for k, v in stmt.kwargs.items()},
+            stmt.line,
+        )
     if isinstance(stmt, SetItem):
         array = mapping.get(stmt.array, stmt.array)
         return SetItem(array, [_atom(a, mapping) for a in stmt.index], _atom(stmt.value, mapping), stmt.line)

@@ -139,8 +139,20 @@ class El:
 
 
 BOOL_UFUNCS = {
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
-    "logical_or", "logical_not", "logical_xor", "isnan", "isinf", "isfinite", "signbit",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "equal",
+    "not_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "signbit",
 }
 
 
@@ -244,24 +256,82 @@ def _elementwise(op, values):
 # --- which operations evaluate on object arrays ---------------------------------------------
 
 STRUCTURAL = {
-    np.array, np.sum, np.concatenate, np.stack, np.reshape, np.transpose, np.ascontiguousarray,
-    np.asarray, np.zeros, np.ones, np.zeros_like, np.ones_like, np.copy, np.dot, np.matmul,
-    np.outer, np.squeeze, np.expand_dims, np.broadcast_to, np.eye, np.full, np.ravel,
-    np.hstack, np.vstack, np.flip, np.diag, np.trace,
-    rt.sum_to, rt.broadcast_like, rt.scatter, rt.scatter_add, rt.seed, rt.zeros_batch,
-    rt.basis, rt.one, rt.add_batch_axis, rt.bmatmul, *rt.GUARDS,
+    np.array,
+    np.sum,
+    np.concatenate,
+    np.stack,
+    np.reshape,
+    np.transpose,
+    np.ascontiguousarray,
+    np.asarray,
+    np.zeros,
+    np.ones,
+    np.zeros_like,
+    np.ones_like,
+    np.copy,
+    np.dot,
+    np.matmul,
+    np.outer,
+    np.squeeze,
+    np.expand_dims,
+    np.broadcast_to,
+    np.eye,
+    np.full,
+    np.ravel,
+    np.hstack,
+    np.vstack,
+    np.flip,
+    np.diag,
+    np.trace,
+    rt.sum_to,
+    rt.broadcast_like,
+    rt.scatter,
+    rt.scatter_add,
+    rt.seed,
+    rt.zeros_batch,
+    rt.basis,
+    rt.one,
+    rt.add_batch_axis,
+    rt.bmatmul,
+    *rt.GUARDS,
 }
 OPERATORS = {
-    operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
-    operator.truediv: np.true_divide, operator.neg: np.negative, operator.pow: np.power,
+    operator.add: np.add,
+    operator.sub: np.subtract,
+    operator.mul: np.multiply,
+    operator.truediv: np.true_divide,
+    operator.neg: np.negative,
+    operator.pow: np.power,
 }
 SHAPE_OPS = {np.shape: np.shape, np.size: np.size, np.ndim: np.ndim, len: len}
 # operations whose result is a new array (not a view of an argument)
 FRESH = {
-    np.array, np.concatenate, np.stack, np.zeros, np.ones, np.zeros_like, np.ones_like, np.copy,
-    np.dot, np.matmul, np.outer, np.eye, np.full, np.sum, np.hstack, np.vstack, np.diag,
-    rt.scatter, rt.scatter_add, rt.seed, rt.zeros_batch, rt.basis, rt.bmatmul, np.empty,
-    np.empty_like, PLACEHOLDER,
+    np.array,
+    np.concatenate,
+    np.stack,
+    np.zeros,
+    np.ones,
+    np.zeros_like,
+    np.ones_like,
+    np.copy,
+    np.dot,
+    np.matmul,
+    np.outer,
+    np.eye,
+    np.full,
+    np.sum,
+    np.hstack,
+    np.vstack,
+    np.diag,
+    rt.scatter,
+    rt.scatter_add,
+    rt.seed,
+    rt.zeros_batch,
+    rt.basis,
+    rt.bmatmul,
+    np.empty,
+    np.empty_like,
+    PLACEHOLDER,
 }
 # operations that read an array's values without keeping a reference to it
 VALUE_READS = FRESH | set(SHAPE_OPS) | {rt.one, *rt.GUARDS}
@@ -289,8 +359,11 @@ def _aliasing_read(stmt, name, types):
         if base != Var(name):
             return False
         ints = all(
-            isinstance(i, Const) and isinstance(i.value, int) and not isinstance(i.value, bool)
-            or isinstance(i, Var) and isinstance(types.get(i.name), (int, np.integer))
+            isinstance(i, Const)
+            and isinstance(i.value, int)
+            and not isinstance(i.value, bool)
+            or isinstance(i, Var)
+            and isinstance(types.get(i.name), (int, np.integer))
             for i in index
         )
         return not (ints and len(index) == np.ndim(types.get(name)))
@@ -321,9 +394,11 @@ def _aliased_writes(fn):
     def locally_safe(block, k, name):
         for stmt in reversed(block[:k]):
             if isinstance(stmt, (If, For, While)):
-                if name in assigned_names([stmt]) or any(
-                    _aliasing_read(st, name, fn.types) for st in walk([stmt])
-                ) or any(isinstance(st, SetItem) and st.array == name for st in walk([stmt])):
+                if (
+                    name in assigned_names([stmt])
+                    or any(_aliasing_read(st, name, fn.types) for st in walk([stmt]))
+                    or any(isinstance(st, SetItem) and st.array == name for st in walk([stmt]))
+                ):
                     return None
                 continue
             if isinstance(stmt, Assign) and stmt.target == name:
@@ -442,7 +517,9 @@ class _Scalarizer:
             self.new_shape, self.new_stack_shape = {}, {}
             self._go()
             self.shape = {k: v for k, v in {**self.shape, **self.new_shape}.items() if k in self.cand}
-            self.stack_shape = {k: v for k, v in {**self.stack_shape, **self.new_stack_shape}.items() if k in self.stacks}
+            self.stack_shape = {
+                k: v for k, v in {**self.stack_shape, **self.new_stack_shape}.items() if k in self.stacks
+            }
             if (self.cand, self.stacks, self.needs_real, self.shape, self.stack_shape) == before:
                 # stable; names never given a shape (only placeholders) are not scalarized
                 shapeless = (self.cand - set(self.shape)) | (self.stacks - set(self.stack_shape))
@@ -512,8 +589,12 @@ class _Scalarizer:
     def before_assign(self, name):
         for v, idx in self.neg_refs.pop(name, ()):  # a - b for a + -b would read the new value
             arr = self.env.get(v)
-            if isinstance(arr, np.ndarray) and isinstance(arr[idx], El) and arr[idx].neg is not None \
-                    and arr[idx].neg.atom == Var(name):
+            if (
+                isinstance(arr, np.ndarray)
+                and isinstance(arr[idx], El)
+                and arr[idx].neg is not None
+                and arr[idx].neg.atom == Var(name)
+            ):
                 arr = arr.copy()
                 arr[idx] = El(arr[idx].atom)
                 self.env[v] = arr
@@ -705,9 +786,10 @@ class _Scalarizer:
             return self.append(stmt)
         if op is POP:
             return self.pop(stmt)
-        if target in self.cand and (op is PLACEHOLDER or (
-            op is COPY and isinstance(stmt.args[0], Var) and self.env.get(stmt.args[0].name) is PLACE
-        )):
+        if target in self.cand and (
+            op is PLACEHOLDER
+            or (op is COPY and isinstance(stmt.args[0], Var) and self.env.get(stmt.args[0].name) is PLACE)
+        ):
             # a value the loop overwrites before reading (reverse mode's typed placeholders,
             # which share one: ``k2 = k1``): zeros of this name's own shape, when flushed
             self.env[target] = PLACE
@@ -775,7 +857,9 @@ class _Scalarizer:
     def bind(self, stmt, result):
         target = stmt.target
         if isinstance(result, _Exact) or (
-            isinstance(result, (int, tuple)) and not isinstance(result, bool) and _all_ints(result)
+            isinstance(result, (int, tuple))
+            and not isinstance(result, bool)
+            and _all_ints(result)
             and not isinstance(self.fn.types.get(target), (float, np.floating, np.ndarray))
         ):
             value = result.value if isinstance(result, _Exact) else result
@@ -786,7 +870,7 @@ class _Scalarizer:
             result = result.astype(object)
         if target in self.cand:
             if not isinstance(result, np.ndarray) or result.ndim == 0 or result.size > LIMIT:
-                del self.out[self.mark:]
+                del self.out[self.mark :]
                 return self.unsupported(stmt)
             if self.analysis and (
                 self.new_shape.setdefault(target, result.shape) != result.shape
@@ -794,7 +878,7 @@ class _Scalarizer:
             ):  # another assignment gives it another shape: it stays an array
                 self.cand.discard(target)
                 self.env.pop(target, None)
-                del self.out[self.mark:]
+                del self.out[self.mark :]
                 self.put(stmt)
                 return
             self.emit_array(target, result)
@@ -808,14 +892,18 @@ class _Scalarizer:
             self.tuple_refs[target] = set(_names_in(result))
             return
         if isinstance(result, np.ndarray):  # an array for a name that stays an array
-            del self.out[self.mark:]
+            del self.out[self.mark :]
             return self.unsupported(stmt)
         # a scalar
         atom = _atom(result)
         if isinstance(atom, Const) and isinstance(self.fn.types.get(target), (float, np.floating)):
             atom = Const(float(atom.value))
-        if isinstance(atom, Var) and atom.name in self.fresh_temps and self.types.get(atom.name) is not False \
-                and self._renamable(atom.name, target):
+        if (
+            isinstance(atom, Var)
+            and atom.name in self.fresh_temps
+            and self.types.get(atom.name) is not False
+            and self._renamable(atom.name, target)
+        ):
             self._rename(atom.name, target)
         else:
             self.put(Assign(target, COPY, [atom], line=stmt.line))
@@ -827,7 +915,7 @@ class _Scalarizer:
     def _renamable(self, temp, name):
         """May the statement computing ``temp`` assign ``name`` instead? Not if a statement
         of this evaluation reads ``temp``, or reads ``name``'s old value after it."""
-        emitted = self.out[self.mark:]
+        emitted = self.out[self.mark :]
         at = next(k for k, st in enumerate(emitted) if st is self.fresh_temps[temp])
         return not any(temp in reads(st) or (k > at and name in reads(st)) for k, st in enumerate(emitted))
 
@@ -843,7 +931,7 @@ class _Scalarizer:
         renamed to assign the element's own name, unless a later statement of this
         evaluation still reads that name's old value."""
         fresh = self.fresh_temps
-        emitted = self.out[self.mark:]
+        emitted = self.out[self.mark :]
         position = {st.target: k for k, st in enumerate(emitted) if isinstance(st, Assign)}
         last_read = {}
         for k, st in enumerate(emitted):
@@ -863,7 +951,9 @@ class _Scalarizer:
             a, name = el.atom, self.canon(target, idx)
             self.types[name] = 0.5
             if (
-                isinstance(a, Var) and a.name in fresh and counts[a.name] == 1
+                isinstance(a, Var)
+                and a.name in fresh
+                and counts[a.name] == 1
                 and last_read.get(a.name, -1) <= position[a.name]
                 and last_read.get(name, -1) <= position[a.name]
             ):
@@ -873,7 +963,7 @@ class _Scalarizer:
                 value[idx] = el
         self.env[target] = value  # (before the renames: its old value is not pending)
         if renames:
-            del self.out[self.mark:]
+            del self.out[self.mark :]
             for st in emitted:
                 if isinstance(st, Assign) and st.target in renames:
                     st.target = renames[st.target]
@@ -1115,7 +1205,9 @@ def shared_tape(fn: Function, split: dict) -> Function:
         sweep: 32 elements a step; without it the tape doubled as it grew, up to twice the
         memory and a copy at each doubling)."""
         kinds = [_stack_op(st, split) for st in loop.body]
-        nested = any(isinstance(st, (If, For, While)) and any(_stack_op(x, split) for x in walk([st])) for st in loop.body)
+        nested = any(
+            isinstance(st, (If, For, While)) and any(_stack_op(x, split) for x in walk([st])) for st in loop.body
+        )
         pushes = sum(1 for kind in kinds if kind is not None and kind[0] == "push")
         if not pushes or nested or any(kind is not None and kind[0] == "pop" for kind in kinds):
             return []
@@ -1193,7 +1285,7 @@ def shared_tape(fn: Function, split: dict) -> Function:
             n = 1
             while k + n < len(block) and _stack_op(block[k + n], split) == kind:
                 n += 1
-            if [st.args[0].name for st in block[k:k + n]] != elements.get(kind[1]):
+            if [st.args[0].name for st in block[k : k + n]] != elements.get(kind[1]):
                 ok.discard(kind[1])
             k += n
     split = {e: whole for e, whole in split.items() if whole in ok}
