@@ -151,23 +151,26 @@ def walk(stmts):
             yield from walk(stmt.body)
 
 
+def map_blocks(stmt, fn):
+    """``stmt`` with ``fn(block)`` in place of each block nested in it (an If's two arms, a
+    loop's body, a While's test statements); any other statement as it is. The one way the
+    passes rebuild a compound statement."""
+    if isinstance(stmt, If):
+        return dataclasses.replace(stmt, body=fn(stmt.body), orelse=fn(stmt.orelse))
+    if isinstance(stmt, For):
+        return dataclasses.replace(stmt, body=fn(stmt.body))
+    if isinstance(stmt, While):
+        return dataclasses.replace(stmt, test_body=fn(stmt.test_body), body=fn(stmt.body))
+    return stmt
+
+
 def map_statements(stmts, fn):
     """A copy of ``stmts`` with every simple statement replaced by ``fn(stmt)`` (a list);
     compound statements are copied with their blocks mapped, a ``Return`` kept as it is."""
     out = []
     for stmt in stmts:
-        if isinstance(stmt, If):
-            out.append(
-                dataclasses.replace(stmt, body=map_statements(stmt.body, fn), orelse=map_statements(stmt.orelse, fn))
-            )
-        elif isinstance(stmt, For):
-            out.append(dataclasses.replace(stmt, body=map_statements(stmt.body, fn)))
-        elif isinstance(stmt, While):
-            out.append(
-                dataclasses.replace(
-                    stmt, test_body=map_statements(stmt.test_body, fn), body=map_statements(stmt.body, fn)
-                )
-            )
+        if isinstance(stmt, (If, For, While)):
+            out.append(map_blocks(stmt, lambda block: map_statements(block, fn)))
         elif isinstance(stmt, Return):
             out.append(stmt)
         else:

@@ -29,6 +29,7 @@ from ..ir import (
     Var,
     While,
     atom_vars,
+    map_blocks,
     reads,
     walk,
 )
@@ -90,12 +91,8 @@ def _drop_stores(stmts, dead):
     """Without every push, pop, write and read of the stores in ``dead``."""
     out = []
     for stmt in stmts:
-        if isinstance(stmt, If):
-            stmt = If(stmt.test, _drop_stores(stmt.body, dead), _drop_stores(stmt.orelse, dead), stmt.line)
-        elif isinstance(stmt, For):
-            stmt = For(stmt.target, stmt.iter, _drop_stores(stmt.body, dead), stmt.line)
-        elif isinstance(stmt, While):
-            stmt = While(_drop_stores(stmt.test_body, dead), stmt.test, _drop_stores(stmt.body, dead), stmt.line)
+        if isinstance(stmt, (If, For, While)):
+            stmt = map_blocks(stmt, lambda block: _drop_stores(block, dead))
         elif _store_of(stmt, dead) is not None:
             continue
         out.append(stmt)
@@ -234,14 +231,8 @@ def _cse(stmts, written):
             ):
                 seen.add(key, stmt.target)
             out.append(stmt)
-        elif isinstance(stmt, If):
-            out.append(If(stmt.test, _cse(stmt.body, written), _cse(stmt.orelse, written), stmt.line))
-            seen = _Seen()
-        elif isinstance(stmt, For):
-            out.append(For(stmt.target, stmt.iter, _cse(stmt.body, written), stmt.line))
-            seen = _Seen()
-        elif isinstance(stmt, While):
-            out.append(While(_cse(stmt.test_body, written), stmt.test, _cse(stmt.body, written), stmt.line))
+        elif isinstance(stmt, (If, For, While)):
+            out.append(map_blocks(stmt, lambda block: _cse(block, written)))
             seen = _Seen()
         elif isinstance(stmt, SetItem):
             out.append(stmt)

@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from ... import backends
-from ...ir import Assign, Const, For, If, Var, While, walk
+from ...ir import Assign, Const, For, If, Var, While, map_blocks, walk
 from ...ir import reads as ir_reads
 from ...optimize.shapes import written_in_place
 from ..codegen import MATH_OF_UFUNC
@@ -170,13 +170,7 @@ def fuse(fn):
             if isinstance(stmt, (If, For, While)):
                 out += straight(run)
                 run = []
-                if isinstance(stmt, If):
-                    stmt = If(stmt.test, block(stmt.body), block(stmt.orelse), stmt.line)
-                elif isinstance(stmt, For):
-                    stmt = For(stmt.target, stmt.iter, block(stmt.body), stmt.line)
-                else:
-                    stmt = While(block(stmt.test_body), stmt.test, block(stmt.body), stmt.line)
-                out.append(stmt)
+                out.append(map_blocks(stmt, block))
             else:
                 run.append(stmt)
         return out + straight(run)

@@ -34,6 +34,7 @@ from ...ir import (
     While,
     all_names,
     assigned_names,
+    map_blocks,
     reads,
     walk,
 )
@@ -66,7 +67,7 @@ def _fixed_names(body) -> set:
 
 
 def _versions(stmts, names, types, fixed):
-    stmts = [_nested(s, lambda block: _versions(block, names, types, fixed)) for s in stmts]
+    stmts = [map_blocks(s, lambda block: _versions(block, names, types, fixed)) for s in stmts]
     inner = set()  # names assigned inside the nested statements of this block
     last = {}  # name -> index of its last assignment at this level
     count = {}
@@ -94,17 +95,6 @@ def _versions(stmts, names, types, fixed):
                 s = Assign(version, s.op, s.args, s.kwargs, s.line)
         out.append(s)
     return out
-
-
-def _nested(stmt, on_block):
-    """``stmt`` with ``on_block`` applied to each block nested in it."""
-    if isinstance(stmt, If):
-        return If(stmt.test, on_block(stmt.body), on_block(stmt.orelse), stmt.line)
-    if isinstance(stmt, For):
-        return For(stmt.target, stmt.iter, on_block(stmt.body), stmt.line)
-    if isinstance(stmt, While):
-        return While(on_block(stmt.test_body), stmt.test, on_block(stmt.body), stmt.line)
-    return stmt
 
 
 # --- reads, substituted ------------------------------------------------------------------------
@@ -151,7 +141,7 @@ def _substitute(stmt, mapping):
 
 
 def _propagate(stmts):
-    stmts = [_nested(s, _propagate) for s in stmts]
+    stmts = [map_blocks(s, _propagate) for s in stmts]
     alias = {}  # a -> b: a holds b's value (``a = b`` and neither assigned since)
     out = []
     for s in stmts:
@@ -180,7 +170,7 @@ def _drop_unread_copies(body, params):
                 if isinstance(s, Assign) and s.op is COPY and s.target not in read:
                     dropped.append(s)
                     continue
-                out.append(_nested(s, keep))
+                out.append(map_blocks(s, keep))
             return out
 
         body = keep(body)

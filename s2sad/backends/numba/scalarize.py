@@ -59,6 +59,7 @@ from ...ir import (
     assigned_names,
     atom_vars,
     blocks,
+    map_blocks,
     reads,
     walk,
 )
@@ -1231,14 +1232,9 @@ def shared_tape(fn: Function, split: dict) -> Function:
             if kind is None:
                 if isinstance(stmt, (If, For, While)):
                     reserved = 0
-                if isinstance(stmt, If):
-                    stmt = If(stmt.test, lower(stmt.body), lower(stmt.orelse), stmt.line)
-                elif isinstance(stmt, For):
+                if isinstance(stmt, For):
                     out += reserve_for_loop(stmt)
-                    stmt = For(stmt.target, stmt.iter, lower(stmt.body), stmt.line)
-                elif isinstance(stmt, While):
-                    stmt = While(lower(stmt.test_body), stmt.test, lower(stmt.body), stmt.line)
-                out.append(stmt)
+                out.append(map_blocks(stmt, lower))
                 k += 1
                 continue
             group = [stmt]  # consecutive pushes (or pops) of one stack of arrays
