@@ -378,6 +378,17 @@ def squeeze_weighted(x):
     return np.sum(np.squeeze(x) ** 2 * np.arange(1.0, 4.0))
 
 
+def cross_of_created(x, n):
+    y = np.zeros((2, 3))  # its sizes come from the constant shape (s2sad/analysis/sizes.py)
+    y[1] = np.cos(x[0])
+    y[0] = y[0] + x[1] * 2.0
+    z = np.cross(y[..., :2] * x[..., :2], x[..., :2])
+    acc = np.zeros(n)  # n: an int argument, a size not known
+    for i in range(n):
+        acc[i] = np.sum(z) * (i + 1.0)
+    return np.squeeze(acc[None, :1]) + z
+
+
 def squeeze_slice(x, k):
     return np.sum(np.squeeze(x[k:]) ** 2)
 

@@ -405,6 +405,16 @@ def test_size_errors_are_numpys(fn, a):
         s2sad.jacrev(fn, backend="python")(*a)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_sizes_of_created_arrays(backend):
+    """np.zeros((2, 3)) has known sizes, np.zeros(n) of an int argument does not: the cross of
+    the first's 2-vectors and a squeeze of a slice of the second get their derivatives (a
+    program the fuzz pattern size_facts wrote, refused before created arrays had sizes)."""
+    x = np.random.default_rng(5).uniform(-1.0, 1.0, (2, 3))
+    for mode in (s2sad.jacfwd, s2sad.jacrev):
+        check_jacobian(lambda v: sf.cross_of_created(v, 3), (x,), 0, mode(sf.cross_of_created, backend=backend)(x, 3))
+
+
 def test_squeeze_without_axis_under_vmap():
     """vmap builds the per-sample code for the samples' shapes (a size-1 axis of each sample)."""
     X = np.random.default_rng(3).normal(size=(4, 1, 3))

@@ -132,7 +132,19 @@ def _shape_rank(shape):
 
 
 def _creation(shape, dtype=float, **_):
-    return dummy_array(_shape_rank(shape), dtype)
+    return dummy_array(_shape_rank(shape), dtype, _exact_shape(shape))
+
+
+def _exact_shape(shape):
+    """With exact sizes (sizes.py): the shape a creation is given, where its entries are
+    numbers (a constant, a size read from an array; an int argument's dummy differs between
+    the two typings); else None, every axis unknown."""
+    if not _unknown_dim():
+        return None
+    entries = shape if isinstance(shape, tuple) else (shape,)
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 0 for n in entries):
+        return tuple(int(n) for n in entries)
+    return None
 
 
 for _op in (np.zeros, np.ones, np.empty):

@@ -66,11 +66,15 @@ class _History(dict):
         super().__setitem__(name, dummy)
 
 
-def _sized_dummy(dummy, shape):
+def _sized_dummy(dummy, shape, unknown):
+    """An argument's dummy at its own shape; an int argument as long as an unknown axis (a
+    size made from it, ``np.zeros(n)``, ``x[:n]``, is then unknown)."""
+    if isinstance(dummy, int) and not isinstance(dummy, bool):
+        return unknown
     if isinstance(dummy, np.ndarray) and shape is not None and len(shape) == dummy.ndim:
         return dummy_array(dummy.ndim, dummy.dtype, shape)
     if isinstance(dummy, tuple) and isinstance(shape, tuple) and len(shape) == len(dummy):
-        return tuple(_sized_dummy(d, s) for d, s in zip(dummy, shape))
+        return tuple(_sized_dummy(d, s, unknown) for d, s in zip(dummy, shape))
     return dummy
 
 
@@ -81,7 +85,7 @@ def _typing(ir, arg_types, shapes, unknown):
     from ..ad.trace import Builder
 
     with exact_sizes(unknown):
-        types = _History({p: _sized_dummy(d, shapes.get(p)) for p, d in arg_types.items()})
+        types = _History({p: _sized_dummy(d, shapes.get(p), unknown) for p, d in arg_types.items()})
         builder = Builder(types, NameGen(all_names(ir)))
         builder.check_types, builder.filename = True, ir.filename
         Forward(ir, builder, varied=set()).block(ir.body)
