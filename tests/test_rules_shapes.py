@@ -191,6 +191,7 @@ SPECS = [
     S(sf.cross_, args(U((4, 2)), U((2,))), (0, 1)),
     S(sf.cross_axis, args(U((2, 3)), U((3, 3))), (0, 1)),
     S(sf.cross_summed, args(U((2, 2)), U((2, 3))), (0, 1)),
+    S(sf.cross_then_stack, args(U((3,))), 0),
     # without axis: the size-1 axes the arguments' shapes show (s2sad/analysis/sizes.py)
     S(sf.squeeze_all, args(U((3, 1))), 0, numba=True),
     S(sf.squeeze_all, args(U((1, 3, 1))), 0),

@@ -46,6 +46,11 @@ def _unknown_dim():
     return getattr(_SIZES, "unknown", None)
 
 
+def exact_sizes_on() -> bool:
+    """Is this thread typing with exact sizes (sizes.py)?"""
+    return _unknown_dim() is not None
+
+
 # --- dummies -----------------------------------------------------------------------------
 
 

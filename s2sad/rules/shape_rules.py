@@ -15,7 +15,7 @@ code checks that the sizes it was built for hold.
 import numpy as np
 
 from .. import runtime as rt
-from ..ad.trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, innermost
+from ..ad.trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, exact_sizes_on, innermost
 from ..errors import UnsupportedError
 from ..ir import TUPLE
 from .composite_rules import constant, ndim, symbolic
@@ -952,6 +952,14 @@ ABSTRACT_EVAL[np.dsplit] = _split_type(_need(3, "np.dsplit"))
 
 
 def _cross_type(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if exact_sizes_on():  # sizes.py types with real sizes: 2-vectors give NumPy's z component
+        ax, bx = (axis, axis) if axis is not None else (axisa, axisb)
+        try:
+            na, nb = np.shape(a)[ax], np.shape(b)[bx]
+        except (IndexError, TypeError):
+            na = nb = None
+        if na in (2, 3) and nb in (2, 3):
+            return cross_sized(a, b, axisa, axisb, axisc, axis, na=na, nb=nb)
     # typed on 3-vectors (the dummies' axes have 4 entries, which np.cross refuses)
     return np.cross(
         np.full((3,) * np.ndim(a), 0.5),
