@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import builtins
 import math
-import operator
 
 import numpy as np
 
@@ -37,25 +36,10 @@ from ..ir import (
     While,
     walk,
 )
+from . import ops
 
 PRODUCTS = {np.dot: "dot", np.inner: "inner", np.matmul: "matmul"}
-INFIX = {
-    operator.add: "+",
-    np.add: "+",
-    np.subtract: "-",
-    np.multiply: "*",
-    np.true_divide: "/",
-    np.power: "**",
-    np.matmul: "@",
-    np.floor_divide: "//",
-    np.remainder: "%",
-    np.less: "<",
-    np.less_equal: "<=",
-    np.greater: ">",
-    np.greater_equal: ">=",
-    np.equal: "==",
-    np.not_equal: "!=",
-}
+INFIX = ops.INFIX
 ATTRIBUTE_FORM = {np.shape: "shape", np.ndim: "ndim", np.size: "size"}
 # reductions along one axis the numba backend calls as nk.extreme_axis (True: the largest)
 EXTREMES = {np.max: True, np.amax: True, np.min: False, np.amin: False}
@@ -267,30 +251,8 @@ def _may_be_array(args, types):
     return False
 
 
-# ufuncs of a float64 scalar that Numba computes as the math function of the same name, bit
-# for bit, inf and nan included (checked on both): typing a math call is much cheaper than
-# typing a ufunc call (scalarized RK4: 24 calls)
-MATH_OF_UFUNC = {
-    "sin": "sin",
-    "cos": "cos",
-    "tan": "tan",
-    "arcsin": "asin",
-    "arccos": "acos",
-    "arctan": "atan",
-    "sinh": "sinh",
-    "cosh": "cosh",
-    "tanh": "tanh",
-    "arcsinh": "asinh",
-    "arccosh": "acosh",
-    "arctanh": "atanh",
-    "exp": "exp",
-    "expm1": "expm1",
-    "log": "log",
-    "log2": "log2",
-    "log10": "log10",
-    "log1p": "log1p",
-    "sqrt": "sqrt",
-}
+# a ufunc of a float64 scalar, by name -> the math function that computes it (ops.MATH)
+MATH_OF_UFUNC = {op.__name__: name for op, name in ops.MATH.items()}
 
 
 def _is_float64_scalar(a, types):

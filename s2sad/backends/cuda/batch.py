@@ -31,6 +31,7 @@ from ...ir import (
     Var,
     While,
 )
+from .. import ops
 from ..batching import LOCK, flatten, is_device, target_dtype, unflatten
 
 
@@ -136,25 +137,8 @@ def _binary(sym, a, b):
 
 
 _MATH_UNARY = {
-    np.sin: "math.sin",
-    np.cos: "math.cos",
-    np.tan: "math.tan",
-    np.arcsin: "math.asin",
-    np.arccos: "math.acos",
-    np.arctan: "math.atan",
-    np.sinh: "math.sinh",
-    np.cosh: "math.cosh",
-    np.tanh: "math.tanh",
-    np.arcsinh: "math.asinh",
-    np.arccosh: "math.acosh",
-    np.arctanh: "math.atanh",
-    np.exp: "math.exp",
-    np.expm1: "math.expm1",
-    np.log: "math.log",
-    np.log1p: "math.log1p",
-    np.log10: "math.log10",
-    np.log2: "math.log2",
-    np.sqrt: "math.sqrt",
+    **{op: f"math.{name}" for op, name in ops.MATH.items()},
+    # scalar code of a kernel thread takes these too (their results' types are CUDA's)
     np.floor: "math.floor",
     np.ceil: "math.ceil",
     np.fabs: "math.fabs",
@@ -176,26 +160,7 @@ _MATH_BINARY = {
 }
 
 
-_INFIX = {
-    np.add: "+",
-    operator.add: "+",
-    np.subtract: "-",
-    operator.sub: "-",
-    np.multiply: "*",
-    operator.mul: "*",
-    np.true_divide: "/",
-    operator.truediv: "/",
-    np.power: "**",
-    operator.pow: "**",
-    np.floor_divide: "//",
-    np.remainder: "%",
-    np.less: "<",
-    np.less_equal: "<=",
-    np.greater: ">",
-    np.greater_equal: ">=",
-    np.equal: "==",
-    np.not_equal: "!=",
-}
+_INFIX = {op: text for op, text in ops.INFIX.items() if op is not np.matmul}  # scalars: no @
 
 
 def _scalar_op(op, *xs):

@@ -23,6 +23,7 @@ from ... import backends
 from ...ir import Assign, Const, For, If, Var, While, map_blocks, walk
 from ...ir import reads as ir_reads
 from ...optimize.shapes import written_in_place
+from .. import ops
 from ..codegen import MATH_OF_UFUNC
 
 # elementwise ufuncs of floats to floats (no comparisons: bool results)
@@ -260,7 +261,7 @@ def _size(tree):
     return 1 + sum(_size(a) for a in tree[1] if isinstance(a, tuple))
 
 
-_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_OPERATORS = {op.__name__: ops.INFIX[op] for op in (np.add, np.subtract, np.multiply, np.true_divide, np.power)}
 
 
 def _text(tree, leaves):
