@@ -249,18 +249,23 @@ class Transformed:
             self._last_key = key
         return entry
 
-    def _shapes_key(self):
-        """What the code is keyed on beyond ranks and dtypes: every argument's shape for a
-        function whose code depends on sizes (sizes.py), else the small arguments' shapes
-        (they matter only where scalarize specializes on them)."""
+    def _depends_on_sizes(self) -> bool:
+        """Is this function's code built per shape of its arguments (sizes.py)? Read from its
+        source once, at the first call (a transformation is made without parsing)."""
         sized = getattr(self, "_sized", None)
         if sized is None:
             sized = self._sized = pipeline.needs_sizes(self)
-        return sizes.shapes_of if sized else _shape_key
+        return sized
+
+    def _shapes_key(self):
+        """What the code is keyed on beyond ranks and dtypes: every argument's shape for a
+        function whose code depends on sizes, else the small arguments' shapes (they matter
+        only where scalarize specializes on them)."""
+        return sizes.shapes_of if self._depends_on_sizes() else _shape_key
 
     def arg_shapes(self, args):
         """The shapes of ``args`` where this function's code depends on them (sizes.py)."""
-        return sizes.shapes_of(args) if self._shapes_key() is sizes.shapes_of else None
+        return sizes.shapes_of(args) if self._depends_on_sizes() else None
 
     def _build(self, args, dummies, plain):
         arg_shapes = self.arg_shapes(args)

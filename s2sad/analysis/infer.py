@@ -13,9 +13,11 @@ from ..ad.trace import Builder
 from ..ir import NameGen, all_names
 
 
-def infer_types(fn, arg_dummies: dict):
-    """A copy of ``fn`` whose ``types`` give every variable's dummy for these arguments."""
-    builder = Builder(dict(arg_dummies), NameGen(all_names(fn)))
+def infer_types(fn, arg_dummies: dict, types=dict):
+    """A copy of ``fn`` whose ``types`` give every variable's dummy for these arguments.
+    ``types``: the mapping made from ``arg_dummies`` that the dummies are written into
+    (sizes.py records every shape each name is given)."""
+    builder = Builder(types(arg_dummies), NameGen(all_names(fn)))
     builder.check_types, builder.filename = True, fn.filename
     Forward(fn, builder, varied=set()).block(fn.body)
     return fn.replace(types=builder.types)

@@ -79,17 +79,12 @@ def _sized_dummy(dummy, shape, unknown):
 
 
 def _typing(ir, arg_types, shapes, unknown):
-    """Every shape each name is given when the code is typed with these sizes (as
-    infer.infer_types does, with a record of the shapes)."""
-    from ..ad.forward import Forward
-    from ..ad.trace import Builder
+    """Every shape each name is given when the code is typed with these sizes."""
+    from .infer import infer_types
 
     with exact_sizes(unknown):
-        types = _History({p: _sized_dummy(d, shapes.get(p), unknown) for p, d in arg_types.items()})
-        builder = Builder(types, NameGen(all_names(ir)))
-        builder.check_types, builder.filename = True, ir.filename
-        Forward(ir, builder, varied=set()).block(ir.body)
-    return types.shapes
+        dummies = {p: _sized_dummy(d, shapes.get(p), unknown) for p, d in arg_types.items()}
+        return infer_types(ir, dummies, types=_History).types.shapes
 
 
 def facts(ir, arg_types, shapes) -> dict:
