@@ -259,3 +259,22 @@ def test_decorator_form_and_source(rng):
     g = vmap(s2sad.grad(vf.scalar_fn), backend="cuda")
     g(rng.standard_normal(8), rng.standard_normal(8))
     assert "cuda.grid(1)" in g.source and "math.sin" in g.source
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["write_through_alias", "write_through_view"])
+def test_cuda_writes_through_aliases_and_views_are_numpys(rng, name):
+    """The kernel interprets the per-sample code with NumPy's semantics: a write through
+    ``y = x`` or through a slice changes ``x`` (it used to change a copy only)."""
+    f = getattr(vf, name)
+    X = rng.standard_normal((B, 3))
+    want = np.stack([f(x.copy()) for x in X])
+    np.testing.assert_allclose(vmap(f, backend="cuda")(X.copy()), want, rtol=1e-14)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("mode", ["grad", "hessian"])
+def test_cuda_reductions_and_scans(rng, mode):
+    g = getattr(s2sad, mode)(vf.reductions)
+    X = rng.standard_normal((B, 2, 3))
+    assert_tree_close(vmap(g, backend="cuda")(X), vmap(g, backend="python")(X), rtol=1e-12, atol=1e-14)

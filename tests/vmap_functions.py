@@ -53,3 +53,24 @@ def counted(x, n):
 
 def sorts(x):
     return np.sum(np.sort(x) * x)
+
+
+def write_through_alias(x):
+    """A write through a second name for the same array: NumPy changes x too."""
+    y = x
+    y[0] = 2.0 * y[0]
+    return np.sin(x)
+
+
+def write_through_view(x):
+    v = x[1:]
+    v[0] = v[0] * v[1]
+    return np.cos(x) * 2.0
+
+
+def reductions(x):
+    """Reductions and scans of a small per-sample matrix."""
+    m = np.mean(x, axis=0)
+    p = np.prod(x, axis=1)
+    c = np.cumsum(np.swapaxes(x, 0, 1), axis=0)
+    return np.sum(m * m) + np.sum(np.sin(p)) + np.sum(c * c)

@@ -1,4 +1,11 @@
-"""vmap on CUDA: the per-sample code unrolled into scalars in one numba.cuda kernel, a thread per sample."""
+"""vmap on CUDA: the per-sample code unrolled into scalars in one numba.cuda kernel, a thread per sample.
+
+The per-sample IR is interpreted at build time by the element interpreter the numba backend's
+scalarize pass uses (``backends/elements.py``): every per-sample array is an object array of
+elements, and every operation on elements prints one kernel line. This driver differs from
+scalarize's in control flow only: a kernel thread has no arrays to pack values into, so every
+loop and branch is unrolled at build time (their conditions must be known then), and what the
+elements cannot express is refused with the user's line."""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ import builtins
 import math
 import numbers
 import operator
-import threading
 
 import numpy as np
 
@@ -16,11 +22,9 @@ from ...errors import S2SADError, StructureMiss, UsageError
 from ...ir import (
     APPEND,
     COPY,
-    GETITEM,
     NEW_STACK,
     PLACEHOLDER,
     POP,
-    TUPLE,
     Assign,
     Const,
     For,
@@ -33,82 +37,14 @@ from ...ir import (
 )
 from .. import ops
 from ..batching import LOCK, flatten, is_device, target_dtype, unflatten
+from ..elements import El, Exact, Unsupported, elementwise, emitting, evaluate, is_static
 
 
-class _Unsupported(S2SADError):
-    pass
-
-
-class Scalar:
-    """A scalar kernel variable (its name), with arithmetic that emits kernel statements."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return self.name
-
-    def __add__(self, o):
-        return _binary("+", self, o)
-
-    def __radd__(self, o):
-        return _binary("+", o, self)
-
-    def __sub__(self, o):
-        return _binary("-", self, o)
-
-    def __rsub__(self, o):
-        return _binary("-", o, self)
-
-    def __mul__(self, o):
-        return _binary("*", self, o)
-
-    def __rmul__(self, o):
-        return _binary("*", o, self)
-
-    def __truediv__(self, o):
-        return _binary("/", self, o)
-
-    def __rtruediv__(self, o):
-        return _binary("/", o, self)
-
-    def __pow__(self, o):
-        return _binary("**", self, o)
-
-    def __rpow__(self, o):
-        return _binary("**", o, self)
-
-    def __neg__(self):
-        return _emit(f"-{_text(self)}")
-
-    def __pos__(self):
-        return self
-
-    def __bool__(self):
-        raise _Unsupported("a branch or comparison on a per-sample value (data-dependent control flow)")
-
-    def __index__(self):
-        raise _Unsupported("an index computed from a per-sample value")
-
-    __int__ = __index__
-
-
-class _Emitter(threading.local):
-    lines = None
-    count = 0
-
-
-_EMITTER = _Emitter()
-
-
-def _text(v):
-    if isinstance(v, Scalar):
-        return v.name
+def _literal(v):
+    """A constant as kernel source."""
     if isinstance(v, (bool, np.bool_)):
         return repr(bool(v))
-    if isinstance(v, (numbers.Integral,)):
+    if isinstance(v, numbers.Integral):
         return f"({int(v)})" if v < 0 else str(int(v))
     if isinstance(v, numbers.Real):
         x = float(v)
@@ -117,28 +53,23 @@ def _text(v):
         if math.isinf(x):
             return "math.inf" if x > 0 else "(-math.inf)"
         return f"({x!r})" if x < 0 else repr(x)
-    raise _Unsupported(f"a value of type {type(v).__name__} in scalar code")
+    raise Unsupported(f"a value of type {type(v).__name__} in scalar code")
 
 
-def _emit(expr):
-    lines = _EMITTER.lines
-    _EMITTER.count += 1
-    name = f"v{_EMITTER.count}"
-    lines.append(f"{name} = {expr}")
-    if len(lines) > CUDA_MAX_LINES:
-        raise _Unsupported(f"the unrolled kernel exceeds {CUDA_MAX_LINES} statements (per-sample arrays too large)")
-    return Scalar(name)
+def _text(v):
+    """An element, atom or number as kernel source."""
+    if isinstance(v, El):
+        v = v.atom
+    if isinstance(v, Var):
+        return v.name
+    if isinstance(v, Const):
+        return _literal(v.value)
+    return _literal(v)
 
 
-def _binary(sym, a, b):
-    if not isinstance(a, (Scalar, numbers.Number)) or not isinstance(b, (Scalar, numbers.Number)):
-        return NotImplemented
-    return _emit(f"{_text(a)} {sym} {_text(b)}")
-
-
+# the scalar form of each elementwise op in a kernel thread (its results' types are CUDA's)
 _MATH_UNARY = {
     **{op: f"math.{name}" for op, name in ops.MATH.items()},
-    # scalar code of a kernel thread takes these too (their results' types are CUDA's)
     np.floor: "math.floor",
     np.ceil: "math.ceil",
     np.fabs: "math.fabs",
@@ -149,7 +80,6 @@ _MATH_UNARY = {
     np.trunc: "math.trunc",
 }
 
-
 _MATH_BINARY = {
     np.arctan2: "math.atan2",
     np.hypot: "math.hypot",
@@ -159,46 +89,67 @@ _MATH_BINARY = {
     np.copysign: "math.copysign",
 }
 
-
 _INFIX = {op: text for op, text in ops.INFIX.items() if op is not np.matmul}  # scalars: no @
 
+_TEMPLATES = {  # the rest, as templates over the operands' texts
+    np.negative: "-{0}",
+    operator.neg: "-{0}",
+    np.positive: "{0}",
+    np.square: "{0} * {0}",
+    np.reciprocal: "1.0 / {0}",
+    np.sign: "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0 * {0}))",
+    np.maximum: "max({0}, {1})",
+    builtins.max: "max({0}, {1})",
+    np.minimum: "min({0}, {1})",
+    builtins.min: "min({0}, {1})",
+    np.where: "{1} if {0} else {2}",
+    rt.scale_nz: "{0} if {0} == 0 else {0} * {1}",  # g * p, 0 where g is 0 (reverse mode of sqrt, log ...)
+    np.logical_not: "not {0}",
+    builtins.float: "float({0})",
+    np.float64: "float({0})",
+}
 
-def _scalar_op(op, *xs):
-    """The kernel statement of elementwise ``op`` on scalars (constants are folded)."""
-    if not any(isinstance(x, Scalar) for x in xs):
-        return op(*xs)
-    t = [_text(x) for x in xs]
-    if op in _INFIX and len(xs) == 2:
-        return _emit(f"{t[0]} {_INFIX[op]} {t[1]}")
-    if op in _MATH_UNARY and len(xs) == 1:
-        return _emit(f"{_MATH_UNARY[op]}({t[0]})")
-    if op in _MATH_BINARY and len(xs) == 2:
-        return _emit(f"{_MATH_BINARY[op]}({t[0]}, {t[1]})")
-    if getattr(op, "__module__", None) == "math" and hasattr(math, getattr(op, "__name__", "")):
-        return _emit(f"math.{op.__name__}({', '.join(t)})")
-    if op is np.negative or op is operator.neg:
-        return _emit(f"-{t[0]}")
-    if op is np.positive:
-        return xs[0]
-    if op is np.square:
-        return _emit(f"{t[0]} * {t[0]}")
-    if op is np.reciprocal:
-        return _emit(f"1.0 / {t[0]}")
-    if op is np.sign:
-        return _emit(f"(1.0 if {t[0]} > 0 else (-1.0 if {t[0]} < 0 else 0.0 * {t[0]}))")
-    if op in (np.maximum, builtins.max) and len(xs) == 2:
-        return _emit(f"max({t[0]}, {t[1]})")
-    if op in (np.minimum, builtins.min) and len(xs) == 2:
-        return _emit(f"min({t[0]}, {t[1]})")
-    if op is np.where:
-        return _emit(f"{t[1]} if {t[0]} else {t[2]}")
-    if op is rt.scale_nz:  # g * p, 0 where g is 0 (reverse mode of sqrt, log, divide ...)
-        return _emit(f"{t[0]} if {t[0]} == 0 else {t[0]} * {t[1]}")
-    if op is np.logical_not:
-        return _emit(f"not {t[0]}")
-    if op in (builtins.float, np.float64):
-        return _emit(f"float({t[0]})")
-    raise _Unsupported(f"{_op_name(op)} has no scalar form for numba.cuda")
+# elementwise ops beyond NumPy's ufuncs that a kernel line computes
+SCALAR_OPS = frozenset(
+    {op for op in (*_MATH_UNARY, *_MATH_BINARY, *_TEMPLATES) if not isinstance(op, np.ufunc)}
+    | {f for f in vars(math).values() if callable(f)}
+)
+
+# run on object arrays here beyond the shared table: build-time values only
+_STATIC = {builtins.int, builtins.bool, np.zeros, np.ones, np.eye, np.full, np.arange, np.empty}
+STRUCTURAL = {builtins.range, rt.new_tape}
+
+
+def _scalar_form(op, t):
+    """The kernel expression of elementwise ``op`` on operand texts ``t``."""
+    if op in _INFIX and len(t) == 2:
+        return f"{t[0]} {_INFIX[op]} {t[1]}"
+    if op in _MATH_UNARY and len(t) == 1:
+        return f"{_MATH_UNARY[op]}({t[0]})"
+    if op in _MATH_BINARY and len(t) == 2:
+        return f"{_MATH_BINARY[op]}({t[0]}, {t[1]})"
+    if op in _TEMPLATES:
+        return _TEMPLATES[op].format(*t)
+    if _is_math(op):
+        return f"math.{op.__name__}({', '.join(t)})"
+    raise Unsupported(f"{_op_name(op)} has no scalar form for numba.cuda")
+
+
+class _Kernel:
+    """The emitter of kernel lines: each operation on elements is one line ``v<k> = ...``."""
+
+    def __init__(self):
+        self.lines = []
+        self.count = 0
+
+    def scalar(self, op, atoms):
+        form = _scalar_form(op, [_text(a) for a in atoms])
+        self.count += 1
+        name = f"v{self.count}"
+        self.lines.append(f"{name} = {form}")
+        if len(self.lines) > CUDA_MAX_LINES:
+            raise Unsupported(f"the unrolled kernel exceeds {CUDA_MAX_LINES} statements (per-sample arrays too large)")
+        return Var(name)
 
 
 def _op_name(op):
@@ -207,103 +158,24 @@ def _op_name(op):
     return display_name(op) if not isinstance(op, str) else op
 
 
-_ELEMENTWISE = (
-    set(_INFIX)
-    | set(_MATH_UNARY)
-    | set(_MATH_BINARY)
-    | {
-        np.negative,
-        operator.neg,
-        np.positive,
-        np.square,
-        np.reciprocal,
-        np.sign,
-        np.maximum,
-        np.minimum,
-        builtins.max,
-        builtins.min,
-        np.where,
-        np.logical_not,
-        builtins.float,
-        np.float64,
-        rt.scale_nz,
-    }
-)
-
-
 def _is_math(op):
     name = getattr(op, "__name__", "")
     return getattr(op, "__module__", None) == "math" and getattr(math, name, None) is op
 
 
-# ops run by NumPy itself on object arrays of Scalars (layout, reductions, products: Scalar
-# arithmetic emits the statements)
-_STRUCTURAL = {
-    np.reshape,
-    np.transpose,
-    np.ascontiguousarray,
-    np.broadcast_to,
-    np.concatenate,
-    np.stack,
-    np.moveaxis,
-    np.expand_dims,
-    np.squeeze,
-    np.ravel,
-    np.copy,
-    np.sum,
-    np.dot,
-    np.matmul,
-    np.outer,
-    np.trace,
-    np.cumsum,
-    np.diag,
-    np.shape,
-    np.ndim,
-    np.size,
-    np.zeros_like,
-    np.ones_like,
-    np.full_like,
-    np.swapaxes,
-    np.flip,
-    builtins.len,
-    builtins.range,
-    np.array,
-    np.asarray,
-    np.atleast_1d,
-    np.hstack,
-    np.vstack,
-    rt.sum_to,
-    rt.broadcast_like,
-    rt.add_batch_axis,
-    rt.bmatmul,
-    rt.scatter,
-    rt.scatter_add,
-    rt.cumsum_rows,
-    rt.zeros_batch,
-    rt.new_tape,
-}
-
-
-def _is_static(v):
-    """A compile-time value (no Scalar inside)."""
-    if isinstance(v, Scalar):
-        return False
-    if isinstance(v, (tuple, list)):
-        return all(_is_static(x) for x in v)
-    if isinstance(v, np.ndarray) and v.dtype == object:
-        return all(_is_static(x) for x in v.flat)
-    return True
-
-
 def _objectify(v):
-    """Arrays as object arrays (so Scalars can be stored in them); 0-d arrays as scalars."""
+    """Arrays as object arrays (so elements can be stored in them); 0-d arrays as scalars."""
+    if isinstance(v, Exact):
+        v = v.value
     if isinstance(v, np.ndarray):
         if v.ndim == 0:
             x = v[()]
             return float(x) if isinstance(x, np.floating) else x
         if v.dtype != object:
             if v.size > CUDA_MAX_ELEMENTS:
-                raise _Unsupported(f"a per-sample array of {v.size} elements (the limit is {CUDA_MAX_ELEMENTS})")
+                raise Unsupported(f"a per-sample array of {v.size} elements (the limit is {CUDA_MAX_ELEMENTS})")
+            if not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
+                raise Unsupported(f"an array of {v.dtype}")
             return v.astype(object)
         return v
     if isinstance(v, np.floating):
@@ -311,52 +183,13 @@ def _objectify(v):
     return v
 
 
-def _elementwise(op, values, kwargs):
-    if kwargs:
-        raise _Unsupported(f"{_op_name(op)} with keyword arguments")
-    if not any(isinstance(v, np.ndarray) for v in values):
-        return _scalar_op(op, *values)
-    ufunc = np.frompyfunc(lambda *xs: _scalar_op(op, *xs), len(values), 1)
-    return _objectify(np.asarray(ufunc(*values), dtype=object))
-
-
-def _astype(x, dtype):
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise _Unsupported(f"rt.astype to {dt}")
-    if isinstance(x, np.ndarray):
-        return _elementwise(builtins.float, [x], {})
-    return _scalar_op(builtins.float, x)
-
-
-def _basis(x):
-    n = int(np.size(x)) if not isinstance(x, Scalar) else 1
-    shape = () if isinstance(x, Scalar) else np.shape(x)
-    return _objectify(np.eye(n).reshape((n,) + shape))
-
-
-def _seed(x, offset, total):
-    n = 1 if isinstance(x, Scalar) else int(np.size(x))
-    shape = () if isinstance(x, Scalar) else np.shape(x)
-    out = np.zeros((total, n))
-    for k in range(n):
-        out[offset + k, k] = 1.0
-    return _objectify(out.reshape((total,) + shape))
-
-
-def _shape_only(v):
-    return np.empty(np.shape(v), dtype=np.int8) if isinstance(v, np.ndarray) else v
-
-
 def _shape_of(v):
-    return () if isinstance(v, Scalar) else np.shape(v)
+    return np.shape(v) if isinstance(v, np.ndarray) else ()
 
 
-class _Scalarizer:
-    """Interpret the per-sample IR at compile time, emitting scalar kernel statements.
-
-    Why one class over 300 lines: one element interpreter sharing its environment of scalar
-    names (scalarize.py has the numba backend's; one interpreter for both is left to do)."""
+class _Unroller:
+    """The control flow of the per-sample IR, run at build time: loops and branches unrolled
+    (their conditions are known then), every other statement evaluated on elements."""
 
     def __init__(self, ir):
         self.ir = ir
@@ -379,7 +212,7 @@ class _Scalarizer:
         for stmt in stmts:
             try:
                 result = self.statement(stmt)
-            except _Unsupported as e:
+            except Unsupported as e:
                 where = ""
                 if getattr(stmt, "line", None) and self.ir.source_lines.get(stmt.line):
                     where = f" (line {stmt.line}: {self.ir.source_lines[stmt.line].strip()})"
@@ -400,20 +233,22 @@ class _Scalarizer:
         elif isinstance(stmt, SetItem):
             arr = self.env[stmt.array]
             if not isinstance(arr, np.ndarray):
-                raise _Unsupported(f"an in-place write into {stmt.array!r}, which is not an array")
+                raise Unsupported(f"an in-place write into {stmt.array!r}, which is not an array")
             index = tuple(self.value(i) for i in stmt.index)
+            if not is_static(index):
+                raise Unsupported("an index computed from a per-sample value")
             arr[index] = self.value(stmt.value)
         elif isinstance(stmt, Return):
             return [self.value(v) for v in stmt.values], stmt.is_tuple
         elif isinstance(stmt, If):
             test = self.value(stmt.test)
-            if not _is_static(test):
-                raise _Unsupported("an `if` on a per-sample value (data-dependent control flow)")
+            if not is_static(test):
+                raise Unsupported("an `if` on a per-sample value (data-dependent control flow)")
             return self.run(stmt.body if bool(test) else stmt.orelse)
         elif isinstance(stmt, For):
             it = self.value(stmt.iter)
-            if not _is_static(it):
-                raise _Unsupported("a `for` loop over per-sample values")
+            if not is_static(it):
+                raise Unsupported("a `for` loop over per-sample values")
             for x in it:
                 self.env[stmt.target] = _objectify(x)
                 result = self.run(stmt.body)
@@ -425,36 +260,24 @@ class _Scalarizer:
                 if r is not None:
                     return r
                 test = self.value(stmt.test)
-                if not _is_static(test):
-                    raise _Unsupported("a `while` loop on a per-sample value (data-dependent control flow)")
+                if not is_static(test):
+                    raise Unsupported("a `while` loop on a per-sample value (data-dependent control flow)")
                 if not test:
                     return None
                 r = self.run(stmt.body)
                 if r is not None:
                     return r
-            raise _Unsupported("a `while` loop of more than 100000 static trips")
+            raise Unsupported("a `while` loop of more than 100000 static trips")
         else:
-            raise _Unsupported(f"a {type(stmt).__name__} statement")
+            raise Unsupported(f"a {type(stmt).__name__} statement")
         return None
 
     def assign(self, stmt):
         op = stmt.op
         args = [self.value(a) for a in stmt.args]
         kwargs = {k: self.value(v) for k, v in stmt.kwargs.items()}
-        if op is COPY:
-            v = args[0]
-            return v.copy() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, list) else v)
-        if op is TUPLE:
-            return tuple(args)
-        if op is GETITEM:
-            base, index = args[0], tuple(args[1:])
-            if any(isinstance(i, Scalar) or (isinstance(i, np.ndarray) and not _is_static(i)) for i in index):
-                raise _Unsupported("an index computed from a per-sample value")
-            if isinstance(base, Scalar):
-                base = np.asarray(base, dtype=object).reshape(())
-            if isinstance(base, np.ndarray):
-                return _objectify(np.asarray(base[index], dtype=object) if base.dtype == object else base[index])
-            return base[index[0] if len(index) == 1 else index]
+        if op is COPY and isinstance(args[0], list):
+            return list(args[0])
         if op is NEW_STACK:
             return []
         if op is POP:
@@ -464,54 +287,20 @@ class _Scalarizer:
             if kind[0] == "array":
                 return _objectify(np.zeros((0,) * kind[1]))
             return {"float": 0.0, "int": 0, "bool": False}[kind[0]]
-        if op in rt.GUARDS:  # shapes are static here: checked now (raises StructureMiss)
-            return op.impl(*[_shape_only(a) for a in args])
-        if op is rt.basis:
-            return _basis(*args)
-        if op is rt.one:
-            return 1.0
-        if op is rt.seed:
-            return _seed(*args)
         if op is rt.astype:
-            return _astype(*args)
-        if op is np.shape:
-            return _shape_of(args[0])
-        if op is np.size:
-            return int(np.prod(_shape_of(args[0])))
-        if op is np.ndim:
-            return len(_shape_of(args[0]))
-        if op in _ELEMENTWISE or _is_math(op):
-            if all(_is_static(v) for v in args) and not kwargs:
-                out = op(*args)
-                return _objectify(out) if not isinstance(out, bool) else out
-            return _elementwise(op, args, kwargs)
-        if op in _STRUCTURAL or (
-            all(_is_static(v) for v in args)
-            and _is_static(list(kwargs.values()))
-            and op in (builtins.int, builtins.bool, np.zeros, np.ones, np.eye, np.full, np.arange, np.empty)
-        ):
-            args = [
-                np.asarray(a, dtype=object).reshape(())
-                if isinstance(a, Scalar) and op not in (builtins.len, builtins.range)
-                else a
-                for a in args
-            ]
-            impl = getattr(op, "impl", op)
-            try:
-                out = impl(*args, **kwargs)
-            except _Unsupported:
-                raise
-            except Exception as e:  # NumPy cannot run it on symbolic scalars
-                raise _Unsupported(f"{_op_name(op)} on per-sample values ({type(e).__name__}: {e})") from None
-            if (
-                isinstance(out, np.ndarray)
-                and out.dtype != object
-                and not np.issubdtype(out.dtype, np.number)
-                and out.dtype != bool
-            ):
-                raise _Unsupported(f"{_op_name(op)} gave an array of {out.dtype}")
-            return _objectify(out)
-        raise _Unsupported(f"{_op_name(op)} has no scalar form for numba.cuda")
+            if np.dtype(args[1]).kind != "f":
+                raise Unsupported(f"rt.astype to {np.dtype(args[1])}")
+            return _objectify(elementwise(builtins.float, [args[0]]))
+        if op in _STATIC and is_static(args) and is_static(list(kwargs.values())):
+            return _objectify(op(*args, **kwargs))
+        try:
+            return _objectify(evaluate(op, args, kwargs, SCALAR_OPS, STRUCTURAL))
+        except Unsupported:
+            raise
+        except StructureMiss:  # a guard failed at specialization: shapes are static here
+            raise
+        except Exception as e:  # NumPy cannot run it on elements
+            raise Unsupported(f"{_op_name(op)} on per-sample values ({type(e).__name__}: {e})") from None
 
 
 def _cuda_key(args, axes, free):
@@ -588,6 +377,13 @@ def call_cuda(self, args, axes, size):
 
 
 def _build_cuda(self, args, axes, free, plain=False):
+    try:
+        return _build_kernel(self, args, axes, free, plain)
+    except Unsupported as e:  # (raised outside a statement: by an output)
+        raise S2SADError(f"vmap(backend='cuda') of {getattr(self.inner, '__name__', 'the function')}: {e}") from None
+
+
+def _build_kernel(self, args, axes, free, plain):
     from numba import cuda
 
     sample = tuple(_sample_dummy(a, ax) for a, ax in zip(args, axes))
@@ -596,12 +392,12 @@ def _build_cuda(self, args, axes, free, plain=False):
     ir = self.inner.ir_for(sample, plain)
     dtype = target_dtype(self.inner, sample)
     params = list(ir.params)  # the user's parameters, then the free values'
-    lines = []
-    scal = _Scalarizer(ir)
+    emitter = _Kernel()
+    lines = emitter.lines
+    scal = _Unroller(ir)
     kernel_params = ["n"]
     kernel_args = []
-    _EMITTER.lines, _EMITTER.count = lines, 0
-    try:
+    with emitting(emitter):
         for k, (a, ax) in enumerate(list(zip(args, axes)) + [(v, None) for v in free]):
             p = params[k]
             arg = f"a{k}"
@@ -621,7 +417,7 @@ def _build_cuda(self, args, axes, free, plain=False):
                     )
                 if not shape:
                     lines.append(f"{p} = {arg}[i]" if ax is not None else f"{p} = {arg}[()]")
-                    scal.env[p] = Scalar(p)
+                    scal.env[p] = El(Var(p))
                     continue
                 count = int(np.prod(shape))
                 if count > CUDA_MAX_ELEMENTS:
@@ -637,11 +433,11 @@ def _build_cuda(self, args, axes, free, plain=False):
                         full.insert(ax, "i")
                     name = f"{p}_{'_'.join(map(str, idx))}"
                     lines.append(f"{name} = {arg}[{', '.join(map(str, full))}]")
-                    arr[idx] = Scalar(name)
+                    arr[idx] = El(Var(name))
                 scal.env[p] = arr
             elif isinstance(a, (numbers.Real, np.floating)) and ax is None:
                 lines.append(f"{p} = {arg}")
-                scal.env[p] = Scalar(p)
+                scal.env[p] = El(Var(p))
             else:
                 raise S2SADError(
                     f"vmap(backend='cuda'): argument {k} of type {type(a).__name__} cannot be passed to a kernel"
@@ -659,8 +455,6 @@ def _build_cuda(self, args, axes, free, plain=False):
             else None
         )
         type_value = (tuple(ret_types) if is_tuple else ret_types[0]) if ret_types else None
-    finally:
-        _EMITTER.lines = None
     leaves = flatten(value)
     type_leaves = (
         [d for _, d in flatten(type_value)]

@@ -29,9 +29,6 @@ in its own name again.
 
 from __future__ import annotations
 
-import operator
-import threading
-
 import numpy as np
 
 from ... import runtime as rt
@@ -63,248 +60,13 @@ from ...ir import (
     reads,
     walk,
 )
+from ..elements import BOOL_UFUNCS, SHAPE_OPS, El, Exact, Unsupported, all_ints, element_atom, emitting, evaluate, py
+from ..elements import atom as atom_of
 
 LIMIT = 64  # elements: larger arrays stay arrays
 MAX_STATEMENTS = 20000  # a scalarized function larger than this is not worth compiling
 
-_STATE = threading.local()
 
-
-class Unsupported(Exception):
-    """An operation this pass cannot evaluate on element atoms."""
-
-
-# --- element atoms ---------------------------------------------------------------------------
-
-
-class El:
-    """One element of a scalarized array (or a scalar): an atom; arithmetic on it emits."""
-
-    __slots__ = ("atom", "neg")
-    shape, ndim, size = (), 0, 1  # as a NumPy scalar has (an object array's item is an El)
-
-    def __init__(self, atom, neg=None):
-        self.atom = atom
-        self.neg = neg  # the El this one negates (so a + -b is emitted as a - b)
-
-    def __repr__(self):
-        return f"El({self.atom!r})"
-
-    def __add__(self, o):
-        return _apply(np.add, (self, o))
-
-    def __radd__(self, o):
-        return _apply(np.add, (o, self))
-
-    def __sub__(self, o):
-        return _apply(np.subtract, (self, o))
-
-    def __rsub__(self, o):
-        return _apply(np.subtract, (o, self))
-
-    def __mul__(self, o):
-        return _apply(np.multiply, (self, o))
-
-    def __rmul__(self, o):
-        return _apply(np.multiply, (o, self))
-
-    def __truediv__(self, o):
-        return _apply(np.true_divide, (self, o))
-
-    def __rtruediv__(self, o):
-        return _apply(np.true_divide, (o, self))
-
-    def __pow__(self, o):
-        return _apply(np.power, (self, o))
-
-    def __rpow__(self, o):
-        return _apply(np.power, (o, self))
-
-    def __neg__(self):
-        return _apply(np.negative, (self,))
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _apply(np.absolute, (self,))
-
-    def __bool__(self):
-        raise Unsupported("a truth value of a runtime element")
-
-    def __eq__(self, o):
-        raise Unsupported("a comparison of runtime elements outside a ufunc")
-
-    __lt__ = __le__ = __gt__ = __ge__ = __ne__ = __eq__
-    __hash__ = object.__hash__
-
-
-BOOL_UFUNCS = {
-    "less",
-    "less_equal",
-    "greater",
-    "greater_equal",
-    "equal",
-    "not_equal",
-    "logical_and",
-    "logical_or",
-    "logical_not",
-    "logical_xor",
-    "isnan",
-    "isinf",
-    "isfinite",
-    "signbit",
-}
-
-
-def _number(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def _py(v):
-    """A NumPy scalar as the Python number it equals."""
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _atom(v):
-    if isinstance(v, El):
-        return v.atom
-    if isinstance(v, (int, float, bool, np.generic)):
-        return Const(_py(v))
-    raise Unsupported(f"not an element: {type(v).__name__}")
-
-
-def _element_atom(v):
-    """The atom of a float array's element: a constant as a float (a Numba list or variable
-    that first gets an int would be typed int)."""
-    a = _atom(v)
-    return Const(float(a.value)) if isinstance(a, Const) else a
-
-
-def _value(a):
-    """An atom as a value: a Const's number, else an El."""
-    return _py(a.value) if isinstance(a, Const) and _number(a.value) else El(a)
-
-
-def _apply(op, args):
-    """``op`` on elements (El or numbers): folded where constants allow, else one statement."""
-    vals = [a if isinstance(a, El) and isinstance(a.atom, Var) else _value(_atom(a)) for a in args]
-    consts = [v for v in vals if not isinstance(v, El)]
-    if len(consts) == len(vals):
-        return _py(op(*vals))
-    if op is np.negative:
-        if vals[0].neg is not None:
-            return vals[0].neg
-        return El(_STATE.emitter.scalar(op, [vals[0].atom]), neg=vals[0])
-    if op is np.add:
-        a, b = vals
-        if not isinstance(b, El) and b == 0:
-            return a
-        if not isinstance(a, El) and a == 0:
-            return b
-        if isinstance(b, El) and b.neg is not None:
-            return _apply(np.subtract, (a, b.neg))
-        if isinstance(a, El) and a.neg is not None:
-            return _apply(np.subtract, (b, a.neg))
-    elif op is np.subtract:
-        a, b = vals
-        if not isinstance(b, El) and b == 0:
-            return a
-        if not isinstance(a, El) and a == 0:
-            return _apply(np.negative, (b,))
-        if isinstance(b, El) and b.neg is not None:
-            return _apply(np.add, (a, b.neg))
-    elif op is np.multiply:
-        a, b = vals
-        for c, other in ((a, b), (b, a)):
-            if not isinstance(c, El):
-                if c == 0:
-                    return 0.0
-                if c == 1:
-                    return other
-                if c == -1:
-                    return _apply(np.negative, (other,))
-                if other.neg is not None:
-                    return _apply(np.multiply, (-c, other.neg))
-        if isinstance(a, El) and isinstance(b, El) and a.neg is not None and b.neg is not None:
-            return _apply(np.multiply, (a.neg, b.neg))
-    elif op is np.true_divide:
-        a, b = vals
-        if not isinstance(a, El) and a == 0:
-            return 0.0
-        if not isinstance(b, El) and b == 1:
-            return a
-    elif op is np.power:
-        a, b = vals
-        if not isinstance(b, El) and b == 1:
-            return a
-    return El(_STATE.emitter.scalar(op, [_atom(v) for v in vals]))
-
-
-def _elementwise(op, values):
-    """A ufunc on values that may be object arrays: broadcast, then one ``_apply`` each."""
-    if op.nout != 1 or op.__name__ in ("matmul",):
-        raise Unsupported(f"ufunc {op.__name__}")
-    if not any(isinstance(v, np.ndarray) for v in values):
-        return _apply(op, values)
-    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=object) for v in values])
-    out = np.empty(arrays[0].shape, dtype=object)
-    for idx in np.ndindex(out.shape):
-        out[idx] = _apply(op, [a[idx] for a in arrays])
-    return out
-
-
-# --- which operations evaluate on object arrays ---------------------------------------------
-
-STRUCTURAL = {
-    np.array,
-    np.sum,
-    np.concatenate,
-    np.stack,
-    np.reshape,
-    np.transpose,
-    np.ascontiguousarray,
-    np.asarray,
-    np.zeros,
-    np.ones,
-    np.zeros_like,
-    np.ones_like,
-    np.copy,
-    np.dot,
-    np.matmul,
-    np.outer,
-    np.squeeze,
-    np.expand_dims,
-    np.broadcast_to,
-    np.eye,
-    np.full,
-    np.ravel,
-    np.hstack,
-    np.vstack,
-    np.flip,
-    np.diag,
-    np.trace,
-    rt.sum_to,
-    rt.broadcast_like,
-    rt.scatter,
-    rt.scatter_add,
-    rt.seed,
-    rt.zeros_batch,
-    rt.basis,
-    rt.one,
-    rt.add_batch_axis,
-    rt.bmatmul,
-    *rt.GUARDS,
-}
-OPERATORS = {
-    operator.add: np.add,
-    operator.sub: np.subtract,
-    operator.mul: np.multiply,
-    operator.truediv: np.true_divide,
-    operator.neg: np.negative,
-    operator.pow: np.power,
-}
-SHAPE_OPS = {np.shape: np.shape, np.size: np.size, np.ndim: np.ndim, len: len}
 # operations whose result is a new array (not a view of an argument)
 FRESH = {
     np.array,
@@ -439,15 +201,6 @@ def _aliased_writes(fn):
 # --- the pass --------------------------------------------------------------------------------
 
 
-class _Exact:
-    """A compile-time constant that is not an element (a shape, a size, an index)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-
 PLACE = object()  # a placeholder: any value of the right type (zeros of the name's shape)
 STALE = object()  # a tuple whose parts were overwritten since it was made
 OPAQUE = object()  # an array (or tuple) the pass does not see into
@@ -477,10 +230,8 @@ def scalarize(fn: Function, spec: tuple) -> Function | None:
     if not shapes:
         return None
     pass_ = _Scalarizer(fn, shapes)
-    try:
+    with emitting(pass_):
         return pass_.run()
-    finally:
-        _STATE.emitter = None
 
 
 class _Scalarizer:
@@ -548,7 +299,6 @@ class _Scalarizer:
         self.neg_refs = {}  # name -> (array, index) whose element is known as its negation
         self.env = {}
         self.out = []
-        _STATE.emitter = self
         for p, shape in self.param_shapes.items():
             if p in self.cand:
                 for idx in np.ndindex(shape):
@@ -652,7 +402,7 @@ class _Scalarizer:
                 if isinstance(el, El) and el.atom == Var(name):
                     continue
                 self.types[name] = 0.5
-                self.put(Assign(name, COPY, [_element_atom(el)], line=self.line))
+                self.put(Assign(name, COPY, [element_atom(el)], line=self.line))
                 if isinstance(el, El):
                     arr = self.env[v].copy()
                     arr[idx] = El(Var(name))
@@ -734,7 +484,7 @@ class _Scalarizer:
 
     def value(self, a):
         if isinstance(a, Const):
-            return _py(a.value) if isinstance(a.value, np.generic) else a.value
+            return py(a.value) if isinstance(a.value, np.generic) else a.value
         if isinstance(a, SliceAtom):
             parts = [None if p is None else self.value(p) for p in (a.lower, a.upper, a.step)]
             if any(p is BOTTOM for p in parts):
@@ -750,7 +500,7 @@ class _Scalarizer:
             if isinstance(dummy, (float, int, bool, np.generic)):
                 return El(a)
             return OPAQUE
-        if isinstance(got, _Exact):
+        if isinstance(got, Exact):
             return got.value
         if got is PLACE:
             zeros = self.placeholder_zeros(a.name)
@@ -822,50 +572,21 @@ class _Scalarizer:
             raise Unsupported("an array the pass does not see into")
         if any(isinstance(v, tuple) and any(x is OPAQUE or x is BOTTOM for x in v) for v in everything):
             raise Unsupported("a tuple holding an unknown array")
-        op = stmt.op
         self.fresh_temps = {}
         self.mark = len(self.out)
-        if op is COPY:
-            (result,) = args
-            return result.copy() if isinstance(result, np.ndarray) else result
-        if op is TUPLE:
-            return tuple(args)
-        if op is GETITEM:
-            base, *index = args
-            if any(isinstance(i, El) for i in index):
-                raise Unsupported("a runtime index")
-            got = base[index[0]] if isinstance(base, tuple) and len(index) == 1 else base[tuple(index)]
-            return got.copy() if isinstance(got, np.ndarray) else got
-        if op in SHAPE_OPS:
-            return _Exact(SHAPE_OPS[op](*args))
-        if op in OPERATORS and not kwargs:
-            if all(_all_ints(v) for v in args):  # int and tuple arithmetic: shapes, offsets
-                return _Exact(op(*args))
-            return _elementwise(OPERATORS[op], args)
-        if isinstance(op, np.ufunc) and not kwargs:
-            return _elementwise(op, args)
-        if op in STRUCTURAL:
-            impl = getattr(op, "impl", op)
-            if op is np.array and len(args) == 1 and not kwargs:
-                return np.array(args[0], dtype=object)
-            if op is rt.scatter_add:
-                args[0] = args[0].copy()
-            args = [_zero_d(v) for v in args]
-            result = impl(*args, **{k: _zero_d(v) for k, v in kwargs.items()})
-            return result[()] if isinstance(result, np.ndarray) and result.ndim == 0 else result
-        raise Unsupported(f"{getattr(op, '__name__', op)}")
+        return evaluate(stmt.op, args, kwargs)
 
     def bind(self, stmt, result):
         target = stmt.target
-        if isinstance(result, _Exact) or (
+        if isinstance(result, Exact) or (
             isinstance(result, (int, tuple))
             and not isinstance(result, bool)
-            and _all_ints(result)
+            and all_ints(result)
             and not isinstance(self.fn.types.get(target), (float, np.floating, np.ndarray))
         ):
-            value = result.value if isinstance(result, _Exact) else result
+            value = result.value if isinstance(result, Exact) else result
             self.put(Assign(target, COPY, [Const(value)], line=stmt.line))
-            self.env[target] = _Exact(value)
+            self.env[target] = Exact(value)
             return
         if isinstance(result, np.ndarray) and result.dtype != object:
             result = result.astype(object)
@@ -896,7 +617,7 @@ class _Scalarizer:
             del self.out[self.mark :]
             return self.unsupported(stmt)
         # a scalar
-        atom = _atom(result)
+        atom = atom_of(result)
         if isinstance(atom, Const) and isinstance(self.fn.types.get(target), (float, np.floating)):
             atom = Const(float(atom.value))
         if (
@@ -947,7 +668,7 @@ class _Scalarizer:
         for idx in np.ndindex(result.shape):
             el = result[idx]
             if not isinstance(el, El):
-                value[idx] = float(_atom(el).value)
+                value[idx] = float(atom_of(el).value)
                 continue
             a, name = el.atom, self.canon(target, idx)
             self.types[name] = 0.5
@@ -1022,7 +743,7 @@ class _Scalarizer:
                 if old == got.shape:
                     if not self.analysis:
                         for idx in np.ndindex(got.shape):
-                            a = _element_atom(got[idx])
+                            a = element_atom(got[idx])
                             self.put(Assign("_", APPEND, [Var(self.canon(stack, idx)), a], line=stmt.line))
                     return
             if self.analysis:
@@ -1103,7 +824,7 @@ class _Scalarizer:
             return Var(name)
         if got is None or isinstance(got, El) or got is BOTTOM or got is OPAQUE:
             return a
-        if isinstance(got, _Exact):
+        if isinstance(got, Exact):
             return Const(got.value)
         if isinstance(got, tuple) and a.name in self.needs_real:
             return a
@@ -1115,28 +836,19 @@ class _Scalarizer:
             self.put(Assign(name, np.empty, [Const(tuple(v.shape))], line=self.line))
             self.types[name] = dummy_array(v.ndim, np.float64)
             for idx in np.ndindex(v.shape):
-                self.put(SetItem(name, [Const(i) for i in idx], _element_atom(v[idx]), self.line))
+                self.put(SetItem(name, [Const(i) for i in idx], element_atom(v[idx]), self.line))
             return Var(name)
         if isinstance(v, tuple):
             name = self.names.fresh(f"{hint}_tuple")
             self.put(Assign(name, TUPLE, [self.real_value(x, hint) for x in v], line=self.line))
             return Var(name)
-        if isinstance(v, _Exact):
+        if isinstance(v, Exact):
             return Const(v.value)
         if isinstance(v, (El, int, float, bool, np.generic)):
-            return _atom(v)
+            return atom_of(v)
         if isinstance(v, (str, slice)) or v is None:
             return Const(v)
         raise _GiveUp(f"cannot pack {type(v).__name__}")
-
-
-def _zero_d(v):
-    """An element as a 0-d object array, which NumPy functions take where they take arrays."""
-    if isinstance(v, El):
-        arr = np.empty((), dtype=object)
-        arr[()] = v
-        return arr
-    return v
 
 
 def _names_in(v):
@@ -1148,12 +860,6 @@ def _names_in(v):
             yield from _names_in(x)
     elif isinstance(v, El) and isinstance(v.atom, Var):
         yield v.atom.name
-
-
-def _all_ints(v):
-    if isinstance(v, tuple):
-        return all(_all_ints(x) for x in v)
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 class _Bottom(Exception):
