@@ -160,6 +160,7 @@ class Transformed:
             args = tuple(_as_value(a) for a in args)
             primals = args[: len(primals)]
         self._check_overlap(primals)
+        args = self._detached(args)
         compiled = self._compiled_for(args)[2]
         try:
             try:
@@ -359,6 +360,16 @@ class Transformed:
             self._written = written
         return written
 
+    def _detached(self, args):
+        """``args`` with copies of the arrays the function writes into, for a derivative: a
+        transformation is a function of the point, and leaves the caller's arrays as they
+        were (forward and reverse mode alike; a retry after a failed guard sees the same
+        point). The primal itself (vmap's per-sample function) writes as NumPy does."""
+        written = self._written_params()
+        if not written or self.kind == "primal":
+            return args
+        return tuple(np.copy(a) if k in written and isinstance(a, np.ndarray) else a for k, a in enumerate(args))
+
     def _check_overlap(self, args):
         """Refuse a call that passes arrays sharing memory for two parameters when the
         function writes into one of them: NumPy's write would be seen through the other
@@ -428,7 +439,7 @@ class Transformed:
 
             def compiled(*a):
                 self._check_overlap(a)
-                return unchecked(*a)
+                return unchecked(*self._detached(a))
 
         plan = (compiled, free, dtype, len(args), by_shape)
         self._plans[key] = plan

@@ -841,3 +841,50 @@ def test_flatten_copies():
     assert_jacobians(write_into_flattened_copy, (A,))
     s2sad.jacfwd(write_into_flattened_copy, backend="python")(A)
     np.testing.assert_array_equal(A, before)  # the caller's array is not written, as NumPy's flatten copies
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("numba", marks=pytest.mark.numba)])
+def test_derivatives_leave_the_arrays_the_function_writes_into(backend):
+    """A derivative is a function of the point: every transformation of a function that writes
+    into its argument leaves the caller's array as it was, so a second call gives the same
+    numbers (jacfwd wrote into the caller's array, and its second call differentiated at the
+    changed point)."""
+    x = X4.copy()
+
+    def f_copy(v):
+        return write_into_argument(np.copy(v))
+
+    eps = 1e-6
+    fd = np.array([(f_copy(x + eps * e) - f_copy(x - eps * e)) / (2 * eps) for e in np.eye(4)])
+    calls = {
+        "jacfwd": lambda: s2sad.jacfwd(write_into_argument, backend=backend)(x),
+        "jacrev": lambda: s2sad.jacrev(write_into_argument, backend=backend)(x),
+        "grad": lambda: s2sad.grad(write_into_argument, backend=backend)(x),
+        "value_and_grad": lambda: s2sad.value_and_grad(write_into_argument, backend=backend)(x)[1],
+        "jvp": lambda: s2sad.jvp(write_into_argument, (x,), (np.eye(4)[1],), backend=backend)[1],
+        "vjp": lambda: s2sad.vjp(write_into_argument, x, backend=backend)[1](1.0)[0],
+        "hessian": lambda: s2sad.hessian(write_into_argument, backend=backend)(x)[1],
+        "hvp": lambda: s2sad.hvp(write_into_argument, (x,), (np.eye(4)[1],), backend=backend)[0],
+    }
+    h, E = 1e-4, np.eye(4)
+    H = np.array(
+        [
+            [
+                (
+                    f_copy(x + h * a + h * b)
+                    - f_copy(x + h * a - h * b)
+                    - f_copy(x - h * a + h * b)
+                    + f_copy(x - h * a - h * b)
+                )
+                / (4 * h * h)
+                for b in E
+            ]
+            for a in E
+        ]
+    )
+    want = {"jvp": fd[1], "hessian": H[1], "hvp": H[1]}
+    for name, call in calls.items():
+        first, second = call(), call()
+        np.testing.assert_array_equal(x, X4, err_msg=f"{name} wrote into the caller's array")
+        np.testing.assert_array_equal(first, second, err_msg=name)
+        np.testing.assert_allclose(first, want.get(name, fd), rtol=1e-5, atol=1e-5, err_msg=name)

@@ -278,3 +278,26 @@ def test_cuda_reductions_and_scans(rng, mode):
     g = getattr(s2sad, mode)(vf.reductions)
     X = rng.standard_normal((B, 2, 3))
     assert_tree_close(vmap(g, backend="cuda")(X), vmap(g, backend="python")(X), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", CPU)
+@pytest.mark.parametrize("name", ["write_through_alias", "write_through_view", "write_into_argument"])
+def test_writes_into_the_sample_run_once(rng, backend, name):
+    """A per-sample function that writes into its argument runs once per sample, as a Python
+    loop would (numba's prange path ran sample 0 up to three times: the output shapes were
+    found by running it on the batch's own memory)."""
+    f = getattr(vf, name)
+    X = rng.standard_normal((B, 3))
+    want = np.stack([f(x.copy()) for x in X])
+    np.testing.assert_allclose(vmap(f, backend=backend)(X.copy()), want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", CPU + [pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+def test_vmap_of_a_derivative_leaves_the_batch(rng, backend, mode):
+    g = getattr(s2sad, mode)(vf.write_into_argument)
+    X = rng.standard_normal((B, 3))
+    kept = X.copy()
+    want = np.stack([g(x) for x in X])
+    np.testing.assert_allclose(vmap(g, backend=backend)(X), want, rtol=1e-14)
+    np.testing.assert_array_equal(X, kept)

@@ -74,3 +74,8 @@ def reductions(x):
     p = np.prod(x, axis=1)
     c = np.cumsum(np.swapaxes(x, 0, 1), axis=0)
     return np.sum(m * m) + np.sum(np.sin(p)) + np.sum(c * c)
+
+
+def write_into_argument(x):
+    x[0] = x[0] * x[1]
+    return np.sin(x)

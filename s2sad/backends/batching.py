@@ -14,6 +14,14 @@ def sample_at(args, axes, i):
     return tuple(a if ax is None else a[i] for a, ax in zip(args, axes))
 
 
+def detached(values):
+    """``values`` with every array copied: a trial run (for the output shapes) must not write
+    into the batch's arrays when the function writes into its arguments."""
+    return tuple(
+        np.copy(v) if isinstance(v, np.ndarray) else detached(v) if isinstance(v, tuple) else v for v in values
+    )
+
+
 def is_device(a):
     return hasattr(a, "copy_to_host") and hasattr(a, "shape") and not isinstance(a, np.ndarray)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ... import backends, pipeline
 from ...errors import StructureMiss
-from ..batching import LOCK, finish_leaf, flatten, sample_at, target_dtype, unflatten
+from ..batching import LOCK, detached, finish_leaf, flatten, sample_at, target_dtype, unflatten
 
 
 def _sample_key(self, args, axes):
@@ -31,12 +31,12 @@ def call_numba(self, args, axes, size):
     outputs = self._outputs.get((key, layout)) if layout is not None else None
     if outputs is None:  # sample 0, run once, gives the output shapes and dtypes
         try:
-            first = entry[0](*sample0, *free)
+            first = entry[0](*detached(sample0), *detached(free))
         except StructureMiss:  # every sample has sample 0's shapes: the loop would not raise
             with LOCK:
                 entry = _build_numba(self, args, axes, plain=True)
                 self._cache[key] = entry
-            first = entry[0](*sample0, *free)
+            first = entry[0](*detached(sample0), *detached(free))
         outputs = _skeleton(first)
         if layout is not None:
             if len(self._outputs) >= 256:  # e.g. a scalar argument that changes every call
@@ -97,7 +97,7 @@ def _build_numba(self, args, axes, plain=False):
     inner_module = "s2sad_generated_" + os.path.basename(inner_path)[:-3]
     free = pipeline.free_values(self.inner)
     try:
-        first = inner_jit(*sample0, *free)
+        first = inner_jit(*detached(sample0), *detached(free))
     except StructureMiss:
         if plain:
             raise
@@ -107,8 +107,14 @@ def _build_numba(self, args, axes, plain=False):
     params = (
         [f"a{k}" for k in range(n)] + [f"free{k}" for k in range(len(free))] + [f"out{j}" for j in range(len(leaves))]
     )
+    # a derivative leaves the arrays it writes into as they were (api.Transformed._detached)
+    copied = set(self.inner._written_params()) if self.inner.kind != "primal" else set()
     call = ", ".join(
-        [f"a{k}" if ax is None else f"a{k}[i]" for k, ax in enumerate(axes)] + [f"free{k}" for k in range(len(free))]
+        [
+            (f"np.copy({a})" if k in copied else a)
+            for k, a in enumerate(f"a{k}" if ax is None else f"a{k}[i]" for k, ax in enumerate(axes))
+        ]
+        + [f"free{k}" for k in range(len(free))]
     )
     name = f"{ir.name}_vmap"
     lines = [
