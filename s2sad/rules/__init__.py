@@ -23,6 +23,8 @@ from .tables import (
     differentiable_ops,
     elementwise,
     is_singular,
+    linear,
+    linear_ops,
     located,
     nondifferentiable,
     params_of,

@@ -16,12 +16,12 @@ from ..ad.trace import ABSTRACT_EVAL, Sym, _getitem, call
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from .tables import (
-    LINEAR,
     SINGULAR,
     UNIT_SAFE,
     adjoint_rule,
     constant_operands,
     elementwise,
+    linear,
     nondifferentiable,
     tangent_rule,
 )
@@ -385,7 +385,7 @@ def sum_tangent(x, axis=None, x_dot=None):
     return sum_batched(x_dot, axes_of(axis, x.ndim))
 
 
-@adjoint_rule(np.sum, "x")
+@linear(np.sum, "x")
 def sum_adjoint(y_bar, x, axis=None):
     return unreduce(y_bar, x, axes_of(axis, x.ndim))
 
@@ -403,7 +403,7 @@ def mean_tangent(x, axis=None, x_dot=None):
     return sum_batched(x_dot, axes) / _count(x, axes)
 
 
-@adjoint_rule(np.mean, "x")
+@linear(np.mean, "x")
 def mean_adjoint(y_bar, x, axis=None):
     axes = axes_of(axis, x.ndim)
     return unreduce(y_bar / _count(x, axes), x, axes)
@@ -532,7 +532,7 @@ def cumsum_tangent(x, axis=None, x_dot=None):
     return rt.cumsum_rows(_reshape_batched(x_dot, (-1,)) if x.ndim != 1 else x_dot)
 
 
-@adjoint_rule(np.cumsum, "x")
+@linear(np.cumsum, "x")
 def cumsum_adjoint(y_bar, x, axis=None):
     _cumsum_check(x, axis)
     rev = rt.cumsum_rows(y_bar[:, ::-1])[:, ::-1]
@@ -754,7 +754,7 @@ def trace_tangent(x, x_dot):
     return sum_batched(x_dot * _trace_mask(x), (0, 1))
 
 
-@adjoint_rule(np.trace, "x")
+@linear(np.trace, "x")
 def trace_adjoint(y_bar, x):
     return y_bar[(slice(None), None, None)] * _trace_mask(x)
 
@@ -786,7 +786,7 @@ def transpose_tangent(x, axes=None, x_dot=None):
     return np.transpose(x_dot, (0,) + tuple(p + 1 for p in perm)) if x.ndim > 1 else x_dot
 
 
-@adjoint_rule(np.transpose, "x")
+@linear(np.transpose, "x")
 def transpose_adjoint(y_bar, x, axes=None):
     perm = _perm(axes, x.ndim)
     inverse = tuple(int(i) for i in np.argsort(perm))
@@ -808,7 +808,7 @@ def reshape_tangent(x, shape, x_dot):
     return _reshape_batched(x_dot, _shape_tuple(shape))
 
 
-@adjoint_rule(np.reshape, "x")
+@linear(np.reshape, "x")
 def reshape_adjoint(y_bar, x, shape):
     return _reshape_batched(y_bar, x.shape)
 
@@ -818,7 +818,7 @@ def ravel_tangent(x, x_dot):
     return _reshape_batched(x_dot, (-1,))
 
 
-@adjoint_rule(np.ravel, "x")
+@linear(np.ravel, "x")
 def ravel_adjoint(y_bar, x):
     return _reshape_batched(y_bar, x.shape)
 
@@ -830,7 +830,7 @@ def expand_dims_tangent(x, axis, y=None, x_dot=None):
     return np.expand_dims(x_dot, batched_axis(axis, x.ndim + 1))
 
 
-@adjoint_rule(np.expand_dims, "x")
+@linear(np.expand_dims, "x")
 def expand_dims_adjoint(y_bar, x, axis):
     return _reshape_batched(y_bar, x.shape)
 
@@ -840,7 +840,7 @@ def squeeze_tangent(x, axis=None, y=None, x_dot=None):
     return _reshape_batched(x_dot, y.shape)
 
 
-@adjoint_rule(np.squeeze, "x")
+@linear(np.squeeze, "x")
 def squeeze_adjoint(y_bar, x, axis=None):
     return _reshape_batched(y_bar, x.shape)
 
@@ -851,7 +851,7 @@ def broadcast_to_tangent(x, shape, x_dot):
     return np.broadcast_to(lead_axes(x_dot, len(shape) - x.ndim), (x_dot.shape[0],) + shape)
 
 
-@adjoint_rule(np.broadcast_to, "x")
+@linear(np.broadcast_to, "x")
 def broadcast_to_adjoint(y_bar, x, shape):
     extra = len(_shape_tuple(shape)) - x.ndim
     return rt.sum_to(sum_batched(y_bar, tuple(range(extra))), x)
@@ -862,14 +862,9 @@ def copy_tangent(x, x_dot):
     return x_dot  # `y = x` aliases in Python too: the tangent may alias
 
 
-@tangent_rule(np.copy)
-def np_copy_tangent(x, x_dot):
-    return np.copy(x_dot)  # a copy owns its memory: so does its tangent
-
-
-@adjoint_rule(np.copy, "x")
-@adjoint_rule(COPY, "x")
-@adjoint_rule(np.ascontiguousarray, "x")
+@linear(np.copy, "x")
+@linear(COPY, "x")
+@linear(np.ascontiguousarray, "x")
 def copy_adjoint(y_bar, x):
     return y_bar
 
@@ -882,7 +877,7 @@ def concatenate_tangent(arrays, axis=0, y=None, arrays_dot=None):
     return np.concatenate(parts, axis=batched_axis(axis, y.ndim))
 
 
-@adjoint_rule(np.concatenate, "arrays")
+@linear(np.concatenate, "arrays")
 def concatenate_adjoint(y_bar, arrays, axis=0, y=None):
     flat = axis is None
     axis = 1 if flat else batched_axis(axis, y.ndim)
@@ -900,7 +895,7 @@ def stack_tangent(arrays, axis=0, y=None, arrays_dot=None):
     return np.stack(_dense_parts(arrays, arrays_dot), axis=batched_axis(axis, y.ndim))
 
 
-@adjoint_rule(np.stack, "arrays")
+@linear(np.stack, "arrays")
 def stack_adjoint(y_bar, arrays, axis=0, y=None):
     axis = batched_axis(axis, y.ndim)
     return tuple(y_bar[(slice(None),) * axis + (k,)] for k in range(len(arrays)))
@@ -920,7 +915,7 @@ def array_tangent(object, y=None, object_dot=None):
     return stack_tangent(object, 0, y, object_dot)
 
 
-@adjoint_rule(np.array, "object")
+@linear(np.array, "object")
 def array_adjoint(y_bar, object, y=None):
     object = _items(object)
     if not isinstance(object, tuple):
@@ -970,7 +965,7 @@ def getitem_tangent(x, index, x_dot):
     return y_dot
 
 
-@adjoint_rule(GETITEM, "x")
+@linear(GETITEM, "x")
 def getitem_adjoint(y_bar, x, index):
     return rt.scatter(y_bar, x, *index)
 
@@ -978,31 +973,16 @@ def getitem_adjoint(y_bar, x, index):
 # --- math / builtins / runtime helpers -----------------------------------------------------
 
 
-@tangent_rule(rt.sum_to)
-def sum_to_tangent(g, x, g_dot):
-    return rt.sum_to(g_dot, x)
-
-
-@adjoint_rule(rt.sum_to, "g")
+@linear(rt.sum_to, "g")
 def sum_to_adjoint(y_bar, g, x):
     return rt.broadcast_like(y_bar, g)
 
 
-@tangent_rule(rt.broadcast_like)
-def broadcast_like_tangent(t, g, t_dot):
-    return rt.broadcast_like(t_dot, g)
-
-
-@adjoint_rule(rt.broadcast_like, "t")
+@linear(rt.broadcast_like, "t")
 def broadcast_like_adjoint(y_bar, t, g):
     lead = t.ndim - g.ndim  # t's own leading axes
     extra = y_bar.ndim - 1 - t.ndim
     return rt.sum_to(sum_batched(y_bar, tuple(range(lead, lead + extra))), t) if extra else rt.sum_to(y_bar, t)
-
-
-@tangent_rule(rt.scatter)
-def scatter_tangent(ct, x, index, ct_dot):
-    return rt.scatter(ct_dot, x, *index)
 
 
 @tangent_rule(rt.scatter_add)
@@ -1027,7 +1007,7 @@ def scatter_add_adjoint(y_bar, acc, ct, x, index):
     raise UnsupportedError("reverse mode of an in-place accumulator (rt.scatter_add): not supported")
 
 
-@adjoint_rule(rt.scatter, "ct")
+@linear(rt.scatter, "ct")
 def scatter_adjoint(y_bar, ct, x, index):
     lead = ct.ndim - _gathered_rank(x, index)
     return y_bar[(slice(None),) * (lead + 1) + tuple(index)]
@@ -1090,12 +1070,7 @@ def scale_nz_adjoint_p(y_bar, g, p):
     return unbroadcast(y_bar * g, p)
 
 
-@tangent_rule(rt.cumsum_rows)
-def cumsum_rows_tangent(t, t_dot):
-    return rt.cumsum_rows(t_dot)
-
-
-@adjoint_rule(rt.cumsum_rows, "t")
+@linear(rt.cumsum_rows, "t")
 def cumsum_rows_adjoint(y_bar, t):
     return rt.cumsum_rows(y_bar[..., ::-1])[..., ::-1]
 
@@ -1105,17 +1080,12 @@ def add_batch_axis_tangent(t, t_dot):
     return t_dot[:, None]
 
 
-@adjoint_rule(rt.add_batch_axis, "t")
+@linear(rt.add_batch_axis, "t")
 def add_batch_axis_adjoint(y_bar, t):
     return y_bar[:, 0]
 
 
-@tangent_rule(rt.astype)
-def astype_tangent(x, dtype, x_dot):
-    return rt.astype(x_dot, dtype)
-
-
-@adjoint_rule(rt.astype, "x")
+@linear(rt.astype, "x")
 def astype_adjoint(y_bar, x, dtype):
     return rt.astype(y_bar, x.dtype)
 
@@ -1125,7 +1095,7 @@ def swapaxes_tangent(x, axis1, axis2, x_dot):
     return np.swapaxes(x_dot, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
 
 
-@adjoint_rule(np.swapaxes, "x")
+@linear(np.swapaxes, "x")
 def swapaxes_adjoint(y_bar, x, axis1, axis2):
     return np.swapaxes(y_bar, batched_axis(axis1, x.ndim), batched_axis(axis2, x.ndim))
 
@@ -1163,32 +1133,6 @@ SINGULAR.update(
         math.pow,
         np.arctan2,
         math.atan2,
-    }
-)
-
-LINEAR.update(
-    {
-        np.sum,
-        np.mean,
-        np.transpose,
-        np.reshape,
-        np.ravel,
-        np.expand_dims,
-        np.squeeze,
-        np.broadcast_to,
-        np.copy,
-        COPY,
-        GETITEM,
-        np.concatenate,
-        np.stack,
-        np.cumsum,
-        np.trace,
-        rt.sum_to,
-        rt.broadcast_like,
-        rt.scatter,
-        rt.add_batch_axis,
-        np.swapaxes,
-        rt.cumsum_rows,
     }
 )
 

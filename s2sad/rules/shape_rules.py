@@ -19,7 +19,7 @@ from ..ad.trace import ABSTRACT_EVAL, Sym, call, dummy_array, emit, exact_sizes_
 from ..errors import UnsupportedError
 from ..ir import TUPLE
 from .composite_rules import constant, ndim, symbolic
-from .tables import INTERNAL, LINEAR, composite, constant_operands
+from .tables import INTERNAL, composite, constant_operands, linear_ops
 
 # np.argsort reads its operand only for the order of its values: an integer index, constant
 # almost everywhere (the gathers that use it carry the derivative)
@@ -979,42 +979,39 @@ ABSTRACT_EVAL[np.cross] = _cross_type
 ABSTRACT_EVAL[np.repeat] = _repeat_type
 
 
-# linear in their differentiable operands (kron, tensordot, einsum, cross are bilinear; sort
-# and select piecewise linear; linspace affine)
-LINEAR.update(
-    op
-    for op in (
-        np.atleast_1d,
-        np.atleast_2d,
-        np.atleast_3d,
-        np.hstack,
-        np.vstack,
-        getattr(np, "row_stack", None),
-        np.dstack,
-        np.column_stack,
-        np.append,
-        np.moveaxis,
-        np.rollaxis,
-        np.flip,
-        np.fliplr,
-        np.flipud,
-        np.rot90,
-        np.roll,
-        np.repeat,
-        np.tile,
-        np.pad,
-        np.take,
-        np.diagonal,
-        np.diag,
-        np.tril,
-        np.triu,
-        np.split,
-        np.array_split,
-        np.hsplit,
-        np.vsplit,
-        np.dsplit,
-    )
-    if op is not None
+# composites linear in their differentiable operands, made of linear ops (the ops with rules
+# are recorded by @linear; kron, tensordot, einsum, cross are bilinear; sort and select
+# piecewise linear; linspace affine)
+linear_ops(
+    np.atleast_1d,
+    np.atleast_2d,
+    np.atleast_3d,
+    np.hstack,
+    np.vstack,
+    getattr(np, "row_stack", None),
+    np.dstack,
+    np.column_stack,
+    np.append,
+    np.moveaxis,
+    np.rollaxis,
+    np.flip,
+    np.fliplr,
+    np.flipud,
+    np.rot90,
+    np.roll,
+    np.repeat,
+    np.tile,
+    np.pad,
+    np.take,
+    np.diagonal,
+    np.diag,
+    np.tril,
+    np.triu,
+    np.split,
+    np.array_split,
+    np.hsplit,
+    np.vsplit,
+    np.dsplit,
 )
 
 if hasattr(np, "row_stack"):  # (typed as vstack: NumPy 2's deprecation warning is for the user's call)

@@ -17,6 +17,11 @@ A zero tangent is passed as ``None``.
   ``<p>_dot`` receive the tangents of operand ``p``.
 * ``@adjoint_rule(op, "p")``: ``f(y_bar, *operands, y) -> contribution to p_bar`` with shape
   ``(B,) + p.shape``.
+* ``@linear(op, "p")``: for an op linear in operand ``p`` (its other operands constant:
+  shapes, axes, indices), its transpose ``f(y_bar, *operands) -> p_bar``, registered as
+  ``@adjoint_rule(op, "p")``; the tangent rule is derived, ``op`` applied to the tangent
+  (``op(..., p_dot, ...)``, the other operands as they are), unless a ``@tangent_rule(op)``
+  states it. The op is recorded in ``LINEAR``.
 * ``NONDIFFERENTIABLE``: ops whose result carries no derivative (shapes, argmax, comparisons).
 """
 
@@ -33,7 +38,7 @@ ADJOINT_RULES: dict = {}  # op -> {param name: rule}
 ELEMENTWISE: dict = {}  # op -> partials function
 NONDIFFERENTIABLE: set = set()
 UNIT_SAFE: set = set()  # ops whose rules take a scalar's derivative as it is (no seed axis)
-LINEAR: set = set()
+LINEAR: set = set()  # ops linear in their differentiable operands: filled by @linear (support.py, tests)
 # elementwise ops whose partial derivative may be inf or nan (sqrt at 0, log below 0 ...):
 # reverse mode scales their cotangent with rt.scale_nz, so a zero cotangent (an unselected
 # np.where branch) contributes 0, not 0 * nan
@@ -45,7 +50,7 @@ SINGULAR: set = set()
 COMPOSITES: dict = {}
 # ops the passes write and users do not call (sizes.py's cross_sized): not in the support table
 INTERNAL: set = set()
-CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only  # ops linear in their differentiable operands (documentation, tests)
+CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only
 
 
 @dataclass
@@ -125,6 +130,78 @@ def adjoint_rule(op, *names):
         return rule
 
     return register
+
+
+def linear(op, name):
+    """``@linear(op, "x")``: ``op`` is linear in its operand ``x`` (every other operand is a
+    constant: a shape, an axis, an index, a dtype, or a non-float operand that carries no
+    derivative); the decorated function is its transpose, an adjoint rule with
+    ``@adjoint_rule``'s signature. One rule states both modes, as JAX's ``deflinear`` does:
+    the tangent rule is derived, ``op`` applied to the tangent with the other operands as
+    they are (``op(x_dot, ...)``: what ``op`` computes is linear, so so is its tangent).
+
+    The derived tangent is right only for an op that acts on trailing axes and keeps leading
+    ones (rt.sum_to, rt.broadcast_like, rt.cumsum_rows, rt.scatter, np.copy, rt.astype): on
+    a tangent with its seed axis in front it computes seed by seed. An op whose batched form
+    moves a constant (an axis that becomes ``axis + 1``: np.sum, np.swapaxes, np.transpose),
+    changes a shape (np.reshape) or is another op (np.mean as sums and a division) states its
+    tangent with ``@tangent_rule(op)`` as well, and that rule is kept, whichever decorator
+    runs first. (The other way round, deriving the transpose from a stated batched map by
+    transposing the ops it emits, as JAX's ``linear_transpose`` does, needs shapes this
+    compiler knows only at run time: an adjoint reads the shape of its operand
+    (``rt.broadcast_like(y_bar, x)``, ``np.reshape(y_bar, x.shape)``), and the batched
+    operand of the map, ``(B,) + x.shape``, exists nowhere in reverse-mode code.)
+
+    tests/test_linear.py checks every op recorded here: the dot-product test between its
+    tangent and adjoint rules, and finite differences of the op."""
+
+    def register(rule):
+        adjoint_rule(op, name)(rule)
+        LINEAR.add(op)
+        if op not in TANGENT_RULES or getattr(TANGENT_RULES[op], "s2sad_derived", False):
+            TANGENT_RULES[op] = located(_applied_to_tangent(op, name, rule))
+        return rule
+
+    return register
+
+
+def linear_ops(*ops):
+    """Record in ``LINEAR`` composites that are linear in their differentiable operands
+    (written in linear ops: they have no rule of their own for @linear to decorate)."""
+    LINEAR.update(op for op in ops if op is not None)
+
+
+def _applied_to_tangent(op, name, adjoint):
+    """The tangent rule of ``op``, linear in operand ``name``: ``op`` called on the operands
+    the statement gave, ``name``'s tangent in its place (a packed index unpacked again)."""
+    params = inspect.signature(adjoint).parameters
+    primals = [p for p in params if p not in ("y_bar", "y")]
+
+    def tangent(**bound):
+        from ..ad.forward import PACKED
+        from ..ad.trace import emit
+
+        args, kwargs, gap = [], {}, False
+        for p in primals:  # by position up to the first operand not given, then by keyword
+            if p not in bound:
+                gap = True
+                continue
+            value = bound[p + "_dot"] if p == name else bound[p]
+            if gap:
+                kwargs[p] = value
+            else:
+                args.append(value)
+        if op in PACKED and len(args) == PACKED[op] + 1:  # (the index, packed into one operand)
+            args = args[:-1] + list(args[-1])
+        return emit(op, *args, **kwargs)
+
+    signature = [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, default=params[p].default) for p in primals] + [
+        inspect.Parameter(name + "_dot", inspect.Parameter.KEYWORD_ONLY, default=None)
+    ]
+    tangent.__signature__ = inspect.Signature(signature)
+    tangent.__name__ = tangent.__qualname__ = f"{getattr(op, '__name__', 'op')}_tangent"
+    tangent.s2sad_derived = True
+    return tangent
 
 
 def composite(*ops):
