@@ -56,6 +56,7 @@ from ..ir import (
     reads,
     walk,
 )
+from ..ir.flow import Flow
 from ..runtime import add_batch_axis, scatter, scatter_add, zeros_batch
 from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 
@@ -168,11 +169,12 @@ class Derivative:
         return names
 
 
-class Forward(Derivative):
+class Forward(Derivative, Flow):
     """Forward mode (and, with nothing varied, type inference: infer.py).
 
     Why one class over 300 lines: a method per statement kind, sharing the tangents and join
-    names of one function; Derivative holds what reverse mode shares."""
+    names of one function; Derivative holds what reverse mode shares. The walk through ifs
+    and loops is Flow's (ir/flow.py): this class states its joins (join, loop_head, loop_tail)."""
 
     def __init__(self, fn, builder, varied):
         super().__init__(fn, builder)
@@ -227,38 +229,26 @@ class Forward(Derivative):
             self.setitem(stmt)
         elif isinstance(stmt, Return):
             return stmt
-        elif isinstance(stmt, If):
-            self.branch(stmt)
-        elif isinstance(stmt, For):
-            self.b.types[stmt.target] = _iter_dummy(self.b, stmt.iter)
-            self.pretype(stmt.body)
-            carried = self.loop_head(stmt.body)
-            body = self.nested(stmt.body)
-            self.loop_tail(body, carried)
-            self.b.append(For(stmt.target, stmt.iter, body, stmt.line))
-        elif isinstance(stmt, While):
-            self.pretype(stmt.test_body + stmt.body)
-            carried = self.loop_head(stmt.test_body + stmt.body)
-            test_body = self.nested(stmt.test_body)
-            after = dict(self.dots)  # the loop exits right after its test
-            body = self.nested(stmt.body)
-            self.loop_tail(body, carried)
-            self.b.append(While(test_body, stmt.test, body, stmt.line))
-            self.dots = after
+        elif isinstance(stmt, (If, For, While)):
+            self.b.append(self.compound(stmt))
         else:
             raise UnsupportedError(f"{self.where(stmt)}: {type(stmt).__name__} in forward mode")
         return None
 
     # --- joins: one name per tangent wherever paths meet (see the module docstring) --------
 
-    def branch(self, stmt):
-        before = dict(self.dots)
-        body = self.nested(stmt.body)
-        after_body = self.dots
-        self.dots = dict(before)
-        orelse = self.nested(stmt.orelse)
-        after_orelse = self.dots
-        self.dots = dict(before)
+    def save(self):
+        return dict(self.dots)
+
+    def restore(self, saved):
+        self.dots = dict(saved)
+
+    def walk_block(self, stmts):
+        return self.nested(stmts)
+
+    def join(self, stmt, start, arms):
+        """After an ``if``: a name whose tangent differs between the arms gets one name."""
+        (body, after_body), (orelse, after_orelse) = arms
         names = [n for n in sorted(set(after_body) | set(after_orelse)) if n in self.varied and n not in self.tuples]
         for name in names:
             a, b = after_body.get(name), after_orelse.get(name)
@@ -275,7 +265,6 @@ class Forward(Derivative):
             for arm, sym in ((body, a), (orelse, b)):
                 self.copy_into(arm, merged, name, sym)
             self.dots[name] = Sym(merged, like.dummy)
-        self.b.append(If(stmt.test, body, orelse, stmt.line))
 
     def copy_into(self, stmts, target, name, sym):
         """Append ``target = <name's tangent>`` to ``stmts`` (zeros where it is a zero that a
@@ -292,9 +281,13 @@ class Forward(Derivative):
         finally:
             self.b.stmts = outer
 
-    def loop_head(self, stmts):
+    def loop_head(self, stmt):
         """Before a loop: every varied name it assigns moves to a loop-carried tangent name,
         copied from the tangent it has now. Returns name -> that Sym."""
+        if isinstance(stmt, For):
+            self.b.types[stmt.target] = _iter_dummy(self.b, stmt.iter)
+        stmts = stmt.body if isinstance(stmt, For) else stmt.test_body + stmt.body
+        self.pretype(stmts)
         assigned = set()
         for s in walk(stmts):
             if isinstance(s, Assign) or isinstance(s, For):
@@ -316,9 +309,10 @@ class Forward(Derivative):
             carried[name] = self.dots[name] = Sym(target, dummy)
         return carried
 
-    def loop_tail(self, body, carried):
+    def loop_tail(self, stmt, body, carried):
         """At the end of a trip: each loop-carried tangent gets the trip's value; after the
-        loop the carried names hold the tangents."""
+        loop the carried names hold the tangents (after a while loop's test, the tangents
+        there)."""
         for name, sym in carried.items():
             self.copy_into(body, sym.name, name, self.dots.get(name))
             self.dots[name] = sym

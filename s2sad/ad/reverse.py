@@ -52,7 +52,8 @@ class Reverse(Derivative):
     """Reverse mode: the forward sweep with a tape, then the adjoint sweep.
 
     Why one class over 300 lines: a method per statement kind in each sweep, sharing the
-    adjoints, tapes and join names of one function; Derivative holds what forward mode shares."""
+    adjoints, tapes and join names of one function; Derivative holds what forward mode shares.
+    Its sweeps walk ifs and loops themselves, not through ir.flow.Flow (see why there)."""
 
     suffix = "_bar"
 

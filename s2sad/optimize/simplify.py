@@ -33,6 +33,7 @@ from ..ir import (
     reads,
     walk,
 )
+from ..ir.flow import Flow
 
 SIDE_EFFECTS = (APPEND, POP, NEW_STACK, *rt.GUARDS)  # guards raise: kept though nothing reads them
 
@@ -105,54 +106,56 @@ def _dead(stmts, live, written, stores, read):
     the names live at its start. ``live``: the names live after it. A value popped from (or
     read back out of) a store that is live marks the store in ``read``; pushes, pops and
     in-place writes are kept here (a store nothing reads is dropped whole by the caller)."""
-    live = set(live)
-    out = []
-    for stmt in reversed(stmts):
+    flow = _Liveness(written, stores, read)
+    flow.state = set(live)
+    out = flow.walk_block(stmts)
+    return out, flow.state
+
+
+class _Liveness(Flow):
+    """The names live at each point, walked backward (see _dead)."""
+
+    backward = True
+
+    def __init__(self, written, stores, read):
+        self.written, self.stores, self.read = written, stores, read
+
+    def simple(self, stmt):
+        live = self.state
         if isinstance(stmt, Assign):
-            store = _store_of(stmt, stores) if stmt.op is POP or stmt.op is GETITEM else None
+            store = _store_of(stmt, self.stores) if stmt.op is POP or stmt.op is GETITEM else None
             if store is not None and stmt.target in live:
-                read.add(store)
-            keep = stmt.target in live or stmt.op in SIDE_EFFECTS or stmt.op is rt.scatter_add or stmt.target in written
+                self.read.add(store)
+            keep = (
+                stmt.target in live
+                or stmt.op in SIDE_EFFECTS
+                or stmt.op is rt.scatter_add
+                or stmt.target in self.written
+            )
             if not keep:
-                continue
+                return []
             live.discard(stmt.target)
             live.update(reads(stmt))
         elif isinstance(stmt, Return):
-            live = set(reads(stmt))
-        elif isinstance(stmt, If):
-            body, live_b = _dead(stmt.body, live, written, stores, read)
-            orelse, live_o = _dead(stmt.orelse, live, written, stores, read)
-            stmt = If(stmt.test, body, orelse, stmt.line)
-            live = live_b | live_o | set(reads(stmt))
-        elif isinstance(stmt, For):
-            head = live | set(reads(stmt))  # live at the loop head: after the loop, or in the body
-            while True:
-                _, entry = _dead(stmt.body, head, written, stores, read)
-                new_head = head | (entry - {stmt.target})
-                if new_head == head:
-                    break
-                head = new_head
-            body, _ = _dead(stmt.body, head, written, stores, read)
-            stmt = For(stmt.target, stmt.iter, body, stmt.line)
-            live = head
-        elif isinstance(stmt, While):
-            # test_body; while test: body; test_body.  at_test: live just before the test
-            at_test = live | set(reads(stmt))
-            while True:
-                _, before_test_body = _dead(stmt.test_body, at_test, written, stores, read)
-                _, entry = _dead(stmt.body, before_test_body, written, stores, read)
-                new = at_test | entry
-                if new == at_test:
-                    break
-                at_test = new
-            test_body, before_test_body = _dead(stmt.test_body, at_test, written, stores, read)
-            body, _ = _dead(stmt.body, before_test_body, written, stores, read)
-            stmt = While(test_body, stmt.test, body, stmt.line)
-            live = before_test_body
+            self.state = set(reads(stmt))
         else:  # SetItem
             live.update(reads(stmt))
-        out.append(stmt)
-    return out[::-1], live
+        return [stmt]
+
+    def join(self, stmt, start, arms):
+        self.state = arms[0][1] | arms[1][1] | set(reads(stmt))
+
+    def loop_head(self, stmt):
+        # live at the head: after the loop (with what its header reads), or in a trip; for a
+        # while loop, the head is its test (after its test statements)
+        self.state |= set(reads(stmt))
+        return super().loop_head(stmt)
+
+    def merge(self, head, end):
+        return head | end
+
+    def trip_start(self, stmt):
+        self.state.discard(stmt.target)
 
 
 def _count(stmts):

@@ -18,6 +18,8 @@ The generated Python keeps its readable names: ``s2sad.source`` shows the code b
 
 from __future__ import annotations
 
+import dataclasses
+
 from ... import runtime as rt
 from ...ir import (
     APPEND,
@@ -64,6 +66,10 @@ def _fixed_names(body) -> set:
 
 
 # --- versions ---------------------------------------------------------------------------------
+
+
+# (_versions and _propagate carry no state into a nested block, which starts afresh: map_blocks,
+# not ir.flow.Flow)
 
 
 def _versions(stmts, names, types, fixed):
@@ -127,13 +133,11 @@ def _substitute(stmt, mapping):
         return SetItem(array, [_atom(a, mapping) for a in stmt.index], _atom(stmt.value, mapping), stmt.line)
     if isinstance(stmt, Return):
         return Return([_atom(a, mapping) for a in stmt.values], stmt.is_tuple, stmt.line)
-    block = lambda b: [_substitute(s, mapping) for s in b]  # noqa: E731
-    if isinstance(stmt, If):
-        return If(_atom(stmt.test, mapping), block(stmt.body), block(stmt.orelse), stmt.line)
+    nested = map_blocks(stmt, lambda block: [_substitute(s, mapping) for s in block])
     if isinstance(stmt, For):
-        return For(stmt.target, _atom(stmt.iter, mapping), block(stmt.body), stmt.line)
-    if isinstance(stmt, While):
-        return While(block(stmt.test_body), _atom(stmt.test, mapping), block(stmt.body), stmt.line)
+        return dataclasses.replace(nested, iter=_atom(stmt.iter, mapping))
+    if isinstance(stmt, (If, While)):
+        return dataclasses.replace(nested, test=_atom(stmt.test, mapping))
     return stmt
 
 
