@@ -57,11 +57,10 @@ from ..ir import (
     walk,
 )
 from ..ir.flow import Flow
-from ..runtime import add_batch_axis, scatter, scatter_add, zeros_batch
+from ..runtime import add_batch_axis, zeros_batch
 from .trace import Builder, Sym, building, copy_to, dummy_array, is_float
 
-# ops whose operands are packed before binding to a rule: (x, index...) -> (x, index)
-PACKED = {GETITEM: 1, scatter: 2, scatter_add: 3}
+PACKED = rules.PACKED
 
 
 class Derivative:

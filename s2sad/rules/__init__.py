@@ -12,6 +12,7 @@ from .tables import (
     INTERNAL,
     LINEAR,
     NONDIFFERENTIABLE,
+    PACKED,
     Params,
     SINGULAR,
     TANGENT_RULES,

@@ -16,6 +16,7 @@ from ..ad.trace import ABSTRACT_EVAL, Sym, _getitem, call
 from ..errors import UnsupportedError
 from ..ir import COPY, GETITEM
 from .tables import (
+    PACKED,
     SINGULAR,
     UNIT_SAFE,
     adjoint_rule,
@@ -1136,6 +1137,7 @@ SINGULAR.update(
     }
 )
 
+PACKED.update({GETITEM: 1, rt.scatter: 2, rt.scatter_add: 3})
 constant_operands(rt.sum_to, 1)
 constant_operands(rt.linear_scan, 2)
 constant_operands(rt.broadcast_like, 1)

@@ -50,6 +50,9 @@ SINGULAR: set = set()
 COMPOSITES: dict = {}
 # ops the passes write and users do not call (sizes.py's cross_sized): not in the support table
 INTERNAL: set = set()
+# ops whose operands are packed before binding to a rule: (x, index...) -> (x, index), the
+# index from this position on (filled in numpy_rules.py)
+PACKED: dict = {}
 CONSTANT_FROM: dict = {}  # op -> position from which operands are read for shape/index only
 
 
@@ -178,7 +181,6 @@ def _applied_to_tangent(op, name, adjoint):
     primals = [p for p in params if p not in ("y_bar", "y")]
 
     def tangent(**bound):
-        from ..ad.forward import PACKED
         from ..ad.trace import emit
 
         args, kwargs, gap = [], {}, False
