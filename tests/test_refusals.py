@@ -14,6 +14,7 @@ import pytest
 
 import s2sad
 from checks import check_jacobian, dot_product_test
+from s2sad import runtime as rt
 from s2sad.errors import InternalError
 
 X4 = np.array([0.3, 0.7, 1.1, 1.3])
@@ -888,3 +889,40 @@ def test_derivatives_leave_the_arrays_the_function_writes_into(backend):
         np.testing.assert_array_equal(x, X4, err_msg=f"{name} wrote into the caller's array")
         np.testing.assert_array_equal(first, second, err_msg=name)
         np.testing.assert_allclose(first, want.get(name, fd), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+# each guard of generated code (runtime.GUARDS) with arguments it passes and arguments it
+# refuses; its message a constant, as codegen writes it
+GUARD_CALLS = [
+    (lambda n: rt.check_diag(n), [(2,), (1,)]),
+    (lambda x: rt.check_no_unit_dims(x), [(np.ones((2, 3)),), (np.ones((2, 1)),), (2.0,)]),
+    (lambda s, n: rt.require_size(s, n, "f.py:3: refused"), [(3, 3), (2, 3)]),
+    (lambda s, n: rt.require_at_least(s, n, "f.py:3: refused"), [(3, 3), (4, 3), (2, 3)]),
+    (
+        lambda x: rt.require_unit_axes(x, (1,), "f.py:3: refused"),
+        [(np.ones((2, 1)),), (np.ones((1, 1)),), (np.ones((2, 3)),), (np.ones((1, 3)),)],
+    ),
+    (lambda x: rt.require_unit_axes(x, (), "f.py:3: refused"), [(np.ones((2, 3)),), (np.ones((2, 1)),), (1.0,)]),
+    (lambda x: rt.require_unit_axes(x, (0, 2), "f.py:3: refused"), [(np.ones((1, 3, 1)),), (np.ones((1, 3, 2)),)]),
+]
+
+
+def _outcome(fn, args):
+    try:
+        return fn(*args)
+    except s2sad.S2SADError as exc:
+        return type(exc), str(exc)
+
+
+@pytest.mark.numba
+@pytest.mark.parametrize("k", range(len(GUARD_CALLS)))
+def test_guards_raise_on_numba_what_they_raise_in_python(k):
+    numba = pytest.importorskip("numba")
+    from s2sad.backends import register_numba_runtime
+
+    register_numba_runtime()
+    fn, calls = GUARD_CALLS[k]
+    compiled = numba.njit(fn)
+    outcomes = [_outcome(fn, args) for args in calls]
+    assert outcomes[0] == 0 and any(o != 0 for o in outcomes)  # passes some, refuses some
+    assert [_outcome(compiled, args) for args in calls] == outcomes

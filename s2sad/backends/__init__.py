@@ -342,13 +342,15 @@ def _register():
 
     from numba import types
     from numba.extending import overload as numba_overload
+    from numba.extending import register_jitable
 
     from ..errors import SizeRefusal, StructureMiss
 
     # implementations are cached on disk like generated code: a new derivative that uses a
     # helper with argument types seen before links the cached machine code (Numba keys the
     # cache on the closure's values too) instead of compiling the helper again
-    overload = functools.partial(numba_overload, jit_options={"cache": True, "error_model": "numpy"})
+    jit_options = {"cache": True, "error_model": "numpy"}
+    overload = functools.partial(numba_overload, jit_options=jit_options)
 
     def is_array(t):
         return isinstance(t, types.Array)
@@ -431,83 +433,82 @@ def _register():
 
         return scalar_impl
 
-    miss = runtime.STRUCTURE_MISS
+    def guard(primitive, error, failing, message=None, unknown=None):
+        """``primitive``'s implementation, for a guard of runtime.GUARDS: 0, or ``error``
+        raised where its arguments meet the failing condition. ``failing(*types)`` gives
+        that condition for the arguments' Numba types: a function of the arguments (made
+        jitable here), or None where they cannot fail. The error's text: ``message``; where
+        it is None, the guard's last argument (a constant naming the user's line: its
+        literal value, else ``unknown``)."""
 
-    @overload(runtime.check_diag)
-    def check_diag_impl(n):
-        def impl(n):
-            if n == 1:
-                raise StructureMiss(miss)
-            return 0
+        @overload(primitive, prefer_literal=message is None)
+        def guard_impl(*args):
+            fails = failing(*args)
+            if fails is None:
+                return lambda *args: 0
+            text = message if message is not None else getattr(args[-1], "literal_value", unknown)
 
-        return impl
-
-    @overload(runtime.check_no_unit_dims)
-    def check_no_unit_dims_impl(x):
-        if not is_array(x):
-            return lambda x: 0
-
-        def impl(x):
-            for d in x.shape:
-                if d == 1:
-                    raise StructureMiss(miss)
-            return 0
-
-        return impl
-
-    @numba_overload(runtime.require_size, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
-    def require_size_impl(size, n, message):
-        text = getattr(message, "literal_value", "s2sad: an operand of an unsupported size")
-
-        def impl(size, n, message):
-            if size != n:
-                raise SizeRefusal(text)
-            return 0
-
-        return impl
-
-    @numba_overload(runtime.require_at_least, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
-    def require_at_least_impl(size, n, message):
-        text = getattr(message, "literal_value", "s2sad: an operand too short")
-
-        def impl(size, n, message):
-            if size < n:
-                raise SizeRefusal(text)
-            return 0
-
-        return impl
-
-    @numba_overload(runtime.require_unit_axes, prefer_literal=True, jit_options={"cache": True, "error_model": "numpy"})
-    def require_unit_axes_impl(x, axes, message):
-        text = getattr(message, "literal_value", "s2sad: an operand whose size-1 axes differ")
-        if not is_array(x):
-            return lambda x, axes, message: 0
-        if len(axes) == 0:  # (an empty tuple cannot be iterated in Numba)
-
-            def impl_none(x, axes, message):
-                for k in range(x.ndim):
-                    if x.shape[k] == 1:
-                        raise SizeRefusal(text)
+            def impl(*args):
+                if fails(*args):
+                    raise error(text)
                 return 0
 
-            return impl_none
+            return impl
 
-        def impl(x, axes, message):
-            seen = 0
-            for k in range(x.ndim):
-                if x.shape[k] == 1:
-                    seen += 1
-                    found = False
-                    for a in axes:
-                        if a == k:
-                            found = True
-                    if not found:
-                        raise SizeRefusal(text)
-            if seen != len(axes):
-                raise SizeRefusal(text)
-            return 0
+    # the failing conditions (Numba compiles each where a guard calls it)
+    jitable = register_jitable(**jit_options)
 
-        return impl
+    @jitable
+    def unit_axis(x):
+        for d in x.shape:
+            if d == 1:
+                return True
+        return False
+
+    @jitable
+    def unit_axis_of(x, axes, message):  # (an empty tuple cannot be iterated in Numba)
+        return unit_axis(x)
+
+    @jitable
+    def unit_axes_other_than(x, axes, message):
+        seen = 0
+        for k in range(x.ndim):
+            if x.shape[k] == 1:
+                seen += 1
+                found = False
+                for a in axes:
+                    if a == k:
+                        found = True
+                if not found:
+                    return True
+        return seen != len(axes)
+
+    @jitable
+    def size_differs(size, n, message):
+        return size != n
+
+    @jitable
+    def size_short(size, n, message):
+        return size < n
+
+    @jitable
+    def is_one(n):
+        return n == 1
+
+    miss = runtime.STRUCTURE_MISS
+    guard(runtime.check_diag, StructureMiss, lambda n: is_one, miss)
+    guard(runtime.check_no_unit_dims, StructureMiss, lambda x: unit_axis if is_array(x) else None, miss)
+    guard(
+        runtime.require_size, SizeRefusal, lambda *args: size_differs, None, "s2sad: an operand of an unsupported size"
+    )
+    guard(runtime.require_at_least, SizeRefusal, lambda *args: size_short, None, "s2sad: an operand too short")
+    guard(
+        runtime.require_unit_axes,
+        SizeRefusal,
+        lambda x, axes, message: None if not is_array(x) else unit_axes_other_than if len(axes) else unit_axis_of,
+        None,
+        "s2sad: an operand whose size-1 axes differ",
+    )
 
     @overload(runtime.add_batch_axis)
     def add_batch_axis_impl(t):

@@ -45,87 +45,10 @@ ATTRIBUTE_FORM = {np.shape: "shape", np.ndim: "ndim", np.size: "size"}
 EXTREMES = {np.max: True, np.amax: True, np.min: False, np.amin: False}
 
 # ufuncs (and np.where) the numba backend calls as shared kernels (s2sad/backends/numba/kernels.py, one
-# function per name) when an operand may be an array: ``nk.add(a, b)`` for ``a + b``
-KERNEL_UFUNCS = frozenset(
-    (
-        "add",
-        "subtract",
-        "multiply",
-        "divide",
-        "power",
-        "floor_divide",
-        "remainder",
-        "less",
-        "less_equal",
-        "greater",
-        "greater_equal",
-        "equal",
-        "not_equal",
-        "maximum",
-        "minimum",
-        "arctan2",
-        "hypot",
-        "logaddexp",
-        "negative",
-        "sin",
-        "cos",
-        "tan",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "arcsinh",
-        "arccosh",
-        "arctanh",
-        "exp",
-        "exp2",
-        "expm1",
-        "log",
-        "log2",
-        "log10",
-        "log1p",
-        "sqrt",
-        "cbrt",
-        "absolute",
-        "sign",
-        "square",
-        "reciprocal",
-        "floor",
-        "ceil",
-        "trunc",
-        "rint",
-        "isfinite",
-        "isnan",
-        "isinf",
-        "logical_not",
-    )
-)
-
-# binary kernels with a ``<name>_loops`` twin, for results of 3 or more axes (kernels._loops)
-LOOP_KERNELS = frozenset(
-    (
-        "add",
-        "subtract",
-        "multiply",
-        "divide",
-        "power",
-        "floor_divide",
-        "remainder",
-        "less",
-        "less_equal",
-        "greater",
-        "greater_equal",
-        "equal",
-        "not_equal",
-        "maximum",
-        "minimum",
-        "arctan2",
-        "hypot",
-        "logaddexp",
-    )
-)
+# function per name) when an operand may be an array: ``nk.add(a, b)`` for ``a + b``; the binary
+# ones have a ``<name>_loops`` twin, for results of 3 or more axes (kernels._loops) (ops.UFUNCS)
+KERNEL_UFUNCS = ops.KERNEL_UFUNCS
+LOOP_KERNELS = ops.LOOP_KERNELS
 
 _NAMES = None
 

@@ -26,46 +26,8 @@ from ...optimize.shapes import written_in_place
 from .. import ops
 from ..codegen import MATH_OF_UFUNC
 
-# elementwise ufuncs of floats to floats (no comparisons: bool results)
-FUSABLE = frozenset(
-    (
-        "add",
-        "subtract",
-        "multiply",
-        "divide",
-        "power",
-        "negative",
-        "sin",
-        "cos",
-        "tan",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "arcsinh",
-        "arccosh",
-        "arctanh",
-        "exp",
-        "exp2",
-        "expm1",
-        "log",
-        "log2",
-        "log10",
-        "log1p",
-        "sqrt",
-        "cbrt",
-        "absolute",
-        "square",
-        "reciprocal",
-        "maximum",
-        "minimum",
-        "arctan2",
-        "hypot",
-        "logaddexp",
-    )
-)
+# elementwise ufuncs of floats to floats (no comparisons: bool results) (ops.UFUNCS)
+FUSABLE = ops.FUSABLE
 
 
 class Fused:
@@ -261,7 +223,8 @@ def _size(tree):
     return 1 + sum(_size(a) for a in tree[1] if isinstance(a, tuple))
 
 
-_OPERATORS = {op.__name__: ops.INFIX[op] for op in (np.add, np.subtract, np.multiply, np.true_divide, np.power)}
+# the fusable ufuncs an infix operator computes (+ - * / **)
+_OPERATORS = {op.__name__: ops.INFIX[op] for op in ops.UFUNCS if op.__name__ in FUSABLE and op in ops.INFIX}
 
 
 def _text(tree, leaves):

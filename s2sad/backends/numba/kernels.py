@@ -6,7 +6,7 @@ time of derivative code grew with every array operation in it (docs/PERFORMANCE.
 backend therefore spells each operator whose operand may be an array as a call to the one
 kernel here (``nk.add(a, b)``), which Numba compiles once per type signature, caches on disk
 (``cache=True``) and reuses in every generated function. Scalar operators stay inline.
-Each kernel is named after the NumPy ufunc it computes (``codegen.KERNEL_UFUNCS`` lists them);
+Each kernel is named after the NumPy ufunc it computes (``ops.UFUNCS`` lists them);
 ``transpose`` with an ``axes`` tuple is here too, as a view Numba compiles quickly.
 """
 
@@ -18,6 +18,8 @@ from numba.core import types
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 from numpy.lib.stride_tricks import as_strided
+
+from .. import ops
 
 jit = numba.njit(cache=True, error_model="numpy")  # NumPy's floating-point semantics: 1/0 is inf
 fused_jit = numba.njit(cache=True, error_model="numpy")  # fusion.py's kernels
@@ -67,27 +69,12 @@ def empty(shape, dtype):
 # where that operand is broadcast, one value. They compile with NumPy's error model (a
 # division by zero gives inf or nan, as NumPy's does).
 
+# each binary kernel's expression on two elements: its infix operator where it has one
 _BINARY = {
-    "add": "{} + {}",
-    "subtract": "{} - {}",
-    "multiply": "{} * {}",
-    "divide": "{} / {}",
-    "power": "{} ** {}",
-    "floor_divide": "{} // {}",
-    "remainder": "{} % {}",
-    "less": "{} < {}",
-    "less_equal": "{} <= {}",
-    "greater": "{} > {}",
-    "greater_equal": "{} >= {}",
-    "equal": "{} == {}",
-    "not_equal": "{} != {}",
-    "maximum": "np.maximum({}, {})",
-    "minimum": "np.minimum({}, {})",
-    "arctan2": "np.arctan2({}, {})",
-    "hypot": "np.hypot({}, {})",
-    "logaddexp": "np.logaddexp({}, {})",
+    op.__name__: f"{{}} {ops.INFIX[op]} {{}}" if op in ops.INFIX else f"np.{op.__name__}({{}}, {{}})"
+    for op in ops.UFUNCS
+    if op.__name__ in ops.LOOP_KERNELS
 }
-_COMPARISONS = frozenset(("less", "less_equal", "greater", "greater_equal", "equal", "not_equal"))
 loops_jit = numba.njit(cache=True, error_model="numpy")
 
 
@@ -117,7 +104,7 @@ def _broadcast_impl(name, a, b):
     if None in kinds or max(kinds) < 3 or len(floats) != 1 or (0 in kinds and floats != {types.float64}):
         ufunc = getattr(np, name)
         return lambda name, a, b: ufunc(a, b)
-    dtype = np.bool_ if name in _COMPARISONS else numba.np.numpy_support.as_dtype(floats.pop()).type
+    dtype = np.bool_ if name in ops.BOOLEAN else numba.np.numpy_support.as_dtype(floats.pop()).type
     return _loops(_BINARY[name], kinds, dtype)
 
 
