@@ -12,7 +12,9 @@ array value whose shape is known and small is a NumPy *object* array of element 
 NumPy itself does the indexing, slicing, concatenation, reductions, broadcasting and the
 runtime helpers' work (``rt.scatter``, ``rt.sum_to``, ``rt.seed``) on them; each arithmetic
 operation on elements emits one scalar statement, with constants folded (the 0s and 1s of the
-seeds vanish: ``0 * x`` is 0, ``1 * x`` is x).
+seeds vanish: ``0 * x`` is 0, ``1 * x`` is x). The elements and the evaluation of operations
+on them are ``backends/elements.py``, which the CUDA kernel builder drives too; this module is
+the driver that keeps loops and branches and packs what the elements cannot express.
 
 A variable is scalarized only if every assignment gives it the same small shape and every
 operation that makes it can be evaluated this way; an array written in place is scalarized
@@ -238,10 +240,10 @@ class _Scalarizer:
     """Small arrays of known shape as scalars: interprets the IR once at build time, each value
     a constant, a scalar name or an array of scalar names.
 
-    Why one class over 300 lines: one element interpreter, a method per statement kind and op
-    family, sharing the environment of names it builds; split, its parts would pass that
-    state around. (The CUDA backend has a second interpreter of its own, backends/cuda: one
-    element interpreter for both is left to do, issue 20.)"""
+    Why one class over 300 lines: the driver of the element interpreter (backends/elements.py),
+    a method per statement kind, sharing the environment of names it builds (fixed element
+    names across control flow, deferred copies, packing); split, its parts would pass that
+    state around."""
 
     def __init__(self, fn, shapes):
         self.fn = fn
