@@ -266,3 +266,36 @@ def test_a_tape_nothing_reads_is_dropped():
     eps = 1e-6
     assert abs(gx - (f(0.9 + eps, 0.5) - f(0.9 - eps, 0.5)) / (2 * eps)) < 1e-8
     assert abs(gs - 0.9**5) < 1e-14
+
+
+@pytest.mark.numba
+@pytest.mark.parametrize(
+    "a_shape, b_shape, t_shape",
+    [
+        ((3, 0), (9, 0, 3), (2, 0)),
+        ((2, 3, 2), (2, 4), (0, 3)),
+        ((0, 3, 2), (2, 4), (2, 3, 4)),
+        ((3, 2), (3, 2, 4), (3,)),
+    ],
+)
+def test_runtime_helpers_on_empty_axes_on_numba(a_shape, b_shape, t_shape):
+    """Empty axes (the adjoint of a square or tall qr multiplies by x[:, n:], which has no
+    columns): the numba implementations give NumPy's results (they reshaped with -1 and
+    raised)."""
+    import numba
+
+    from s2sad import backends
+    from s2sad import runtime as rt
+
+    backends.register_numba_runtime()
+
+    @numba.njit
+    def helpers(a, b, t):
+        return rt.bmatmul(a, b), rt.linear_scan(t, t), rt.cumsum_rows(t)
+
+    rng = np.random.default_rng(0)
+    a, b, t = rng.standard_normal(a_shape), rng.standard_normal(b_shape), rng.standard_normal(t_shape)
+    want = (np.matmul(a, b), rt.linear_scan(t, t), np.cumsum(t, axis=-1))
+    for got, expected in zip(helpers(a, b, t), want):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)

@@ -179,6 +179,9 @@ NUMBA = [
         (LA.solve, LA.det, LA.inv, LA.eigh, LA.qr, LA.norm),
         numba=True,
     ),
+    # a tall or square qr: its adjoint multiplies by empty blocks (x[:, n:] has no columns),
+    # which rt.bmatmul's numba implementation reshaped with -1 and raised on
+    S(lf.qr_total, args(SVD((4, 3))), 0, (LA.qr,), numba=True),
 ]
 
 SPECIAL = [

@@ -591,7 +591,10 @@ def _register():
     def cumsum_rows_impl(t):
         def impl(t):
             c = np.ascontiguousarray(t)
-            flat = c.reshape((-1, c.shape[-1])) if c.ndim > 1 else c.reshape((1, c.shape[0]))
+            rows = 1
+            for i in range(c.ndim - 1):  # (not -1 in the reshape: the last axis may be empty)
+                rows *= c.shape[i]
+            flat = c.reshape((rows, c.shape[-1]))
             out = np.empty_like(flat)
             for r in range(flat.shape[0]):
                 acc = 0.0
@@ -639,8 +642,11 @@ def _register():
             bc = np.ascontiguousarray(b)
             n = bc.shape[-1]
             ac = np.ascontiguousarray(np.broadcast_to(a, bc.shape))
-            fb = bc.reshape((-1, n))
-            fa = ac.reshape((-1, n))
+            rows = 1
+            for i in range(bc.ndim - 1):  # (not -1 in the reshape: n may be 0)
+                rows *= bc.shape[i]
+            fb = bc.reshape((rows, n))
+            fa = ac.reshape((rows, n))
             out = np.empty(fb.shape, fb.dtype)
             for r in range(fb.shape[0]):
                 if n == 0:
@@ -680,25 +686,29 @@ def _bmatmul_source(ra, rb):
         terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
         dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
     stack = "(" + "".join(d + ", " for d in dims) + ")"
+    count = " * ".join(dims) or "1"  # (not -1 in a reshape: an axis may have length 0)
     lines = [
         "def impl(a, b):",
         f"    stack = {stack}",
         f"    n, m, k = a.shape[{ra - 2}], a.shape[{ra - 1}], b.shape[{rb - 1}]",
+        f"    count = {count}",
+        "    if m == 0:  # empty products: zeros, as NumPy gives",
+        "        return np.zeros(stack + (n, k), a.dtype)",
     ]
     if sb == 0:  # b is one matrix: all rows of a in one product
         lines += [
-            "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((-1, m))",
+            "    A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((count * n, m))",
             "    return (A @ np.ascontiguousarray(b)).reshape(stack + (n, k))",
         ]
     else:
         a_part = (
             "a2 = np.ascontiguousarray(a)"
             if sa == 0
-            else "A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((-1, n, m))"
+            else "A = np.ascontiguousarray(np.broadcast_to(a, stack + (n, m))).reshape((count, n, m))"
         )
         lines += [
             f"    {a_part}",
-            "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (m, k))).reshape((-1, m, k))",
+            "    B = np.ascontiguousarray(np.broadcast_to(b, stack + (m, k))).reshape((count, m, k))",
             "    out = np.empty((B.shape[0], n, k), a.dtype)",
             "    for i in range(B.shape[0]):",
             # np.dot into the row: Numba's slice assignment compiles a shape-error path for
