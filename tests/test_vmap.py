@@ -301,3 +301,19 @@ def test_vmap_of_a_derivative_leaves_the_batch(rng, backend, mode):
     want = np.stack([g(x) for x in X])
     np.testing.assert_allclose(vmap(g, backend=backend)(X), want, rtol=1e-14)
     np.testing.assert_array_equal(X, kept)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("only", ["np.diag(x, k=-1)", "np.cumprod(x, axis=0)", "np.var(x, axis=0)  [2x3]"])
+def test_cuda_suite_entries(only):
+    """A few entries of tests/cuda_suite.py (vmap on cuda against vmap on python, over the
+    NumPy suite; the whole campaign runs outside CI): index arrays known when the kernel is
+    built, scans and reductions."""
+    import cuda_suite
+
+    selected = cuda_suite.entries(only=only)
+    assert selected
+    results = cuda_suite.run(selected)
+    assert any(outcome == "PASS" for outcome, _ in results.values()), results
+    for outcome, message in results.values():  # (24 elements of 3-d entries: 576 in the Jacobian)
+        assert outcome == "PASS" or "per-sample array of 576 elements" in message, results

@@ -66,34 +66,34 @@ class El:
         return f"El({self.atom!r})"
 
     def __add__(self, o):
-        return apply(np.add, (self, o))
+        return _binary(np.add, (self, o))
 
     def __radd__(self, o):
-        return apply(np.add, (o, self))
+        return _binary(np.add, (o, self))
 
     def __sub__(self, o):
-        return apply(np.subtract, (self, o))
+        return _binary(np.subtract, (self, o))
 
     def __rsub__(self, o):
-        return apply(np.subtract, (o, self))
+        return _binary(np.subtract, (o, self))
 
     def __mul__(self, o):
-        return apply(np.multiply, (self, o))
+        return _binary(np.multiply, (self, o))
 
     def __rmul__(self, o):
-        return apply(np.multiply, (o, self))
+        return _binary(np.multiply, (o, self))
 
     def __truediv__(self, o):
-        return apply(np.true_divide, (self, o))
+        return _binary(np.true_divide, (self, o))
 
     def __rtruediv__(self, o):
-        return apply(np.true_divide, (o, self))
+        return _binary(np.true_divide, (o, self))
 
     def __pow__(self, o):
-        return apply(np.power, (self, o))
+        return _binary(np.power, (self, o))
 
     def __rpow__(self, o):
-        return apply(np.power, (o, self))
+        return _binary(np.power, (o, self))
 
     def __neg__(self):
         return apply(np.negative, (self,))
@@ -117,6 +117,14 @@ class El:
 
     __lt__ = __le__ = __gt__ = __ge__ = __ne__ = __eq__
     __hash__ = object.__hash__
+
+
+def _binary(op, args):
+    """An operator of an element and ``other``: an array operand is NumPy's business (its
+    reflected operator maps over its elements; a 0-d array stays an array, as in NumPy)."""
+    if any(isinstance(a, np.ndarray) for a in args):
+        return NotImplemented
+    return apply(op, args)
 
 
 class Exact:
@@ -338,6 +346,21 @@ def is_static(v):
     return True
 
 
+def numeric(v):
+    """An object array known at build time (no runtime element in it) as a NumPy array of
+    its numbers again: index arrays must be int or bool arrays."""
+    if isinstance(v, np.ndarray) and v.dtype == object and v.size and is_static(v):
+        return np.array([x.atom.value if isinstance(x, El) else x for x in v.flat]).reshape(v.shape)
+    return v
+
+
+def static_index(index):
+    """An index (a list of its parts) as NumPy takes it (index arrays as int or bool arrays)."""
+    if any(isinstance(i, El) or (isinstance(i, np.ndarray) and not is_static(i)) for i in index):
+        raise Unsupported("a runtime index")
+    return [numeric(i) for i in index]
+
+
 def evaluate(op, args, kwargs, scalar_ops=frozenset(), structural=frozenset()):
     """``op`` of these values, as NumPy computes it on object arrays: a view where NumPy gives
     a view (``y = x``, ``x[1:]``, a reshape), so writes through it are NumPy's. Shapes, sizes
@@ -351,8 +374,7 @@ def evaluate(op, args, kwargs, scalar_ops=frozenset(), structural=frozenset()):
         return tuple(args)
     if op is GETITEM:
         base, *index = args
-        if any(isinstance(i, El) or (isinstance(i, np.ndarray) and not is_static(i)) for i in index):
-            raise Unsupported("a runtime index")
+        index = static_index(index)
         if not isinstance(base, (np.ndarray, tuple, list)) and not index:
             return base  # x[()] of a scalar
         return base[index[0]] if isinstance(base, (tuple, list)) and len(index) == 1 else base[tuple(index)]
@@ -370,7 +392,7 @@ def evaluate(op, args, kwargs, scalar_ops=frozenset(), structural=frozenset()):
             return np.array(args[0], dtype=object)
         if op is rt.scatter_add:
             args[0] = args[0].copy()
-        args = [zero_d(v) for v in args]
+        args = [zero_d(numeric(v)) for v in args]
         result = impl(*args, **{k: zero_d(v) for k, v in kwargs.items()})
         return result[()] if isinstance(result, np.ndarray) and result.ndim == 0 else result
     raise Unsupported(f"{getattr(op, '__name__', op)}")

@@ -37,7 +37,7 @@ from ...ir import (
 )
 from .. import ops
 from ..batching import LOCK, flatten, is_device, target_dtype, unflatten
-from ..elements import El, Exact, Unsupported, elementwise, emitting, evaluate, is_static
+from ..elements import El, Exact, Unsupported, elementwise, emitting, evaluate, is_static, static_index
 
 
 def _literal(v):
@@ -234,9 +234,7 @@ class _Unroller:
             arr = self.env[stmt.array]
             if not isinstance(arr, np.ndarray):
                 raise Unsupported(f"an in-place write into {stmt.array!r}, which is not an array")
-            index = tuple(self.value(i) for i in stmt.index)
-            if not is_static(index):
-                raise Unsupported("an index computed from a per-sample value")
+            index = tuple(static_index([self.value(i) for i in stmt.index]))
             arr[index] = self.value(stmt.value)
         elif isinstance(stmt, Return):
             return [self.value(v) for v in stmt.values], stmt.is_tuple
