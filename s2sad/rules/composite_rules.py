@@ -218,9 +218,32 @@ def cumsum(a, axis=None, dtype=None):
     if dtype is not None:
         raise UnsupportedError("np.cumsum with dtype=: not supported; convert with .astype first")
     nd = ndim(a)
+    if nd == 0:
+        return _flat(a)  # a 1-element array (Numba has no np.cumsum of a float)
     if constant(axis, "axis") is None or nd <= 1:
         return NotImplemented  # (the rule: the flattened array, or one axis)
     return _along_last(rt.cumsum_rows, a, _axis(axis, nd, "np.cumsum"))
+
+
+@composite(np.expand_dims)
+def expand_dims(a, axis):
+    """Several new axes (a tuple, NumPy >= 1.18) as one np.expand_dims per axis, in increasing
+    order of their places in the result (Numba takes one axis only, of an array only)."""
+    axes = constant(axis, "axis")
+    several = isinstance(axes, (tuple, list))
+    if not several and ndim(a) > 0:
+        return NotImplemented
+    axes = tuple(axes) if several else (axes,)
+    nd = ndim(a) + len(axes)
+    places = sorted(_axis(k, nd, "np.expand_dims") for k in axes)
+    if len(set(places)) != len(places):
+        raise UnsupportedError(f"np.expand_dims: repeated axis in {axes!r}")
+    if ndim(a) == 0:  # a float: an array of ones' shape (Numba expands arrays only)
+        flat = _flat(a)
+        return flat if nd == 1 else np.reshape(flat, (1,) * nd)
+    for k in places:
+        a = np.expand_dims(a, k)
+    return a
 
 
 @composite(np.cumprod)
