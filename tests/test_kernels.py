@@ -299,3 +299,37 @@ def test_runtime_helpers_on_empty_axes_on_numba(a_shape, b_shape, t_shape):
     for got, expected in zip(helpers(a, b, t), want):
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.numba
+def test_scatter_with_an_index_array_of_several_axes_on_numba():
+    """``x[I]`` with I a 2-d int array (np.interp of a matrix gathers so): rt.scatter and
+    rt.scatter_add on numba give NumPy's sums, repeated indices accumulating (it was refused)."""
+    import numba
+
+    from s2sad import backends
+    from s2sad import runtime as rt
+
+    backends.register_numba_runtime()
+
+    @numba.njit
+    def scatter(ct, x, i):
+        return rt.scatter(ct, x, i)
+
+    @numba.njit
+    def scatter_rows(ct, x, i, j):
+        return rt.scatter(ct, x, i, j)
+
+    @numba.njit
+    def scatter_add(acc, ct, x, i):
+        return rt.scatter_add(acc, ct, x, i)
+
+    rng = np.random.default_rng(0)
+    x, index = rng.standard_normal((5, 3)), np.array([[0, 2, 4], [1, 1, 3]])
+    for seeds in (1, 3):
+        ct = rng.standard_normal((seeds,) + x[index].shape)
+        np.testing.assert_allclose(scatter(ct, x, index), rt.scatter(ct, x, index), rtol=1e-14)
+        acc = rng.standard_normal((seeds,) + x.shape)
+        np.testing.assert_allclose(scatter_add(acc.copy(), ct, x, index), rt.scatter_add(acc.copy(), ct, x, index))
+        ct = rng.standard_normal((seeds,) + x[index, 1].shape)
+        np.testing.assert_allclose(scatter_rows(ct, x, index, 1), rt.scatter(ct, x, index, 1), rtol=1e-14)

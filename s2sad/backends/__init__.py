@@ -759,13 +759,23 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
             kinds.append("slice")
         elif isinstance(t, types.Integer):
             kinds.append("int")
-        elif is_array(t) and isinstance(t.dtype, types.Integer) and t.ndim == 1:
+        elif is_array(t) and isinstance(t.dtype, types.Integer) and t.ndim >= 1:
             kinds.append("array")
+            array_ndim = t.ndim
+            if t.ndim > 1:  # its axes become one: the index flattened, ct's axes merged
+                sources[-1] = f"np.ascontiguousarray(index[{position}]).reshape(-1)"
         else:
             raise S2SADError(f"rt.scatter: index of type {t} has no Numba implementation yet")
-    y_ndim = x_ndim - sum(k == "int" for k in kinds) + sum(k == "none" for k in kinds)
     if kinds.count("array") > 1:
         raise S2SADError("rt.scatter: more than one index array has no Numba implementation yet")
+    extra = array_ndim - 1 if "array" in kinds else 0  # the index array's axes beyond one
+    advanced = [i for i, k in enumerate(kinds) if k in ("int", "array")]
+    if extra and ("none" in kinds or advanced[-1] - advanced[0] + 1 != len(advanced)):
+        raise S2SADError(
+            "rt.scatter: an index array of several axes beside None or apart from an int index has no Numba "
+            "implementation yet"
+        )
+    y_ndim = x_ndim - sum(k == "int" for k in kinds) + sum(k == "none" for k in kinds) + extra
     lead = ct.ndim - y_ndim if not in_place else acc.ndim - x_ndim
     kept = [i for i, k in enumerate(kinds) if k != "none"]
     # ``view = out[...]; view += c`` instead of ``out[...] += c``: the same sum, without
@@ -794,9 +804,12 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
     for k in kinds:
         if k == "none":
             axis += 1
-        elif k in ("slice", "array"):
+        elif k == "slice":
             dims.append(f"c.shape[{axis}]")
             axis += 1
+        elif k == "array":  # (NumPy puts the index array's axes here, or first: in order)
+            dims.append(" * ".join(f"c.shape[{axis + q}]" for q in range(extra + 1)))
+            axis += extra + 1
     for k in range(axis, ct.ndim):
         dims.append(f"c.shape[{k}]")
     gathered_shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
