@@ -675,16 +675,23 @@ def _register():
     # --- issue 17 (end) ------------------------------------------------------------------
 
 
-def _bmatmul_source(ra, rb):
-    """Numba implementation of a stacked matmul for operand ranks (ra, rb), as generated code:
-    stacks broadcast like NumPy's; each product is one 2-D BLAS call."""
-    sa, sb = ra - 2, rb - 2
+def _stack_dims(sa, sb):
+    """The source of each axis of the broadcast stack of ``a`` and ``b`` (operands with ``sa``
+    and ``sb`` stack axes before their matrices), as NumPy broadcasts them."""
     s = max(sa, sb)
     dims = []
     for i in range(s):
         ia, ib = i - (s - sa), i - (s - sb)
         terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
         dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
+    return dims
+
+
+def _bmatmul_source(ra, rb):
+    """Numba implementation of a stacked matmul for operand ranks (ra, rb), as generated code:
+    stacks broadcast like NumPy's; each product is one 2-D BLAS call."""
+    sa, sb = ra - 2, rb - 2
+    dims = _stack_dims(sa, sb)
     stack = "(" + "".join(d + ", " for d in dims) + ")"
     count = " * ".join(dims) or "1"  # (not -1 in a reshape: an axis may have length 0)
     lines = [
@@ -829,7 +836,6 @@ def _scatter_source(types, is_array, ct, x, index, in_place, acc=None):
                 parts.append(f"i{i}")
                 if kinds[i] == "slice":
                     ct_parts.append(":")
-        advanced = [i for i, k in enumerate(kinds) if k in ("int", "array")]
         if advanced[-1] - advanced[0] + 1 != len(advanced):
             # the array and an int apart (T[1, 1:, idx]): NumPy puts the array's axis first
             ct_parts = ["j"] + [p for p in ct_parts if p != "j"]
@@ -922,12 +928,7 @@ def _solve_stack_source(ra, rb):
             ]
         )
     sa, sb = ra - 2, rb - 2
-    s = max(sa, sb)
-    dims = []
-    for i in range(s):
-        ia, ib = i - (s - sa), i - (s - sb)
-        terms = [f"a.shape[{ia}]"] * (ia >= 0) + [f"b.shape[{ib}]"] * (ib >= 0)
-        dims.append(terms[0] if len(terms) == 1 else f"max({terms[0]}, {terms[1]})")
+    dims = _stack_dims(sa, sb)
     stack = "(" + "".join(d + ", " for d in dims) + ")"
     return _impl_from_source(
         [
